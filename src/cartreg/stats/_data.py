@@ -1,0 +1,63 @@
+"""Input handling shared by every estimator: coerce to arrays and drop incomplete rows.
+
+R's model functions drop rows with a missing value in any variable used (``na.action = na.omit``)
+and report how many. cartreg does the same, and every result carries that count as ``excluded``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def is_missing(values: np.ndarray) -> np.ndarray:
+    """Boolean mask of missing entries: NaN for floats, None/NaN/"" for object or string arrays."""
+    arr = np.asarray(values)
+    if arr.dtype.kind == "f":
+        return np.isnan(arr)
+    if arr.dtype.kind in "iub":
+        return np.zeros(arr.shape[0], dtype=bool)
+    if arr.dtype.kind in "US":
+        return arr == arr.dtype.type("")
+    # object: None, float NaN (NaN != NaN) and empty strings are missing; elementwise, no Python loop
+    obj = arr.astype(object)
+    return np.asarray(np.equal(obj, None) | np.not_equal(obj, obj) | np.equal(obj, ""), dtype=bool)
+
+
+@dataclass(frozen=True)
+class Complete:
+    """The complete cases of several aligned columns.
+
+    ``arrays`` are the columns restricted to complete rows, in the order given; ``keep`` is the mask
+    over the original rows; ``excluded`` is how many rows had a missing value in any column.
+    """
+
+    arrays: tuple[np.ndarray, ...]
+    keep: np.ndarray
+    excluded: int
+
+
+def complete_cases(*columns: np.ndarray | None) -> Complete:
+    """Drop rows with a missing value in any of ``columns`` (``None`` columns are skipped).
+
+    >>> c = complete_cases(np.array([1.0, np.nan, 3.0]), np.array([1, 0, 1]))
+    >>> c.excluded, c.arrays[0].tolist()
+    (1, [1.0, 3.0])
+    """
+    present = [np.asarray(c) for c in columns if c is not None]
+    if not present:
+        raise ValueError("complete_cases needs at least one column")
+    n = present[0].shape[0]
+    for c in present:
+        if c.shape[0] != n:
+            raise ValueError(f"columns have different lengths: {n} and {c.shape[0]}")
+    bad = np.zeros(n, dtype=bool)
+    for c in present:
+        if c.ndim == 2:
+            bad |= np.isnan(c.astype(float)).any(axis=1)
+        else:
+            bad |= is_missing(c)
+    keep = ~bad
+    out = tuple(None if c is None else np.asarray(c)[keep] for c in columns)
+    return Complete(arrays=out, keep=keep, excluded=int(bad.sum()))
