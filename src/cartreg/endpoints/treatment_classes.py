@@ -120,14 +120,14 @@ def load_class_map(path: str | Path | None = None) -> ClassMap:
         kind = (row.get("kind") or "").strip().lower()
         cls = (row.get("class") or "").strip()
         if kind == "partner":
-            partners.add(_fold(name))
+            partners.add(normalise_key(name))
             continue
         if cls not in CLASSES:
             raise CartregError(f"{source} row {lineno}: class {cls!r} of {name!r} is not one of {', '.join(CLASSES)}")
         if kind == "regimen":
             regimens[normalise_key(name)] = cls
         elif kind == "drug":
-            drugs[_fold(name)] = cls
+            drugs[normalise_key(name)] = cls
             regimens.setdefault(normalise_key(name), cls)  # a drug alone is also a whole regimen
         else:
             raise CartregError(f"{source} row {lineno}: kind {kind!r} must be regimen, drug or partner")
