@@ -1,0 +1,125 @@
+"""Analysis plans. A plan turns a registry into a JSON-ready results dictionary.
+
+>>> from cartreg.study import STUDIES
+>>> sorted(STUDIES)
+['late-failure']
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from cartreg import __version__
+from cartreg.endpoints import Endpoints
+from cartreg.errors import CartregError
+from cartreg.study import late_failure
+from cartreg.study.params import LateFailureParams, resolve_params
+
+
+@dataclass(frozen=True)
+class StudyPlan:
+    """A named analysis: how to resolve its parameters and how to run it on a registry connection."""
+
+    name: str
+    description: str
+    params_type: type
+    run: Callable[[Any, Any], tuple[dict[str, Any], Endpoints]]
+
+
+STUDIES: dict[str, StudyPlan] = {
+    "late-failure": StudyPlan(
+        name="late-failure",
+        description="Failures after CAR T, early vs late, and the outcomes of late failures (DESCAR-T abstract).",
+        params_type=LateFailureParams,
+        run=late_failure.run,
+    ),
+}
+
+
+def get_plan(study: str) -> StudyPlan:
+    if study not in STUDIES:
+        raise CartregError(f"unknown study {study!r}; available: {', '.join(sorted(STUDIES))}")
+    return STUDIES[study]
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What :func:`run_study` returns: the results dict and the per-patient endpoint table behind it."""
+
+    results: dict[str, Any]
+    endpoints: Endpoints
+
+
+def run_study(reg: Any, study: str = "late-failure", params: Any | None = None) -> Analysis:
+    """Run ``study`` on a registry (anything with a DuckDB ``con``; a :class:`cartreg.registry.Registry`)."""
+    plan = get_plan(study)
+    params = params if params is not None else resolve_params(study=study)
+    results, ep = plan.run(reg.con, params)
+    meta = getattr(reg, "metadata", None)
+    cutoff = getattr(meta, "data_cutoff", None)
+    results["parameters"]["data_cutoff"] = cutoff.isoformat() if isinstance(cutoff, dt.date) else cutoff
+    results["parameters"]["data_cutoff_inferred"] = getattr(meta, "data_cutoff_inferred", None)
+    results["meta"] = {
+        "cartreg_version": __version__,
+        "registry_sha256": getattr(reg, "fingerprint", None),
+        "generated_at": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+        "files": {"patients.csv": "IDENTIFYING: one row per infused patient, with patient_id"},
+    }
+    ordered = {k: results[k] for k in ("study", "parameters", "meta") if k in results}
+    ordered.update({k: v for k, v in results.items() if k not in ordered})
+    return Analysis(results=jsonable(ordered), endpoints=ep)
+
+
+def analyze(reg: Any, study: str = "late-failure", params: Any | None = None) -> dict[str, Any]:
+    """The results dictionary of ``study`` on ``reg`` (what ``cartreg analyze`` writes as results.json)."""
+    return run_study(reg, study, params).results
+
+
+def jsonable(obj: Any) -> Any:
+    """Plain JSON types: NumPy scalars to Python, NaN/inf to None, dates to ISO text, tuples to lists."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return [jsonable(v) for v in obj.tolist()]
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        f = float(obj)
+        return f if math.isfinite(f) else None
+    if isinstance(obj, (dt.date, dt.datetime)):
+        return obj.isoformat()
+    return obj
+
+
+def write_results(analysis: Analysis, outdir: Path) -> dict[str, Path]:
+    """Write ``results.json`` and the identifying per-patient ``patients.csv`` into ``outdir``."""
+    import pyarrow.csv as pacsv
+
+    outdir.mkdir(parents=True, exist_ok=True)
+    results_path = outdir / "results.json"
+    tmp = results_path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(analysis.results, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    tmp.replace(results_path)
+    patients_path = outdir / "patients.csv"
+    pacsv.write_csv(analysis.endpoints.patients, patients_path)
+    (outdir / "IDENTIFYING-DATA.txt").write_text(
+        "patients.csv holds patient identifiers (patient_id) and dates: it is health data.\n"
+        "Do not share it outside the registry's governance. results.json and report.html hold no identifiers.\n",
+        encoding="utf-8",
+    )
+    return {"results": results_path, "patients": patients_path}
+
+
+__all__ = ["STUDIES", "Analysis", "LateFailureParams", "StudyPlan", "analyze", "resolve_params", "run_study",
+           "write_results"]

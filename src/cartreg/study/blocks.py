@@ -1,0 +1,223 @@
+"""Reusable summaries that study plans compose: counts, distributions, KM, landmarks, Cox, CIF.
+
+Each block takes plain arrays (times in days) and returns JSON-ready dicts: times in months
+(days / 30.4375), percentages 0-100, survival and incidence as proportions 0-1, ``None`` where a value
+is not reached or not estimable. Blocks only call the estimators of :mod:`cartreg.stats`; they hold no
+statistics of their own.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy as np
+
+from cartreg.endpoints import DAYS_PER_MONTH
+from cartreg.stats import coxph, cuminc, design_matrix, kaplan_meier, logrank_test, median_followup
+from cartreg.stats._data import is_missing
+
+
+def num(x: Any) -> float | None:
+    """A JSON number: NaN/inf/None -> None."""
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def months(days: Any) -> float | None:
+    v = num(days)
+    return None if v is None else v / DAYS_PER_MONTH
+
+
+def pct(n: int, N: int) -> float | None:
+    """Percentage 0-100; None when the denominator is 0."""
+    return 100.0 * n / N if N else None
+
+
+def count(mask: np.ndarray, valid: np.ndarray | None = None) -> dict[str, Any]:
+    """``{n, N, pct, n_missing}``: n of ``mask`` among ``valid`` rows (N excludes missing values)."""
+    mask = np.asarray(mask, dtype=bool)
+    valid = np.ones_like(mask) if valid is None else np.asarray(valid, dtype=bool)
+    n, N = int((mask & valid).sum()), int(valid.sum())
+    return {"n": n, "N": N, "pct": pct(n, N), "n_missing": int((~valid).sum())}
+
+
+def distribution(values: np.ndarray, quartiles: bool = True) -> dict[str, Any]:
+    """``{median, min, max, q1, q3, n, n_missing}``; quartiles as R's default ``quantile`` (type 7)."""
+    x = np.asarray(values, dtype=float)
+    ok = ~np.isnan(x)
+    x = x[ok]
+    out: dict[str, Any] = {"n": int(x.size), "n_missing": int((~ok).sum())}
+    if x.size == 0:
+        out.update(median=None, min=None, max=None)
+        if quartiles:
+            out.update(q1=None, q3=None)
+        return out
+    out.update(median=float(np.median(x)), min=float(x.min()), max=float(x.max()))
+    if quartiles:
+        q1, q3 = np.percentile(x, [25, 75])  # numpy's default "linear" is R's type 7
+        out.update(q1=float(q1), q3=float(q3))
+    return out
+
+
+def categories(values: np.ndarray, levels: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """``{level: {n, N, pct, n_missing}}`` for each level (N excludes missing values).
+
+    Levels found in the data but not listed are appended, so nothing is dropped.
+    """
+    v = np.asarray(values, dtype=object)
+    valid = ~is_missing(v)
+    present = {str(x) for x in np.unique(v[valid].astype(str))}
+    all_levels = list(levels) + sorted(present - set(levels))
+    return {lv: count(v == lv, valid) for lv in all_levels}
+
+
+def _ci(lo: Any, hi: Any, scale: float = 1.0) -> list[float | None]:
+    return [None if num(lo) is None else num(lo) * scale, None if num(hi) is None else num(hi) * scale]
+
+
+def km_summary(days: np.ndarray, event: np.ndarray, conf_type: str, conf_level: float) -> dict[str, Any]:
+    """``{n, events, median, ci}`` of a Kaplan-Meier curve, in months (median by R's print.survfit rule)."""
+    if len(days) == 0:
+        return {"n": 0, "events": 0, "median": None, "ci": [None, None]}
+    km = kaplan_meier(days, event, conf_type=conf_type, conf_level=conf_level)
+    return {
+        "n": int(km.n),
+        "events": int(km.events),
+        "median": months(km.median),
+        "ci": _ci(km.median_ci[0], km.median_ci[1], 1 / DAYS_PER_MONTH),
+    }
+
+
+def landmark(days: np.ndarray, event: np.ndarray, at_days: float, conf_type: str, conf_level: float) -> dict:
+    """Kaplan-Meier ``{est, ci, n_risk}`` at ``at_days`` (as ``summary(fit, times=, extend=TRUE)``)."""
+    if len(days) == 0:
+        return {"est": None, "ci": [None, None], "n_risk": 0}
+    km = kaplan_meier(days, event, conf_type=conf_type, conf_level=conf_level)
+    s = km.at([at_days])
+    return {"est": num(s.surv[0]), "ci": _ci(s.lower[0], s.upper[0]), "n_risk": int(s.n_risk[0])}
+
+
+def km_curve(
+    days: np.ndarray, event: np.ndarray, conf_type: str, conf_level: float, step_months: float
+) -> dict[str, Any]:
+    """Step data and a risk table for plotting (report layer): arrays in months, starting at time 0."""
+    if len(days) == 0:
+        return {"n": 0, "events": 0, "median": None, "ci": [None, None], "time": [0.0], "surv": [1.0],
+                "lower": [1.0], "upper": [1.0], "n_risk": [0], "n_event": [0], "n_censor": [0],
+                "risk_table": {"months": [0.0], "n_risk": [0], "cum_events": [0], "cum_censored": [0]}}
+    km = kaplan_meier(days, event, conf_type=conf_type, conf_level=conf_level)
+    t = np.concatenate([[0.0], np.asarray(km.time, float) / DAYS_PER_MONTH])
+    first_risk = int(km.n)
+    horizon = float(np.max(days)) / DAYS_PER_MONTH
+    grid = np.arange(0.0, horizon + 1e-9, step_months)
+    rt = km.risk_table(grid * DAYS_PER_MONTH)
+
+    def arr(a, lead) -> list:
+        return [lead] + [num(v) for v in np.asarray(a, float)]
+
+    return {
+        "n": int(km.n),
+        "events": int(km.events),
+        "median": months(km.median),
+        "ci": _ci(km.median_ci[0], km.median_ci[1], 1 / DAYS_PER_MONTH),
+        "time": [float(v) for v in t],
+        "surv": arr(km.surv, 1.0),
+        "lower": arr(km.lower, 1.0),
+        "upper": arr(km.upper, 1.0),
+        "n_risk": [first_risk] + [int(v) for v in km.n_risk],
+        "n_event": [0] + [int(v) for v in km.n_event],
+        "n_censor": [0] + [int(v) for v in km.n_censor],
+        "risk_table": {
+            "months": [float(v) for v in grid],
+            "n_risk": [int(v) for v in rt.n_risk],
+            "cum_events": [int(v) for v in rt.cum_events],
+            "cum_censored": [int(v) for v in rt.cum_censored],
+        },
+    }
+
+
+def followup(days: np.ndarray, event: np.ndarray, conf_type: str, conf_level: float) -> dict[str, Any]:
+    """Median follow-up by reverse Kaplan-Meier (Schemper & Smith 1996), in months."""
+    if len(days) == 0:
+        return {"median": None, "ci": [None, None]}
+    fu = median_followup(days, event, conf_type=conf_type, conf_level=conf_level)
+    return {"median": months(fu.median), "ci": _ci(fu.ci[0], fu.ci[1], 1 / DAYS_PER_MONTH)}
+
+
+def logrank(days: np.ndarray, event: np.ndarray, group: np.ndarray) -> dict[str, Any] | None:
+    """Log-rank test across the groups present (None with fewer than two groups)."""
+    if np.unique(np.asarray(group, dtype=str)).size < 2:
+        return None
+    lr = logrank_test(days, event, group)
+    return {"chi2": num(lr.chi2), "df": int(lr.df), "p": num(lr.p), "groups": [str(g) for g in lr.levels]}
+
+
+def cox_vs_reference(
+    days: np.ndarray, event: np.ndarray, group: np.ndarray, reference: str, conf_level: float = 0.95
+) -> tuple[dict[str, dict[str, Any] | None], list[str]]:
+    """Hazard ratios of each group against ``reference`` (Cox, Efron ties, Wald CI and p).
+
+    Groups with no events are left out of the model and get None, with a note; so does every group
+    when the reference has no patients or no events. Returns ``({group: {hr, ci, p} | None}, notes)``.
+    """
+    group = np.asarray(group, dtype=object)
+    event = np.asarray(event, dtype=bool)
+    levels = sorted({str(g) for g in group})
+    hrs: dict[str, dict[str, Any] | None] = {g: None for g in levels if g != reference}
+    notes: list[str] = []
+    events_by = {g: int(event[group == g].sum()) for g in levels}
+    if reference not in events_by:
+        notes.append(f"reference class {reference!r} has no patients: no hazard ratios")
+        return hrs, notes
+    if events_by[reference] == 0:
+        notes.append(f"reference class {reference!r} has no events: no hazard ratios")
+        return hrs, notes
+    no_events = [g for g in levels if events_by[g] == 0]
+    for g in no_events:
+        notes.append(f"class {g!r} has no events: left out of the Cox model, HR not estimable")
+    keep_levels = [g for g in levels if events_by[g] > 0]
+    if len(keep_levels) < 2:
+        return hrs, notes
+    keep = np.isin(group, keep_levels)
+    X, names = design_matrix(group[keep], reference, numeric={}, group_name="class")
+    fit = coxph(np.asarray(days, float)[keep], event[keep], X, names, ties="efron", conf_level=conf_level)
+    for i, name in enumerate(fit.names):
+        g = name.split("=", 1)[1]
+        if bool(np.asarray(fit.infinite)[i]):
+            notes.append(f"class {g!r}: coefficient is infinite, HR not estimable")
+            continue
+        hrs[g] = {"hr": num(fit.hr[i]), "ci": [num(fit.ci_lower[i]), num(fit.ci_upper[i])], "p": num(fit.p[i])}
+    notes.extend(str(w) for w in fit.warnings)
+    return hrs, notes
+
+
+def cif_at(days: np.ndarray, status: np.ndarray, at_months: Sequence[float], cause: int = 1) -> list[dict]:
+    """Cumulative incidence of ``cause`` (Aalen-Johansen; cmprsk variance, log(-log) CI) at given months."""
+    res = cuminc(days, status)
+    pts = res.at(str(cause), None, [m * DAYS_PER_MONTH for m in at_months])
+    out = []
+    for m, est, lo, hi in zip(at_months, pts.est, pts.lower, pts.upper):
+        e = num(est)
+        out.append({"months": float(m), "est": e, "ci": [num(lo), num(hi)], "pct": None if e is None else 100 * e})
+    return out
+
+
+def cif_curve(days: np.ndarray, status: np.ndarray) -> dict[str, Any]:
+    """Step data of the cumulative incidence of failure (1) and of death without failure (2), in months."""
+    res = cuminc(days, status)
+    out: dict[str, Any] = {}
+    for cause, key in (("1", "failure"), ("2", "death_without_failure")):
+        if cause not in [str(c) for c in res.causes]:
+            out[key] = {"time": [0.0], "est": [0.0], "lower": [0.0], "upper": [0.0]}
+            continue
+        cur = res.curve(cause, None)
+        out[key] = {
+            "time": [float(t) / DAYS_PER_MONTH for t in cur.time],
+            "est": [num(v) for v in cur.est],
+            "lower": [num(v) for v in cur.lower],
+            "upper": [num(v) for v in cur.upper],
+        }
+    return out

@@ -1,0 +1,249 @@
+"""The late-failure study of the founding abstract (DESCAR-T, failures > 3 months after CAR T).
+
+A plan: derive the endpoints (:mod:`cartreg.endpoints`), then compose summary blocks
+(:mod:`cartreg.study.blocks`) into the results dictionary documented in ``docs/results.md``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from cartreg.endpoints import CLASSES, DAYS_PER_MONTH, Endpoints, derive_endpoints, load_class_map
+from cartreg.study import blocks as b
+from cartreg.study.params import LateFailureParams
+
+HISTOLOGIES = ("DLBCL", "PMBL", "HGBCL", "tFL", "tMZL", "PCNSL", "GZL", "RICHTER", "OTHER")
+PRODUCTS = ("axi-cel", "tisa-cel", "liso-cel", "brexu-cel", "other")
+
+
+class Columns:
+    """Typed NumPy views of the per-patient endpoint table (NULL -> NaN, None or a validity mask)."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self.t = table
+        self.n = table.num_rows
+
+    def has(self, name: str) -> bool:
+        return name in self.t.column_names
+
+    def num(self, name: str) -> np.ndarray:
+        """Numbers as float (NaN = missing); a missing column is all NaN."""
+        if not self.has(name):
+            return np.full(self.n, np.nan)
+        return self.t.column(name).cast(pa.float64()).to_numpy(zero_copy_only=False)
+
+    def text(self, name: str) -> np.ndarray:
+        """Text as an object array (None = missing)."""
+        if not self.has(name):
+            return np.full(self.n, None, dtype=object)
+        return np.asarray(self.t.column(name).to_numpy(zero_copy_only=False), dtype=object)
+
+    def flag(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """A boolean column as (value with NULL -> False, valid mask)."""
+        if not self.has(name):
+            return np.zeros(self.n, bool), np.zeros(self.n, bool)
+        col = self.t.column(name).combine_chunks() if self.t.num_rows else pa.array([], pa.bool_())
+        valid = col.is_valid().to_numpy(zero_copy_only=False)
+        value = col.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
+        return value, valid
+
+
+def baseline(c: Columns, m: np.ndarray) -> dict[str, Any]:
+    """Baseline characteristics of the patients in mask ``m`` (N excludes missing values)."""
+    age = c.num("age")[m]
+    sex = c.text("sex")[m]
+    stage, aaipi, ecog = c.num("stage")[m], c.num("aaipi")[m], c.num("ecog")[m]
+    auto, auto_ok = (a[m] for a in c.flag("prior_auto_hsct"))
+    allo, allo_ok = (a[m] for a in c.flag("prior_allo_hsct"))
+    ldh, ldh_ok = (a[m] for a in c.flag("ldh_elevated"))
+    bulky, bulky_ok = (a[m] for a in c.flag("bulky"))
+    bridging = c.text("bridging")[m]
+    bridging_ok = bridging != None  # noqa: E711 - elementwise on an object array
+    bridged = bridging_ok & (bridging != "none")
+    crs, icans = c.num("crs_grade")[m], c.num("icans_grade")[m]
+    return {
+        "n": int(m.sum()),
+        "age": b.distribution(age, quartiles=True),
+        "age_gt_65": b.count(age > 65, ~np.isnan(age)),
+        "male": b.count(sex == "M", sex != None),  # noqa: E711
+        "histology": b.categories(c.text("histology")[m], HISTOLOGIES),
+        "stage_3_4": b.count(stage >= 3, ~np.isnan(stage)),
+        "aaipi_2_3": b.count(aaipi >= 2, ~np.isnan(aaipi)),
+        "prior_lines": b.distribution(c.num("prior_lines")[m]),
+        # yes if auto or allo is yes; no if both are no; missing otherwise
+        "prior_hsct": b.count(auto | allo, (auto_ok & allo_ok) | auto | allo),
+        "prior_auto_hsct": b.count(auto, auto_ok),
+        "prior_allo_hsct": b.count(allo, allo_ok),
+        "ecog_ge_2": b.count(ecog >= 2, ~np.isnan(ecog)),
+        "ecog_gt_2": b.count(ecog > 2, ~np.isnan(ecog)),
+        "ldh_elevated": b.count(ldh, ldh_ok),
+        "bulky": b.count(bulky, bulky_ok),
+        "ferritin": b.distribution(c.num("ferritin_ug_l")[m]),
+        "crp": b.distribution(c.num("crp_mg_dl")[m]),
+        "bridging": b.count(bridged, bridging_ok),
+        # chemotherapy-based bridging, over the bridged patients
+        "bridging_chemo": b.count(np.isin(bridging, ["chemotherapy", "combined"]), bridged),
+        "crs_ge_3": b.count(crs >= 3, ~np.isnan(crs)),
+        "icans_ge_3": b.count(icans >= 3, ~np.isnan(icans)),
+        "products": b.categories(c.text("product")[m], PRODUCTS),
+    }
+
+
+def _value_counts(values: np.ndarray) -> dict[str, int]:
+    v = np.asarray(values, dtype=object)
+    v = v[v != None].astype(str)  # noqa: E711
+    if v.size == 0:
+        return {}
+    levels, counts = np.unique(v, return_counts=True)
+    order = np.lexsort((levels, -counts))  # most frequent first, then alphabetical
+    return {str(levels[i]): int(counts[i]) for i in order}
+
+
+def run(con, params: LateFailureParams) -> tuple[dict[str, Any], Endpoints]:
+    """Derive endpoints on ``con`` and compute every figure of the late-failure study."""
+    ep = derive_endpoints(con, params.rules(), load_class_map(params.class_map))
+    c = Columns(ep.patients)
+    ct, cl = params.conf_type, params.conf_level
+    failed, _ = c.flag("failed")
+    late, _ = c.flag("late")
+    early = failed & ~late
+    ttf = c.num("ttf_days")
+    ftype = c.text("failure_type")
+    infused = c.n
+
+    cif_days, cif_status = c.num("cif_days"), c.num("cif_status").astype(int)
+    failures = {
+        "n": int(failed.sum()),
+        "pct": b.pct(int(failed.sum()), infused),
+        "relapse": {"n": int((ftype == "relapse").sum())},
+        "progression": {"n": int((ftype == "progression").sum())},
+        "early": {"n": int(early.sum()), "pct": b.pct(int(early.sum()), int(failed.sum()))},
+        "late": {"n": int(late.sum()), "pct": b.pct(int(late.sum()), int(failed.sum()))},
+        "cif": b.cif_at(cif_days, cif_status, params.cif_months) if infused else [],
+        "cif_curve": b.cif_curve(cif_days, cif_status) if infused else None,
+        "sensitivity": [
+            {
+                "late_after_days": float(d),
+                "late_n": int((failed & (ttf > d)).sum()),
+                "late_pct": b.pct(int((failed & (ttf > d)).sum()), int(failed.sum())),
+            }
+            for d in params.sensitivity_days
+        ],
+        "time_to_failure": b.distribution(ttf[failed] / DAYS_PER_MONTH),
+    }
+
+    best = c.text("best_response")
+    status = c.text("tx_status")
+    treated = late & (status == "treated")
+    tx_class = c.text("tx_class")
+    post = c.text("post_best_response")
+    pfs2_days, pfs2_event = c.num("pfs2_days"), c.flag("pfs2_event")[0]
+    os2_days, os2_event = c.num("os2_days"), c.flag("os2_event")[0]
+    os2t_days, os2t_event = c.num("os2_treated_days"), c.flag("os2_treated_event")[0]
+    n_late, n_treated = int(late.sum()), int(treated.sum())
+    landmark_days = params.landmark_months * DAYS_PER_MONTH
+
+    def share(mask: np.ndarray, among: np.ndarray) -> dict[str, Any]:
+        n, N = int((mask & among).sum()), int(among.sum())
+        return {"n": n, "N": N, "pct": b.pct(n, N)}
+
+    pfs2_hr, pfs2_notes = b.cox_vs_reference(
+        pfs2_days[treated], pfs2_event[treated], tx_class[treated], params.reference_class, cl
+    )
+    os2_hr, os2_notes = b.cox_vs_reference(
+        os2t_days[treated], os2t_event[treated], tx_class[treated], params.reference_class, cl
+    )
+    by_class: dict[str, Any] = {}
+    curves_pfs2: dict[str, Any] = {}
+    curves_os2: dict[str, Any] = {}
+    step = params.risk_table_step_months
+    for cls in CLASSES:
+        m = treated & (tx_class == cls)
+        is_ref = cls == params.reference_class
+        by_class[cls] = {
+            "n": int(m.sum()),
+            "events_pfs2": int(pfs2_event[m].sum()),
+            "events_os2": int(os2t_event[m].sum()),
+            "gap_days_median": b.num(np.median(c.num("tx_gap_days")[m])) if m.any() else None,
+            "pfs2_6mo": b.landmark(pfs2_days[m], pfs2_event[m], landmark_days, ct, cl),
+            "os2_6mo": b.landmark(os2t_days[m], os2t_event[m], landmark_days, ct, cl),
+            "pfs2_hr": None if is_ref else pfs2_hr.get(cls),
+            "os2_hr": None if is_ref else os2_hr.get(cls),
+            "reference": is_ref,
+            "pfs2": b.km_summary(pfs2_days[m], pfs2_event[m], ct, cl),
+            "os2": b.km_summary(os2t_days[m], os2t_event[m], ct, cl),
+            "regimens": _value_counts(c.text("tx_regimen")[m]),
+        }
+        if m.any():
+            curves_pfs2[cls] = b.km_curve(pfs2_days[m], pfs2_event[m], ct, cl, step)
+            curves_os2[cls] = b.km_curve(os2t_days[m], os2t_event[m], ct, cl, step)
+
+    late_out = {
+        "n": n_late,
+        "baseline": baseline(c, late),
+        "best_response": {
+            "orr": share(np.isin(best, ["CR", "PR"]), late),
+            "cmr": share(best == "CR", late),
+            "categories": {k: share(best == k, late) for k in ("CR", "PR", "SD", "NE")}
+            | {"none": share(best == None, late)},  # noqa: E711
+        },
+        "time_to_failure": b.distribution(ttf[late] / DAYS_PER_MONTH),
+        "first_treatment": {
+            "treated": share(status == "treated", late),
+            "untreated": share(status == "untreated", late),
+            "unknown": share(status == "unknown", late),
+            "classes": {cls: share(tx_class == cls, treated) for cls in CLASSES},
+            "regimens": {cls: by_class[cls]["regimens"] for cls in CLASSES},
+            "gap_days": b.distribution(c.num("tx_gap_days")[treated]),
+        },
+        "post_failure_response": {
+            "orr": share(np.isin(post, ["CR", "PR"]), treated),
+            "cmr": share(post == "CR", treated),
+        },
+        "followup": b.followup(os2_days[late], os2_event[late], ct, cl),
+        "os2": b.km_summary(os2_days[late], os2_event[late], ct, cl),
+        "pfs2": b.km_summary(pfs2_days[treated], pfs2_event[treated], ct, cl),
+        "by_class": by_class,
+        "curves": {
+            "pfs2": {"overall": b.km_curve(pfs2_days[treated], pfs2_event[treated], ct, cl, step),
+                     "by_class": curves_pfs2},
+            "os2": {"overall": b.km_curve(os2_days[late], os2_event[late], ct, cl, step),
+                    "by_class": curves_os2},
+        },
+        "logrank": {
+            "pfs2": b.logrank(pfs2_days[treated], pfs2_event[treated], tx_class[treated]) if n_treated else None,
+            "os2": b.logrank(os2t_days[treated], os2t_event[treated], tx_class[treated]) if n_treated else None,
+        },
+        "hr_notes": {"pfs2": pfs2_notes, "os2": os2_notes},
+    }
+
+    warnings: list[dict[str, Any]] = []
+    for text, n in ep.unmapped_regimens:
+        warnings.append({"kind": "unmapped_regimen", "regimen": text, "n_rows": n,
+                         "message": f"regimen {text!r} matched no treatment class: counted as 'other'"})
+    for key, n in ep.ignored.items():
+        if n:
+            warnings.append({"kind": "ignored_records", "what": key, "n": n,
+                             "message": f"{n} record(s) ignored: {key.replace('_', ' ')}"})
+    for endpoint, notes in (("pfs2", pfs2_notes), ("os2", os2_notes)):
+        for note in notes:
+            warnings.append({"kind": "hazard_ratio", "endpoint": endpoint, "message": note})
+
+    results = {
+        "study": "late-failure",
+        "cohort": {
+            "registered": ep.registered,
+            "infused": infused,
+            "products": _value_counts(np.where(c.text("product") == None, "unknown", c.text("product"))),  # noqa: E711
+        },
+        "failures": failures,
+        "early": {"n": int(early.sum()), "baseline": baseline(c, early)},
+        "late": late_out,
+        "ignored_records": ep.ignored,
+        "warnings": warnings,
+    }
+    results["parameters"] = params.to_dict() | {"class_map_source": ep.class_map_source}
+    return results, ep
