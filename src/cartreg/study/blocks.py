@@ -14,7 +14,12 @@ from typing import Any, Sequence
 import numpy as np
 
 from cartreg.endpoints import DAYS_PER_MONTH
-from cartreg.stats import coxph, cuminc, design_matrix, kaplan_meier, logrank_test, median_followup
+from cartreg.stats.cox import coxph
+from cartreg.stats.cuminc import cuminc
+from cartreg.stats.design import design_matrix
+from cartreg.stats.followup import median_followup
+from cartreg.stats.km import kaplan_meier
+from cartreg.stats.logrank import logrank_test
 from cartreg.stats._data import is_missing
 
 
