@@ -7,7 +7,7 @@ import pytest
 from cartreg.endpoints import EndpointRules, derive_endpoints
 from cartreg.errors import CartregError
 
-from .conftest import build, infusion, patient, resp, tx
+from tiny_registry import build, infusion, patient, resp, tx
 
 
 def rows(ep) -> dict[str, dict]:

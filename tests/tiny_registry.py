@@ -1,11 +1,11 @@
-"""Tiny hand-built registries, typed like the registry store, for rule-by-rule tests."""
+"""Tiny hand-built registries, typed like the registry store, for rule-by-rule tests (shared by test packages)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import duckdb
-import pytest
+
 
 SCHEMA = {
     "patients": "patient_id VARCHAR, sex VARCHAR, age INTEGER, histology VARCHAR, eligibility_date DATE, "
@@ -58,6 +58,3 @@ def tx(pid: str, at: int, regimen: str) -> dict:
     return {"patient_id": pid, "start_date": day(at), "regimen": regimen}
 
 
-@pytest.fixture
-def registry():
-    return build

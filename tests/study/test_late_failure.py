@@ -1,0 +1,153 @@
+"""The late-failure study on a 10-patient registry whose every figure is worked out by hand below."""
+
+from __future__ import annotations
+
+import json
+import math
+from types import SimpleNamespace
+
+import pytest
+
+from cartreg.study import analyze, resolve_params
+from tiny_registry import build, infusion, patient, resp, tx
+
+M = 30.4375  # days per month
+
+
+def _registry():
+    P = [
+        # late failures
+        patient("P1", 400, sex="M", age=60, prior_auto_hsct=True),
+        patient("P2", 300, death=300, sex="M", age=70, prior_auto_hsct=False, prior_allo_hsct=False),
+        patient("P3", 500, sex="F", age=50, prior_auto_hsct=False),
+        patient("P4", 450),
+        patient("P5", 110, death=110, sex="M", age=66, prior_auto_hsct=False, prior_allo_hsct=True),
+        # early failures, a non-failure, a registered-only patient, an early death
+        patient("P6", 300, sex="F", age=55),
+        patient("P7", 300, sex="M", age=45),
+        patient("P8", 600, sex="F", age=61),
+        patient("P9", 100, sex="M", age=70),
+        patient("P10", 20, death=20, sex="F", age=77),
+    ]
+    I = [
+        infusion("P1", ecog=1, bridging="chemotherapy"),
+        infusion("P2", ecog=2, bridging="none"),
+        infusion("P3", ecog=3, bridging="combined", product="tisa-cel"),
+        infusion("P4", bridging="radiotherapy", product="tisa-cel"),
+        infusion("P5", ecog=0),
+        infusion("P6"), infusion("P7"), infusion("P8"),
+        infusion("P10", product=None),
+    ]
+    R = [
+        resp("P1", 30, "CMR"), resp("P1", 120, "PMD"), resp("P1", 200, "PMD"),
+        resp("P2", 30, "PR"), resp("P2", 100, "PD"), resp("P2", 200, "PR"),
+        resp("P3", 90, "CR"), resp("P3", 150, "PMD"), resp("P3", 250, "CMR"),
+        resp("P4", 30, "PMR"), resp("P4", 200, "PMD"), resp("P4", 400, "PMD"),
+        resp("P5", 95, "PD"),
+        resp("P6", 60, "PMD"),
+        resp("P7", 30, "SD"), resp("P7", 91, "PD"),
+        resp("P8", 30, "CMR"),
+    ]
+    T = [tx("P1", 125, "R-GemOx"), tx("P2", 110, "R-ICE"), tx("P3", 150, "glofitamab"), tx("P4", 210, "Glofitamab")]
+    return SimpleNamespace(con=build(P, I, R, T))
+
+
+@pytest.fixture(scope="module")
+def res():
+    return analyze(_registry(), params=resolve_params())
+
+
+def test_cohort_and_failures(res):
+    assert res["cohort"] == {"registered": 10, "infused": 9, "products": {"axi-cel": 6, "tisa-cel": 2, "unknown": 1}}
+    f = res["failures"]
+    assert (f["n"], f["relapse"]["n"], f["progression"]["n"]) == (7, 2, 5)
+    assert f["pct"] == pytest.approx(100 * 7 / 9, rel=1e-12)
+    assert (f["early"]["n"], f["late"]["n"]) == (2, 5)
+    assert f["late"]["pct"] == pytest.approx(100 * 5 / 7, rel=1e-12)
+    assert [(s["late_after_days"], s["late_n"]) for s in f["sensitivity"]] == [
+        (60.0, 6), (90.0, 6), (91.3125, 5), (120.0, 2)]
+
+
+def test_late_baseline_denominators_exclude_missing(res):
+    b = res["late"]["baseline"]
+    assert b["age"] == {"n": 4, "n_missing": 1, "median": 63.0, "min": 50.0, "max": 70.0, "q1": 57.5, "q3": 67.0}
+    assert b["male"] == {"n": 3, "N": 4, "pct": 75.0, "n_missing": 1}
+    assert b["age_gt_65"]["n"] == 2 and b["age_gt_65"]["N"] == 4
+    # yes if auto or allo is yes; no if both no; otherwise missing (P3: auto no, allo missing)
+    assert b["prior_hsct"] == {"n": 2, "N": 3, "pct": pytest.approx(200 / 3), "n_missing": 2}
+    assert b["ecog_ge_2"]["n"] == 2 and b["ecog_gt_2"]["n"] == 1 and b["ecog_gt_2"]["N"] == 4
+    assert b["bridging"] == {"n": 3, "N": 4, "pct": 75.0, "n_missing": 1}
+    assert b["bridging_chemo"]["n"] == 2 and b["bridging_chemo"]["N"] == 3
+    assert b["products"]["tisa-cel"]["n"] == 2 and b["products"]["tisa-cel"]["N"] == 5
+    assert res["early"]["n"] == 2 and res["early"]["baseline"]["male"]["n"] == 1
+
+
+def test_response_time_to_failure_and_treatment(res):
+    late = res["late"]
+    assert late["best_response"]["orr"] == {"n": 4, "N": 5, "pct": 80.0}
+    assert late["best_response"]["cmr"] == {"n": 2, "N": 5, "pct": 40.0}
+    ttf = late["time_to_failure"]
+    assert ttf["median"] == pytest.approx(120 / M, rel=1e-12)
+    assert (ttf["q1"], ttf["q3"]) == (pytest.approx(100 / M, rel=1e-12), pytest.approx(150 / M, rel=1e-12))
+    assert (ttf["min"], ttf["max"]) == (pytest.approx(95 / M), pytest.approx(200 / M))
+    ft = late["first_treatment"]
+    assert ft["treated"] == {"n": 4, "N": 5, "pct": 80.0}
+    assert ft["untreated"]["n"] == 1 and ft["unknown"]["n"] == 0
+    assert ft["classes"]["chemotherapy"] == {"n": 2, "N": 4, "pct": 50.0}
+    assert ft["classes"]["bispecific"]["n"] == 2 and ft["classes"]["IMiD"]["n"] == 0
+    assert set(ft["classes"]) == {"chemotherapy", "IMiD", "bispecific", "targeted", "anti-PD1", "radiotherapy", "other"}
+    assert ft["regimens"]["bispecific"] == {"Glofitamab": 1, "glofitamab": 1}
+    assert late["post_failure_response"]["orr"] == {"n": 2, "N": 4, "pct": 50.0}
+    assert late["post_failure_response"]["cmr"] == {"n": 1, "N": 4, "pct": 25.0}
+
+
+def test_time_to_event_endpoints(res):
+    late = res["late"]
+    # OS-2 from failure: 15 (death), 200 (death), 250+, 280+, 350+ -> S = 0.8 then 0.6: not reached
+    assert (late["os2"]["n"], late["os2"]["events"], late["os2"]["median"]) == (5, 2, None)
+    # reverse KM: "events" are censorings at 250, 280, 350 with 3, 2, 1 at risk -> S 2/3, 1/3: median 280 days
+    assert late["followup"]["median"] == pytest.approx(280 / M, rel=1e-12)
+    # PFS-2 from treatment start: 75, 190 (death), 190 (PD), 350+
+    assert (late["pfs2"]["n"], late["pfs2"]["events"]) == (4, 3)
+    assert late["pfs2"]["median"] == pytest.approx(190 / M, rel=1e-12)
+
+
+def test_by_class_landmarks_and_hazard_ratios(res):
+    bc = res["late"]["by_class"]
+    chemo, bsab = bc["chemotherapy"], bc["bispecific"]
+    assert (chemo["n"], chemo["events_pfs2"], chemo["events_os2"], chemo["gap_days_median"]) == (2, 2, 1, 7.5)
+    # chemotherapy PFS-2: events at 75 and 190 days -> S(182.625) = 0.5 with 1 at risk
+    assert chemo["pfs2_6mo"]["est"] == pytest.approx(0.5, rel=1e-12) and chemo["pfs2_6mo"]["n_risk"] == 1
+    # bispecific PFS-2: event at 190, censored at 350 -> S(182.625) = 1 with 2 at risk
+    assert bsab["pfs2_6mo"]["est"] == 1.0 and bsab["pfs2_6mo"]["n_risk"] == 2
+    assert chemo["reference"] is True and chemo["pfs2_hr"] is None and chemo["os2_hr"] is None
+    assert bsab["reference"] is False
+    hr = bsab["pfs2_hr"]
+    assert hr is not None and 0 < hr["ci"][0] < hr["hr"] < hr["ci"][1] and 0 < hr["p"] < 1
+    # bispecific has no OS-2 event: left out of that model, null, with a note
+    assert bsab["os2_hr"] is None
+    notes = [w["message"] for w in res["warnings"] if w["kind"] == "hazard_ratio"]
+    assert any("'bispecific' has no events" in n for n in notes)
+    assert bc["IMiD"]["n"] == 0 and bc["IMiD"]["pfs2_6mo"]["est"] is None
+
+
+def test_results_are_plain_json_with_resolved_parameters(res):
+    text = json.dumps(res, allow_nan=False)
+    assert '"P1"' not in text and '"P10"' not in text
+    p = res["parameters"]
+    assert p["late_after_days"] == 91.3125 and p["conf_type"] == "log-log" and p["treated_origin"] == "treatment_start"
+    assert p["class_precedence"][0] == "bispecific" and p["reference_class"] == "chemotherapy"
+
+
+def test_cut_off_parameter_changes_early_late(res):
+    r90 = analyze(_registry(), params=resolve_params(overrides={"late_after_days": 90}))
+    assert (r90["failures"]["early"]["n"], r90["failures"]["late"]["n"]) == (1, 6)
+
+
+def test_cumulative_incidence_of_failure(res):
+    cif = {c["months"]: c for c in res["failures"]["cif"]}
+    # failures by 3 months (91.3125 d): days 60 and 91 among 9 infused, no competing death before them
+    assert cif[3.0]["est"] == pytest.approx(2 / 9, rel=1e-12)
+    assert math.isclose(cif[3.0]["pct"], 100 * 2 / 9)
+    lo, hi = cif[3.0]["ci"]
+    assert 0 < lo < 2 / 9 < hi < 1
