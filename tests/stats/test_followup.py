@@ -12,7 +12,7 @@ from cartreg.io.datafile import read_table
 from cartreg.stats import median_followup
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "r"
-NAMES = sorted(p.stem[3:] for p in FIX.glob("km_*.json"))
+NAMES = sorted(p.stem[3:] for p in FIX.glob("km_*.json") if not p.stem.startswith("km_cli_"))
 
 
 def load(name: str):

@@ -14,7 +14,7 @@ from cartreg.io.datafile import read_table
 from cartreg.stats import kaplan_meier, kaplan_meier_by
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "r"
-NAMES = sorted(p.stem[3:] for p in FIX.glob("km_*.json"))
+NAMES = sorted(p.stem[3:] for p in FIX.glob("km_*.json") if not p.stem.startswith("km_cli_"))
 CONF = ("log", "log-log", "plain")
 RTOL = 1e-10  # estimates and CIs; the issue asks for 1e-6
 

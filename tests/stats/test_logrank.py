@@ -13,7 +13,8 @@ from cartreg.io.datafile import read_table
 from cartreg.stats import logrank_test
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "r"
-REFS = {p.stem[3:]: json.loads(p.read_text()) for p in sorted(FIX.glob("km_*.json"))}
+REFS = {p.stem[3:]: json.loads(p.read_text()) for p in sorted(FIX.glob("km_*.json"))
+        if not p.stem.startswith("km_cli_")}
 GROUPED = [n for n, r in REFS.items() if r["group"]]
 STRATIFIED = [n for n, r in REFS.items() if r["strata"]]
 

@@ -1,0 +1,382 @@
+"""The registry in DuckDB: reading (CSV, workbook or cartreg .duckdb) and the atomic import.
+
+A cartreg .duckdb file holds the typed tables ``patients, infusions, responses, treatments``, the
+``metadata`` table (key, value), ``validation_issues`` and ``rejected_rows``. Reading it does not
+re-parse or re-validate anything: it is the re-analysis cache.
+
+Example::
+
+    reg = read_registry("examples/registry")
+    reg.con.sql("SELECT count(*) FROM patients").fetchone()
+    import_registry("examples/registry", "registry.duckdb", replace=True)
+    reg2 = read_registry("registry.duckdb")          # same fingerprint, no re-validation
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field, replace as dc_replace
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from cartreg.errors import CartregError
+from cartreg.io.registry_files import read_registry_files
+from cartreg.registry.report import ISSUE_SCHEMA, ValidationReport
+from cartreg.registry.schema import FORMAT_VERSION, TABLES, date_columns
+from cartreg.registry.validate import fetch_sorted_issues, validate_raw
+
+TABLE_NAMES = tuple(t.name for t in TABLES)
+_DUCKDB_MAGIC = b"DUCK"
+
+
+@dataclass(frozen=True)
+class RegistryMetadata:
+    """Where the data came from and when.
+
+    ``data_cutoff`` is the ``--cutoff`` date, or else the latest date in the data
+    (``data_cutoff_inferred`` True); None for a registry without any date.
+    """
+
+    format_version: str
+    sources: tuple[tuple[str, str], ...]  # (file name, sha256), sorted
+    import_time: dt.datetime
+    cartreg_version: str
+    row_counts: dict[str, int]
+    data_cutoff: dt.date | None
+    data_cutoff_inferred: bool
+    drop_invalid: bool = False
+    rejected_patients: int = 0
+
+
+@dataclass
+class Registry:
+    """Typed tables in ``con``, the validation report, metadata and a fingerprint of the source files."""
+
+    con: duckdb.DuckDBPyConnection
+    report: ValidationReport
+    metadata: RegistryMetadata
+    path: Path
+    fingerprint: str = field(default="")
+
+    def __post_init__(self) -> None:
+        if not self.fingerprint:
+            self.fingerprint = fingerprint(self.metadata.sources)
+
+    def table(self, name: str) -> pa.Table:
+        """A typed table as pyarrow."""
+        if name not in TABLE_NAMES:
+            raise KeyError(name)
+        return self.con.sql(f"SELECT * FROM {name}").to_arrow_table()
+
+    def invalid_patient_ids(self) -> list[str]:
+        """Sorted patient_ids with at least one error."""
+        errs = self.report.errors.table
+        con = duckdb.connect()
+        con.register("e", errs)
+        ids = con.execute("SELECT DISTINCT patient_id FROM e WHERE patient_id IS NOT NULL ORDER BY 1").fetchall()
+        con.close()
+        return [r[0] for r in ids]
+
+    def without_invalid_patients(self) -> Registry:
+        """A new registry without any row of a patient that has an error (no patient is half-loaded).
+
+        Rows without a patient_id are dropped too (they carry a missing_value error).
+        """
+        new = duckdb.connect()
+        bad = pa.table({"patient_id": pa.array(self.invalid_patient_ids(), pa.string())})
+        self.con.register("__bad", bad)
+        try:
+            for name in TABLE_NAMES:
+                data = self.con.sql(
+                    f"SELECT * FROM {name} WHERE patient_id IS NOT NULL "
+                    "AND patient_id NOT IN (SELECT patient_id FROM __bad) ORDER BY _row"
+                ).to_arrow_table()
+                new.register("__t", data)
+                new.execute(f"CREATE TABLE {name} AS SELECT * FROM __t")
+                new.unregister("__t")
+        finally:
+            self.con.unregister("__bad")
+        counts = _row_counts(new)
+        meta = dc_replace(self.metadata, row_counts=counts, drop_invalid=True, rejected_patients=bad.num_rows)
+        return Registry(new, self.report, meta, self.path, self.fingerprint)
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What :func:`import_registry` wrote."""
+
+    out: Path
+    report: ValidationReport
+    metadata: RegistryMetadata
+    rejected_patients: int
+
+
+class RegistryInvalidError(CartregError):
+    """The registry has errors and was not imported (exit 1). ``report`` lists them."""
+
+    def __init__(self, message: str, report: ValidationReport) -> None:
+        super().__init__(message, 1)
+        self.report = report
+
+
+def fingerprint(sources: tuple[tuple[str, str], ...]) -> str:
+    """SHA-256 over the sorted (file name, file sha256) pairs: the same for a directory and its import."""
+    h = hashlib.sha256()
+    for name, sha in sorted(sources):
+        h.update(f"{name}\t{sha}\n".encode())
+    return h.hexdigest()
+
+
+def _cartreg_version() -> str:
+    from cartreg import __version__
+
+    return __version__
+
+
+def _parse_cutoff(cutoff: dt.date | str | None) -> dt.date | None:
+    if cutoff is None or isinstance(cutoff, dt.date):
+        return cutoff
+    try:
+        return dt.date.fromisoformat(str(cutoff))
+    except ValueError as exc:
+        raise CartregError(f"--cutoff '{cutoff}' is not a date (expected YYYY-MM-DD)", 2) from exc
+
+
+def _row_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    return {n: int(con.execute(f"SELECT count(*) FROM {n}").fetchone()[0]) for n in TABLE_NAMES}
+
+
+def _latest_date(con: duckdb.DuckDBPyConnection) -> dt.date | None:
+    maxes = [
+        con.execute(f"SELECT max({col}) FROM {t.name}").fetchone()[0] for t in TABLES for col in date_columns(t)
+    ]
+    maxes = [m for m in maxes if m is not None]
+    return max(maxes) if maxes else None
+
+
+def is_duckdb_file(path: Path) -> bool:
+    """True for a DuckDB database file (magic bytes, whatever the suffix)."""
+    try:
+        with Path(path).open("rb") as f:
+            head = f.read(12)
+    except OSError:
+        return False
+    return head[8:12] == _DUCKDB_MAGIC
+
+
+def read_registry(path: str | Path, cutoff: dt.date | str | None = None) -> Registry:
+    """Read a registry from a CSV directory, an .xlsx workbook or a cartreg .duckdb file.
+
+    CSV and workbook input is parsed and validated here; a .duckdb file is opened as stored (with
+    its stored report), and only the cut-off rule is re-run when ``cutoff`` is given.
+    Raises CartregError (exit 2) for unusable input; data errors are in ``registry.report``.
+    """
+    path = Path(path)
+    cut = _parse_cutoff(cutoff)
+    if path.is_file() and is_duckdb_file(path):
+        return _open_duckdb(path, cut)
+    raw = read_registry_files(path)
+    con = duckdb.connect()
+    report = validate_raw(con, raw, cut)
+    latest = _latest_date(con)
+    meta = RegistryMetadata(
+        format_version=FORMAT_VERSION,
+        sources=raw.sources,
+        import_time=dt.datetime.now(dt.timezone.utc).replace(microsecond=0),
+        cartreg_version=_cartreg_version(),
+        row_counts=_row_counts(con),
+        data_cutoff=cut if cut is not None else latest,
+        data_cutoff_inferred=cut is None,
+    )
+    return Registry(con, report, meta, path)
+
+
+# ---------------------------------------------------------------------------------- .duckdb files
+
+
+def _metadata_rows(meta: RegistryMetadata, fp: str) -> list[tuple[str, str]]:
+    return [
+        ("format_version", meta.format_version),
+        ("cartreg_version", meta.cartreg_version),
+        ("import_time", meta.import_time.isoformat()),
+        ("sources", json.dumps([{"name": n, "sha256": s} for n, s in meta.sources])),
+        ("fingerprint", fp),
+        ("row_counts", json.dumps(meta.row_counts)),
+        ("data_cutoff", meta.data_cutoff.isoformat() if meta.data_cutoff else ""),
+        ("data_cutoff_inferred", "true" if meta.data_cutoff_inferred else "false"),
+        ("drop_invalid", "true" if meta.drop_invalid else "false"),
+        ("rejected_patients", str(meta.rejected_patients)),
+    ]
+
+
+def _metadata_from_rows(rows: dict[str, str]) -> RegistryMetadata:
+    cut = rows.get("data_cutoff") or ""
+    return RegistryMetadata(
+        format_version=rows["format_version"],
+        sources=tuple((s["name"], s["sha256"]) for s in json.loads(rows["sources"])),
+        import_time=dt.datetime.fromisoformat(rows["import_time"]),
+        cartreg_version=rows["cartreg_version"],
+        row_counts={k: int(v) for k, v in json.loads(rows["row_counts"]).items()},
+        data_cutoff=dt.date.fromisoformat(cut) if cut else None,
+        data_cutoff_inferred=rows.get("data_cutoff_inferred") == "true",
+        drop_invalid=rows.get("drop_invalid") == "true",
+        rejected_patients=int(rows.get("rejected_patients") or 0),
+    )
+
+
+def _open_duckdb(path: Path, cutoff: dt.date | None) -> Registry:
+    con = duckdb.connect()
+    try:
+        con.execute("ATTACH ? AS src (READ_ONLY)", [str(path)])
+        tables = {r[0] for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = 'src'").fetchall()}
+    except duckdb.Error as exc:
+        raise CartregError(f"{path}: cannot open the DuckDB file ({str(exc).splitlines()[0]})", 2) from exc
+    missing = [t for t in (*TABLE_NAMES, "metadata", "validation_issues") if t not in tables]
+    if missing:
+        raise CartregError(f"{path}: not a cartreg registry (missing tables: {', '.join(missing)})", 2)
+    for name in (*TABLE_NAMES, "validation_issues", "rejected_rows"):
+        if name in tables:
+            con.execute(f"CREATE VIEW {name} AS SELECT * FROM src.{name}")
+    rows = dict(con.execute("SELECT key, value FROM src.metadata").fetchall())
+    if rows.get("format_version") != FORMAT_VERSION:
+        raise CartregError(f"{path}: registry format version {rows.get('format_version')!r} is not supported", 2)
+    meta = _metadata_from_rows(rows)
+    issues_sql = "validation_issues"
+    if cutoff is not None:
+        # Only the cut-off rule depends on the reader's options: re-run it on the typed tables.
+        con.execute("CREATE TEMP TABLE issues AS SELECT * FROM validation_issues WHERE rule <> 'date_after_cutoff'")
+        _insert_cutoff_issues(con, cutoff, meta)
+        issues_sql = "issues"
+        meta = dc_replace(meta, data_cutoff=cutoff, data_cutoff_inferred=False)
+    order = [_stored_label(meta, t) for t in TABLE_NAMES]
+    report = ValidationReport(fetch_sorted_issues(con, issues_sql, order), str(path))
+    return Registry(con, report, meta, path, rows.get("fingerprint") or "")
+
+
+def _insert_cutoff_issues(con: duckdb.DuckDBPyConnection, cutoff: dt.date, meta: RegistryMetadata) -> None:
+    for t in TABLES:
+        label = _stored_label(meta, t.name)
+        for col in date_columns(t):
+            con.execute(
+                "INSERT INTO issues SELECT 'error', ?, _row, ?, CAST(" + col + " AS VARCHAR), 'date_after_cutoff', "
+                "printf(?, " + col + ", ?::DATE), patient_id FROM " + t.name + " WHERE " + col + " > ?::DATE",
+                [label, col, f"{col} %s is after the data cut-off %s", cutoff, cutoff],
+            )
+
+
+def _stored_label(meta: RegistryMetadata, table: str) -> str:
+    """The file label of a stored table: ``patients.csv`` or ``book.xlsx[patients]``."""
+    names = [n for n, _ in meta.sources]
+    if len(names) == 1 and names[0].lower().endswith((".xlsx", ".xlsm")):
+        return f"{names[0]}[{table}]"
+    return next((n for n in names if n.lower() == f"{table}.csv"), f"{table}.csv")
+
+
+# ------------------------------------------------------------------------------------ the import
+
+
+def _write_store(reg: Registry, target: Path, rejected: pa.Table) -> None:
+    """Write every table of ``reg`` into a new DuckDB file ``target``."""
+    con = reg.con
+    con.execute("ATTACH ? AS out", [str(target)])
+    try:
+        for name in TABLE_NAMES:
+            con.execute(f"CREATE TABLE out.{name} AS SELECT * FROM {name} ORDER BY _row")
+        con.register("__issues", reg.report.table)
+        con.execute("CREATE TABLE out.validation_issues AS SELECT * FROM __issues")
+        con.unregister("__issues")
+        con.register("__rejected", rejected)
+        con.execute("CREATE TABLE out.rejected_rows AS SELECT * FROM __rejected")
+        con.unregister("__rejected")
+        con.execute("CREATE TABLE out.metadata (key VARCHAR PRIMARY KEY, value VARCHAR)")
+        con.executemany("INSERT INTO out.metadata VALUES (?, ?)", _metadata_rows(reg.metadata, reg.fingerprint))
+    finally:
+        con.execute("DETACH out")
+
+
+def _rejected_rows(report: ValidationReport) -> pa.Table:
+    """One row per error: the patient left out, where, and why."""
+    e = report.errors.table
+    return pa.table({
+        "patient_id": e.column("patient_id"),
+        "file": e.column("file"),
+        "row": e.column("row"),
+        "column": e.column("column"),
+        "value": e.column("value"),
+        "rule": e.column("rule"),
+        "reason": e.column("message"),
+    })
+
+
+def _remove_quietly(p: Path) -> None:
+    for q in (p, Path(str(p) + ".wal")):
+        try:
+            q.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def atomic_build(out: Path, build, replace: bool = False) -> None:
+    """Run ``build(tmp_path)`` then move the result onto ``out`` in one ``os.replace``.
+
+    The temp file sits in ``out``'s directory (same filesystem). On any failure, including
+    KeyboardInterrupt, the temp file is removed and an existing ``out`` is untouched.
+    """
+    out = Path(out)
+    if out.is_dir():
+        raise CartregError(f"{out}: is a directory", 2)
+    if out.exists() and not replace:
+        raise CartregError(f"{out} already exists; use --replace to overwrite it", 2)
+    if not out.parent.exists():
+        raise CartregError(f"{out.parent}: no such directory", 2)
+    fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    os.close(fd)
+    tmp = Path(name)
+    tmp.unlink()  # DuckDB must create the file itself
+    try:
+        build(tmp)
+        os.replace(tmp, out)
+    except BaseException:
+        _remove_quietly(tmp)
+        raise
+    _remove_quietly(Path(str(tmp)))  # a leftover .wal of the temp name, if any
+
+
+def import_registry(
+    path: str | Path,
+    out: str | Path,
+    cutoff: dt.date | str | None = None,
+    drop_invalid: bool = False,
+    replace: bool = False,
+) -> ImportResult:
+    """Validate a registry and write it into one DuckDB file, atomically.
+
+    Raises :class:`RegistryInvalidError` (exit 1, with the report) when there are errors and
+    ``drop_invalid`` is False; with ``drop_invalid`` every patient with an error is left out with all
+    of their rows and listed in ``rejected_rows``. Refuses to overwrite ``out`` unless ``replace``.
+    """
+    out = Path(out)
+    if out.exists() and not replace:
+        raise CartregError(f"{out} already exists; use --replace to overwrite it", 2)
+    if Path(path).resolve() == out.resolve():
+        raise CartregError(f"{out}: the output would overwrite the input", 2)
+    reg = read_registry(path, cutoff=cutoff)
+    if reg.report.has_errors and not drop_invalid:
+        n = reg.report.count("error")
+        raise RegistryInvalidError(f"{path}: {n} errors; not imported (fix them, or use --drop-invalid)", reg.report)
+    rejected = _rejected_rows(reg.report)
+    kept = reg.without_invalid_patients() if drop_invalid else reg
+    if not drop_invalid:
+        rejected = rejected.slice(0, 0)
+    if reg.metadata.data_cutoff_inferred:
+        latest = _latest_date(kept.con)
+        kept = dc_replace(kept, metadata=dc_replace(kept.metadata, data_cutoff=latest))
+    atomic_build(out, lambda tmp: _write_store(kept, tmp, rejected), replace=replace)
+    return ImportResult(out, reg.report, kept.metadata, kept.metadata.rejected_patients)

@@ -1,0 +1,517 @@
+"""Report figures (matplotlib, Agg, object-oriented API; nothing global is left behind).
+
+Every figure draws arrays that are in results.json; nothing is estimated here. Conventions:
+
+* **Kaplan-Meier curves** are step functions (right-continuous) in months from time 0, with
+  censor marks (``|``), optional pointwise CI bands, and median lines at survival 0.5 drawn at the
+  medians given in the results.
+* **Curtailing.** A curve is drawn only over the times at which at least :data:`MIN_AT_RISK` (5)
+  patients are at risk (Pocock et al., Lancet 2002; Morris et al., KMunicate, BMJ Open 2019). With
+  survfit-style arrays (``n_risk[i]`` = at risk at ``time[i]``) the drawn part is the rows with
+  ``n_risk >= 5``: the curve ends at the last such time, after its drop there. A group with fewer
+  than 5 patients is not drawn at all; the legend says so. The risk table still shows every count.
+* **Risk tables** (KMunicate style) sit under the time axis, one column per tick, with the ticks at
+  the ``risk_table.months`` of the results: "at risk (cumulative events)" per class, or separate
+  *At risk / Censored / Events* rows for a single curve.
+* **Colours** are the Okabe-Ito colour-blind-safe palette; each class also has its own line style
+  and marker, so the figures read in greyscale.
+* **Determinism.** SVGs are byte-identical across runs: ``svg.hashsalt`` is fixed, the ``Date``
+  metadata is removed and text is drawn as paths (no font needed by the reader).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless; the report never opens a window
+
+import numpy as np  # noqa: E402
+from matplotlib import rc_context  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.ticker import FixedLocator, NullLocator  # noqa: E402
+
+from cartreg.report.format import fmt_hr, fmt_p, fmt_pct  # noqa: E402
+from cartreg.report.tables import (  # noqa: E402
+    MONTH_DAYS,
+    class_label,
+    late_after_days,
+    ordered_classes,
+    reference_class,
+)
+
+MIN_AT_RISK = 5
+
+# Okabe & Ito (2008) colour-blind-safe palette (yellow left out: too light on white).
+OKABE_ITO = {
+    "black": "#000000",
+    "orange": "#E69F00",
+    "sky": "#56B4E9",
+    "green": "#009E73",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "purple": "#CC79A7",
+}
+
+# class -> (colour, line style, marker); the reference class is black and solid.
+CLASS_STYLE = {
+    "chemotherapy": (OKABE_ITO["black"], "-", "o"),
+    "bispecific": (OKABE_ITO["blue"], (0, (6, 2)), "s"),
+    "IMiD": (OKABE_ITO["orange"], (0, (1.5, 1.5)), "^"),
+    "targeted": (OKABE_ITO["green"], (0, (6, 2, 1.5, 2)), "D"),
+    "anti-PD1": (OKABE_ITO["purple"], (0, (3, 1.5)), "v"),
+    "radiotherapy": (OKABE_ITO["vermillion"], (0, (6, 1.5, 1.5, 1.5, 1.5, 1.5)), "P"),
+    "other": (OKABE_ITO["sky"], (0, (1, 3)), "X"),
+}
+_SPARE_STYLES = [(OKABE_ITO["sky"], (0, (4, 4)), "*"), (OKABE_ITO["purple"], (0, (2, 4)), "h")]
+
+RC = {
+    "svg.hashsalt": "cartreg-report",
+    "svg.fonttype": "path",
+    "font.family": "DejaVu Sans",
+    "font.size": 8.5,
+    "axes.titlesize": 9.5,
+    "axes.labelsize": 8.5,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "legend.fontsize": 7.5,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.linewidth": 0.8,
+    "lines.linewidth": 1.6,
+    "figure.dpi": 100,
+    "savefig.dpi": 300,
+    "path.simplify": False,
+}
+
+
+@dataclass
+class ReportFigure:
+    """A built figure: file stem, caption for the report, and the matplotlib figure."""
+
+    id: str
+    title: str
+    caption: str
+    figure: Figure
+
+
+def class_style(cls: str, i: int = 0):
+    return CLASS_STYLE.get(cls, _SPARE_STYLES[i % len(_SPARE_STYLES)])
+
+
+# ---------------------------------------------------------------------------------------------
+# step-curve helpers (lookups in the given arrays; no estimation)
+
+
+def curtail(curve: dict, min_at_risk: int = MIN_AT_RISK) -> int:
+    """Number of leading rows of the curve arrays to draw: rows with ``n_risk >= min_at_risk``."""
+    n_risk = np.asarray(curve["n_risk"], dtype=float)
+    keep = n_risk >= min_at_risk
+    if keep.all():
+        return len(n_risk)
+    return int(np.argmin(keep))  # n_risk is non-increasing: the kept rows are a prefix
+
+
+def step_value(times, values, t: float) -> float:
+    """Value of a right-continuous step function at ``t`` (the last row with time <= t)."""
+    i = int(np.searchsorted(np.asarray(times, dtype=float), t, side="right") - 1)
+    return float(values[max(i, 0)])
+
+
+def _risk_months(curves: list[dict]) -> list[float]:
+    for c in curves:
+        rt = c.get("risk_table") or {}
+        if rt.get("months"):
+            return [float(m) for m in rt["months"]]
+    tmax = max(float(c["time"][-1]) for c in curves) if curves else 12.0
+    step = 3.0 if tmax <= 36 else 6.0
+    return list(np.arange(0, tmax + step, step))
+
+
+def _fmt_month(m: float) -> str:
+    return str(int(m)) if float(m).is_integer() else f"{m:g}"
+
+
+def _draw_km(ax, curve: dict, color, ls, marker, label, ci: bool, months: list[float], zorder=2):
+    """Draw one curtailed KM curve; return (handle, end_time or None)."""
+    k = curtail(curve)
+    t = np.asarray(curve["time"], dtype=float)[:k]
+    s = np.asarray(curve["surv"], dtype=float)[:k]
+    handle = Line2D([], [], color=color, ls=ls, marker=marker, markersize=4.5, label=label)
+    if k == 0:
+        return handle, None
+    ax.step(t, s, where="post", color=color, ls=ls, lw=1.6, zorder=zorder, solid_capstyle="butt")
+    if ci and curve.get("lower") is not None:
+        lo = np.asarray(curve["lower"], dtype=float)[:k]
+        hi = np.asarray(curve["upper"], dtype=float)[:k]
+        ok = ~(np.isnan(lo) | np.isnan(hi))
+        ax.fill_between(t[ok], lo[ok], hi[ok], step="post", color=color, alpha=0.13, lw=0, zorder=1)
+    nc = np.asarray(curve["n_censor"], dtype=float)[:k]
+    cen = nc > 0
+    if cen.any():
+        ax.plot(t[cen], s[cen], ls="none", marker="|", ms=6, mew=1.1, color=color, zorder=zorder + 1)
+    # class markers at the risk-table ticks (so curves can be told apart in greyscale)
+    tm = [m for m in months if m <= t[-1]]
+    if tm:
+        ax.plot(tm, [step_value(t, s, m) for m in tm], ls="none", marker=marker, ms=4.5, color=color,
+                mfc="white" if marker not in ("|", "+", "x") else color, mew=1.1, zorder=zorder + 2)
+    return handle, float(t[-1])
+
+
+def _median_lines(ax, medians_ends: list[tuple[float | None, float | None, str]]):
+    """Dotted line at S=0.5 up to the largest median shown, with a drop at each median given."""
+    shown = [(m, c) for m, end, c in medians_ends if m is not None and end is not None and m <= end]
+    if not shown:
+        return
+    xmax = max(m for m, _ in shown)
+    ax.plot([0, xmax], [0.5, 0.5], color="0.45", lw=0.8, ls=(0, (1, 1.5)), zorder=0)
+    for m, c in shown:
+        ax.plot([m, m], [0, 0.5], color=c, lw=0.8, ls=(0, (1, 1.5)), zorder=0)
+
+
+def _setup_km_axes(ax, months: list[float], ylabel: str, xlabel: str):
+    ax.set_xlim(0, months[-1] * 1.01)
+    ax.set_ylim(0, 1.02)
+    ax.xaxis.set_major_locator(FixedLocator(months))
+    ax.set_xticklabels([_fmt_month(m) for m in months])
+    ax.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
+    ax.set_yticklabels(["0", "25", "50", "75", "100"])
+    ax.set_ylabel(ylabel)
+    ax.set_xlabel(xlabel)
+    ax.grid(axis="y", color="0.9", lw=0.6)
+    ax.set_axisbelow(True)
+
+
+def _risk_table(ax, months, rows: list[tuple[str, list[str], str, str | None]], header: str, xlim=None):
+    """Text table aligned to the ticks of the plot above: rows of (label, cells, colour, marker)."""
+    if xlim is not None:
+        ax.set_xlim(*xlim)
+    ax.set_ylim(len(rows) - 0.5, -1.3)
+    for side in ("top", "right", "bottom", "left"):
+        ax.spines[side].set_visible(False)
+    ax.xaxis.set_major_locator(NullLocator())
+    ax.yaxis.set_major_locator(NullLocator())
+    ax.text(0, -1.1, header, transform=ax.get_yaxis_transform(), ha="left", va="center",
+            fontsize=7.5, fontweight="bold", color="0.15")
+    for i, (label, cells, color, marker) in enumerate(rows):
+        for m, cell in zip(months, cells, strict=False):
+            ax.text(m, i, cell, ha="center", va="center", fontsize=7.2, color="0.1")
+        ax.annotate(label, xy=(0, i), xycoords=ax.get_yaxis_transform(), xytext=(-20, 0),
+                    textcoords="offset points", ha="right", va="center", fontsize=7.2, color=color,
+                    fontweight="bold" if color != "0.1" else "normal")
+
+
+def _rt_cells(curve: dict, months: list[float], with_events: bool = True) -> list[str]:
+    rt = curve.get("risk_table") or {}
+    nr, ev = rt.get("n_risk") or [], rt.get("cum_events") or []
+    out = []
+    for j in range(len(months)):
+        if j >= len(nr):
+            out.append("")
+        elif with_events and j < len(ev):
+            out.append(f"{nr[j]} ({ev[j]})")
+        else:
+            out.append(str(nr[j]))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Figure 1: KM by class
+
+
+def km_by_class(results: dict, endpoint: str, ci: bool = False) -> ReportFigure:
+    """Kaplan-Meier of ``endpoint`` ("pfs2" or "os2") by first-treatment class, with risk table."""
+    late = results["late"]
+    curves = late["curves"][endpoint]["by_class"]
+    classes = ordered_classes(results, list(curves.keys()))
+    months = _risk_months([curves[c] for c in classes])
+    name = {"pfs2": "PFS-2", "os2": "OS-2"}[endpoint]
+    origin = (results.get("parameters") or {}).get("treated_origin", "treatment_start")
+    xlabel = "Months from start of first treatment after failure" if origin == "treatment_start" \
+        else "Months from failure"
+    n_rows = len(classes)
+    legend_h = 0.2 * ((n_rows + 2) // 3) + 0.1
+    height = 3.2 + 0.19 * n_rows + 0.45 + legend_h
+    fig = Figure(figsize=(7.0, height))
+    gs = fig.add_gridspec(2, 1, height_ratios=[3.2, 0.19 * n_rows + 0.45], hspace=0.24,
+                          left=0.21, right=0.97, top=1 - legend_h / height, bottom=0.02)
+    ax = fig.add_subplot(gs[0])
+    handles, med = [], []
+    for i, cls in enumerate(classes):
+        color, ls, marker = class_style(cls, i)
+        c = curves[cls]
+        label = f"{class_label(cls)} (n={c.get('n', c['n_risk'][0])})"
+        h, end = _draw_km(ax, c, color, ls, marker, label, ci, months, zorder=2 + len(classes) - i)
+        if end is None:
+            h.set_label(label + ", not drawn")
+        handles.append(h)
+        med.append((c.get("median"), end, color))
+    _median_lines(ax, med)
+    _setup_km_axes(ax, months, f"{name}, %", xlabel)
+    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.0, 1.01), ncol=3, frameon=False,
+              handlelength=3.2, borderaxespad=0.0, columnspacing=1.0)
+    lr = (late.get("logrank") or {}).get(endpoint)
+    if lr and lr.get("p") is not None:
+        df = f", {lr['df']} df" if lr.get("df") is not None else ""
+        ax.text(0.98, 0.95, f"Log-rank {fmt_p(lr['p'], prefix=True)}{df}", transform=ax.transAxes,
+                ha="right", va="top", fontsize=8)
+    rax = fig.add_subplot(gs[1])
+    rows = [(class_label(cls), _rt_cells(curves[cls], months), class_style(cls, i)[0], None)
+            for i, cls in enumerate(classes)]
+    _risk_table(rax, months, rows, "Number at risk (cumulative events)", xlim=ax.get_xlim())
+    caption = (
+        f"Kaplan-Meier estimates of {name} by class of first treatment after failure, among treated late "
+        f"failures; time from the start of that treatment. Tick marks: censored patients; dotted lines: "
+        f"medians. Curves stop where fewer than {MIN_AT_RISK} patients remain at risk (a class with fewer "
+        f"than {MIN_AT_RISK} patients is not drawn). Under the axis: number at risk (cumulative number of events) at each time."
+    )
+    return ReportFigure(f"figure1{'a' if endpoint == 'pfs2' else 'b'}_{endpoint}_by_class",
+                        f"Figure 1{'A' if endpoint == 'pfs2' else 'B'}. {name} by treatment class", caption, fig)
+
+
+# ---------------------------------------------------------------------------------------------
+# overall PFS-2 and OS-2
+
+
+def km_overall(results: dict, ci: bool = True) -> ReportFigure:
+    """Overall PFS-2 (treated) and OS-2 (all late failures), each with a KMunicate risk table."""
+    late = results["late"]
+    fig = Figure(figsize=(7.0, 4.3))
+    gs = fig.add_gridspec(2, 2, height_ratios=[3.1, 0.75], hspace=0.3, wspace=0.5,
+                          left=0.14, right=0.98, top=0.92, bottom=0.03)
+    origin = (results.get("parameters") or {}).get("treated_origin", "treatment_start")
+    specs = [
+        ("pfs2", "PFS-2, treated patients",
+         "Months from start of treatment" if origin == "treatment_start" else "Months from failure",
+         OKABE_ITO["blue"], "-", "s"),
+        ("os2", "OS-2, all late failures", "Months from failure", OKABE_ITO["vermillion"], "-", "o"),
+    ]
+    for col, (ep, title, xlabel, color, ls, marker) in enumerate(specs):
+        c = late["curves"][ep]["overall"]
+        months = _risk_months([c])
+        ax = fig.add_subplot(gs[0, col])
+        _, end = _draw_km(ax, c, color, ls, marker, title, ci, months)
+        _median_lines(ax, [(c.get("median"), end, color)])
+        _setup_km_axes(ax, months, f"{'PFS-2' if ep == 'pfs2' else 'OS-2'}, %", xlabel)
+        ax.set_title(title, loc="left", fontweight="bold")
+        summ = late.get(ep) or {}
+        med = summ.get("median", c.get("median"))
+        mci = summ.get("ci", c.get("ci"))
+        from cartreg.report.format import fmt_median_ci
+
+        ax.text(0.98, 0.97, f"Median {fmt_median_ci(med, mci)} mo", transform=ax.transAxes,
+                ha="right", va="top", fontsize=7.5)
+        rax = fig.add_subplot(gs[1, col])
+        rt = c.get("risk_table") or {}
+        rows = [
+            ("At risk", [str(x) for x in rt.get("n_risk", [])], "0.1", None),
+            ("Censored", [str(x) for x in rt.get("cum_censored", [])], "0.1", None),
+            ("Events", [str(x) for x in rt.get("cum_events", [])], "0.1", None),
+        ]
+        _risk_table(rax, months, rows, "", xlim=ax.get_xlim())
+    caption = (
+        "Kaplan-Meier estimates with 95% pointwise confidence bands of PFS-2 among treated late failures "
+        "and of OS-2 among all late failures. Tick marks: censored patients; dotted lines: medians. "
+        f"Curves stop where fewer than {MIN_AT_RISK} patients remain at risk. Under each axis (KMunicate): "
+        "number at risk, and cumulative numbers censored and with an event."
+    )
+    return ReportFigure("figure2_overall_pfs2_os2", "Figure 2. Overall PFS-2 and OS-2 of late failures", caption, fig)
+
+
+# ---------------------------------------------------------------------------------------------
+# cumulative incidence of failure
+
+
+def cif_failure(results: dict, ci: bool = True) -> ReportFigure:
+    """Cumulative incidence of failure from infusion, death without failure competing (Aalen-Johansen)."""
+    f = results["failures"]
+    cc = f["cif_curve"]
+    t = np.asarray(cc["time"], dtype=float)
+    fig = Figure(figsize=(7.0, 3.6))
+    ax = fig.add_axes((0.1, 0.14, 0.86, 0.76))
+    cut = late_after_days(results) / MONTH_DAYS
+    specs = [("failure", "Failure (progression or relapse)", OKABE_ITO["vermillion"], "-"),
+             ("death_without_failure", "Death without failure (competing risk)", OKABE_ITO["blue"], (0, (5, 2)))]
+    ymax = 0.0
+    for key, label, color, ls in specs:
+        part = cc.get(key)
+        if not part:
+            continue
+        est = np.asarray(part["est"], dtype=float)
+        ax.step(t, est, where="post", color=color, ls=ls, lw=1.6, label=label)
+        ymax = max(ymax, float(np.nanmax(est)))
+        if ci and part.get("lower") is not None:
+            lo = np.asarray(part["lower"], dtype=float)
+            hi = np.asarray(part["upper"], dtype=float)
+            ok = ~(np.isnan(lo) | np.isnan(hi))
+            ax.fill_between(t[ok], lo[ok], hi[ok], step="post", color=color, alpha=0.13, lw=0)
+            ymax = max(ymax, float(np.nanmax(hi)))
+    for pt in f.get("cif") or []:
+        m, e = float(pt["months"]), pt.get("est")
+        if e is None:
+            continue
+        ax.plot([m], [e], marker="o", ms=4, color=OKABE_ITO["vermillion"], mfc="white", mew=1.1, zorder=4)
+        ax.annotate(f"{fmt_pct(100 * e)} at {_fmt_month(m)} mo", (m, e), xytext=(4, -11),
+                    textcoords="offset points", fontsize=7.2, color="0.15")
+    xmax = min(float(t[-1]), 36.0) if len(t) else 24.0
+    xmax = max(xmax, 13.0)
+    ax.axvline(cut, color="0.3", lw=0.9, ls=(0, (4, 2)))
+    ax.text(cut, 1.0, f" {late_cut_label(results)} cut-off", transform=ax.get_xaxis_transform(),
+            ha="left", va="top", fontsize=7.5, color="0.2")
+    ax.text(cut / 2, 0.9, "early", transform=ax.get_xaxis_transform(), ha="center", fontsize=7.5, color="0.35")
+    ax.text(cut + 2.0, 0.9, "late \u2192", transform=ax.get_xaxis_transform(), ha="left", fontsize=7.5, color="0.35")
+    ticks = list(np.arange(0, xmax + 0.1, 3.0))
+    ax.set_xlim(0, xmax)
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.set_xticklabels([_fmt_month(x) for x in ticks])
+    top = min(1.0, max(0.1, np.ceil((ymax * 1.25) * 10) / 10))
+    yt = np.linspace(0, top, 5)
+    ax.set_ylim(0, top)
+    ax.set_yticks(yt)
+    ax.set_yticklabels([f"{100 * y:.0f}" for y in yt])
+    ax.set_ylabel("Cumulative incidence, %")
+    ax.set_xlabel("Months from CAR T-cell infusion")
+    ax.grid(axis="y", color="0.9", lw=0.6)
+    ax.set_axisbelow(True)
+    ax.legend(loc="center right", frameon=False, handlelength=3)
+    ax.set_title("Cumulative incidence of failure after CAR T-cell infusion", loc="left", fontweight="bold")
+    caption = (
+        "Cumulative incidence of failure (progression or relapse) from infusion among infused patients, "
+        "with death without failure as a competing risk (Aalen-Johansen), with 95% pointwise confidence "
+        f"bands. The dashed vertical line marks the late-failure cut-off ({late_cut_label(results)})."
+    )
+    return ReportFigure("figure3_cif_failure", "Figure 3. Cumulative incidence of failure", caption, fig)
+
+
+def late_cut_label(results: dict) -> str:
+    days = late_after_days(results)
+    from cartreg.report.format import fmt_cutoff_days, fmt_num
+
+    return f"{fmt_num(days / MONTH_DAYS, 1).rstrip('0').rstrip('.')}-month ({fmt_cutoff_days(days)} days)"
+
+
+# ---------------------------------------------------------------------------------------------
+# forest plot
+
+
+def forest(results: dict) -> ReportFigure:
+    """Hazard ratios of PFS-2 and OS-2 by class against the reference, on a log axis."""
+    late = results["late"]
+    by_class = late["by_class"]
+    ref = reference_class(results)
+    classes = ordered_classes(results)
+    entries = []  # (kind, endpoint label or class, data)
+    for ep, name in (("pfs2", "PFS-2"), ("os2", "OS-2")):
+        entries.append(("header", name, None))
+        for cls in classes:
+            entries.append(("row", cls, (ep, by_class[cls])))
+    n = len(entries)
+    fig = Figure(figsize=(7.0, 0.24 * n + 0.95))
+    top, bottom = 1 - 0.35 / (0.24 * n + 0.95), 0.6 / (0.24 * n + 0.95)
+    ax = fig.add_axes((0.34, bottom, 0.32, top - bottom))
+    ax.set_ylim(n - 0.5, -0.5)
+    vals = []
+    for kind, _, data in entries:
+        if kind == "row":
+            hr = data[1].get(f"{data[0]}_hr")
+            if hr and hr.get("hr") is not None:
+                vals += [hr["hr"], *[x for x in hr.get("ci") or [] if x is not None]]
+    lo = min([0.1] + [v for v in vals if v > 0])
+    hi = max([2.0] + vals)
+    lo = max(lo / 1.3, 0.005)
+    hi = min(hi * 1.3, 200)
+    ax.set_xscale("log")
+    ax.set_xlim(lo, hi)
+    decades = np.log10(hi / lo)
+    if decades > 2.3:
+        cand = [0.001, 0.01, 0.1, 0.5, 1, 2, 10, 100]
+    elif decades > 1.4:
+        cand = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 10, 20, 50]
+    else:
+        cand = [0.1, 0.2, 0.5, 1, 2, 5, 10]
+    ticks = [x for x in cand if lo <= x <= hi]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xticklabels([f"{x:g}" for x in ticks])
+    ax.axvline(1.0, color="0.2", lw=0.8)
+    ax.spines["left"].set_visible(False)
+    ax.yaxis.set_major_locator(NullLocator())
+    ax.set_xlabel("Hazard ratio (log scale)")
+    trans = ax.get_yaxis_transform()  # x in axes coords, y in data
+    ax.text(-1.02, -1.25, "Class", transform=trans, ha="left", va="center", fontweight="bold", fontsize=7.8,
+            clip_on=False)
+    ax.text(-0.08, -1.25, "n", transform=trans, ha="right", va="center", fontweight="bold", fontsize=7.8)
+    ax.text(1.04, -1.25, "HR (95% CI)", transform=trans, ha="left", va="center", fontweight="bold", fontsize=7.8)
+    ax.text(1.98, -1.25, "P", transform=trans, ha="right", va="center", fontweight="bold", fontsize=7.8)
+    for y, (kind, label, data) in enumerate(entries):
+        if kind == "header":
+            ax.text(-1.02, y, label, transform=trans, ha="left", va="center", fontweight="bold", fontsize=8)
+            continue
+        ep, b = data
+        cls = label
+        is_ref = bool(b.get("reference")) or cls == ref
+        ax.text(-0.97, y, class_label(cls), transform=trans, ha="left", va="center", fontsize=7.8)
+        ax.text(-0.08, y, str(b["n"]), transform=trans, ha="right", va="center", fontsize=7.8)
+        hr = b.get(f"{ep}_hr")
+        if is_ref:
+            ax.plot([1.0], [y], marker="D", ms=4.5, color="0.2", mfc="white", clip_on=False)
+            txt, ptxt = "1 (reference)", ""
+        elif not hr or hr.get("hr") is None:
+            txt, ptxt = "not estimable (no events)", ""
+        else:
+            ci = hr.get("ci") or [None, None]
+            c_lo = ci[0] if ci[0] is not None else lo
+            c_hi = ci[1] if ci[1] is not None else hi
+            ax.plot([max(c_lo, lo), min(c_hi, hi)], [y, y], color="0.1", lw=1.1, solid_capstyle="butt")
+            if c_lo < lo:
+                ax.plot([lo], [y], marker="<", ms=4, color="0.1", clip_on=False)
+            if c_hi > hi:
+                ax.plot([hi], [y], marker=">", ms=4, color="0.1", clip_on=False)
+            ax.plot([hr["hr"]], [y], marker="s", ms=5, color="0.1", clip_on=False)
+            txt = fmt_hr(hr["hr"], hr.get("ci")).replace(" (95% CI, ", " (")
+            ptxt = fmt_p(hr.get("p"))
+        ax.text(1.04, y, txt, transform=trans, ha="left", va="center", fontsize=7.8)
+        ax.text(1.98, y, ptxt, transform=trans, ha="right", va="center", fontsize=7.8)
+    ax.annotate("\u2190 favours class", xy=(0.0, 0), xycoords=("axes fraction", "axes fraction"),
+                xytext=(0, -27), textcoords="offset points", ha="left", va="top", fontsize=7, color="0.3")
+    ax.annotate(f"favours {class_label(ref).lower()} \u2192", xy=(1.0, 0), xycoords=("axes fraction", "axes fraction"),
+                xytext=(0, -27), textcoords="offset points", ha="right", va="top", fontsize=7, color="0.3")
+    caption = (
+        f"Hazard ratios (95% CI) of PFS-2 and OS-2 by class of first treatment after failure against "
+        f"{class_label(ref).lower()}, from one Cox model per endpoint (Efron ties, Wald CI and P); descriptive, "
+        "unadjusted comparisons, with time measured from the start of treatment. n: patients in the class."
+    )
+    return ReportFigure("figure4_forest_hr", "Figure 4. Hazard ratios by treatment class", caption, fig)
+
+
+def build_figures(results: dict, ci_by_class: bool = False) -> list[ReportFigure]:
+    """All report figures, in report order, drawn under the report's rcParams."""
+    out = []
+    with rc_context(RC):
+        late = results.get("late") or {}
+        curves = late.get("curves") or {}
+        for ep in ("pfs2", "os2"):
+            if curves.get(ep, {}).get("by_class"):
+                out.append(km_by_class(results, ep, ci=ci_by_class))
+        if curves.get("pfs2", {}).get("overall") and curves.get("os2", {}).get("overall"):
+            out.append(km_overall(results))
+        if (results.get("failures") or {}).get("cif_curve"):
+            out.append(cif_failure(results))
+        if late.get("by_class"):
+            out.append(forest(results))
+    return out
+
+
+def save_figure(fig: ReportFigure, directory) -> tuple:
+    """Write ``<id>.svg`` (deterministic) and ``<id>.png`` (300 dpi); return both paths."""
+    from pathlib import Path
+
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    svg, png = d / f"{fig.id}.svg", d / f"{fig.id}.png"
+    with rc_context(RC):
+        fig.figure.savefig(svg, format="svg", metadata={"Date": None})
+        fig.figure.savefig(png, format="png", dpi=300, metadata={"Software": None})
+    return svg, png

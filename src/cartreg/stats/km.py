@@ -1,0 +1,504 @@
+"""Kaplan-Meier estimator with Greenwood variance, as R ``survival::survfit`` (survival 3.5).
+
+Estimand: the survival function ``S(t) = P(T > t)`` under independent right censoring, estimated by
+the product-limit estimator of Kaplan & Meier (1958), ``S(t) = prod_{t_i <= t} (1 - d_i / n_i)``,
+with the variance of ``log S`` by Greenwood (1926), ``sum_{t_i <= t} d_i / (n_i (n_i - d_i))``.
+Pointwise intervals are in :mod:`cartreg.stats.ci`. The median and its confidence interval follow
+the ``print.survfit`` / ``summary(fit)$table`` rule (Brookmeyer & Crowley 1982: the interval is
+where the pointwise bands cross 0.5); other quantiles follow ``quantile.survfit``.
+Every R convention matched here is listed in ``docs/statistics.md``.
+
+>>> import numpy as np
+>>> km = kaplan_meier(np.array([1, 2, 3, 4, 5, 6, 7, 8.]), np.array([1, 1, 1, 1, 0, 0, 0, 0]))
+>>> km.surv.tolist()
+[0.875, 0.75, 0.625, 0.5, 0.5, 0.5, 0.5, 0.5]
+>>> km.median, km.quantile(0.5)[0]        # the table rule vs quantile.survfit: R gives 4 and 6
+(4.0, 6.0)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cartreg.errors import CartregError
+from cartreg.stats._data import complete_cases, is_missing
+from cartreg.stats.ci import check_conf, confint
+
+#: R's ``sqrt(.Machine$double.eps)``: the tolerance of ``survmean``'s median rule, of
+#: ``quantile.survfit`` and of ``aeqSurv`` (the ``timefix`` tie correction).
+TOLERANCE: float = float(np.sqrt(np.finfo(float).eps))
+
+
+# --------------------------------------------------------------------------------------------
+# input helpers shared with logrank / followup
+# --------------------------------------------------------------------------------------------
+
+
+def fix_ties(time: np.ndarray) -> np.ndarray:
+    """Merge times that differ by floating-point noise, as ``survival::aeqSurv`` (``timefix=TRUE``).
+
+    Sorted unique times closer than ``TOLERANCE`` (absolutely, or relative to the mean absolute
+    time) are replaced by the first of their run. ``survfit``, ``survdiff`` and ``coxph`` all do this.
+
+    >>> fix_ties(np.array([1.0, 1.0 + 1e-12, 2.0])).tolist()
+    [1.0, 1.0, 2.0]
+    """
+    t = np.asarray(time, dtype=float)
+    cuts = _tie_cuts(np.unique(t))
+    return t if cuts is None else cuts[np.searchsorted(cuts, t, side="right") - 1]
+
+
+def _tie_cuts(y: np.ndarray) -> np.ndarray | None:
+    """``aeqSurv``'s cut points for the sorted unique times ``y``; ``None`` when nothing merges."""
+    y = y[np.isfinite(y)]
+    if y.size < 2:
+        return None
+    dy = np.diff(y)
+    tied = (dy <= TOLERANCE) | (dy / np.mean(np.abs(y)) <= TOLERANCE)
+    if not tied.any():
+        return None
+    return y[np.concatenate(([True], ~tied))]
+
+
+def fix_ties_sorted(ts: np.ndarray) -> np.ndarray:
+    """:func:`fix_ties` for times already sorted ascending (O(n); the result stays sorted)."""
+    if ts.size < 2:
+        return ts
+    new = np.empty(ts.size, dtype=bool)
+    new[0] = True
+    np.not_equal(ts[1:], ts[:-1], out=new[1:])
+    cuts = _tie_cuts(ts[new])
+    return ts if cuts is None else cuts[np.searchsorted(cuts, ts, side="right") - 1]
+
+
+def as_event(event: np.ndarray) -> np.ndarray:
+    """Event indicator as float 0/1; :class:`CartregError` for any other value."""
+    e = np.asarray(event)
+    if e.dtype.kind == "b":
+        return e.astype(float)
+    try:
+        ef = e.astype(float)
+    except (TypeError, ValueError) as exc:
+        raise CartregError("event indicator must be 0/1 (or true/false)") from exc
+    bad = ~((ef == 0) | (ef == 1))
+    if bad.any():
+        raise CartregError(f"event indicator must be 0 or 1; found {e[np.argmax(bad)]!r}")
+    return ef
+
+
+def as_time(time: np.ndarray) -> np.ndarray:
+    """Times as float; :class:`CartregError` for infinite times."""
+    try:
+        t = np.asarray(time, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise CartregError("times must be numeric") from exc
+    if np.isinf(t).any():
+        raise CartregError(f"times must be finite; found {t[np.argmax(np.isinf(t))]}")
+    return t
+
+
+@dataclass(frozen=True, eq=False)
+class Factor:
+    """Group labels coded like an R factor.
+
+    ``levels`` are the distinct labels, sorted like R sorts factor levels (numerically when every
+    label is a number, else by text); ``codes[i]`` is the index into ``levels`` of row ``i``.
+    """
+
+    levels: tuple[str, ...]
+    codes: np.ndarray
+
+
+def _num_label(v: float) -> str:
+    return format(float(v), ".15g")  # as R prints a numeric factor level
+
+
+def _encode_text(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct labels and each row's index into them (hash-encoded with pyarrow: fast)."""
+    import pyarrow as pa
+
+    try:
+        enc = pa.array(g, type=pa.string()).dictionary_encode()
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        labels, codes = np.unique(g.astype(str), return_inverse=True)
+        return labels, codes
+    dict_labels = np.asarray(enc.dictionary.to_pylist(), dtype=str)
+    order = np.argsort(dict_labels, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    codes = rank[np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.intp)]
+    return dict_labels[order], codes
+
+
+def factor(group: np.ndarray) -> Factor:
+    """Code a complete (no missing values) group column; see :class:`Factor`.
+
+    >>> f = factor(np.array(["b", "a", "b"], dtype=object))
+    >>> f.levels, f.codes.tolist()
+    (('a', 'b'), [1, 0, 1])
+    >>> factor(np.array(["10", "9", "10"], dtype=object)).levels
+    ('9', '10')
+    """
+    g = np.asarray(group)
+    if g.dtype.kind in "iufb":
+        vals, codes = np.unique(g.astype(float), return_inverse=True)
+        return Factor(tuple(_num_label(v) for v in vals), codes.astype(np.intp))
+    labels, codes = _encode_text(g)
+    try:
+        numbers = labels.astype(float)
+    except ValueError:
+        numbers = None
+    if numbers is not None and np.isfinite(numbers).all():
+        order = np.lexsort((labels, numbers))
+        rank = np.empty_like(order)
+        rank[order] = np.arange(order.size)
+        return Factor(tuple(labels[order].tolist()), rank[codes].astype(np.intp))
+    return Factor(tuple(labels.tolist()), codes.astype(np.intp))
+
+
+# --------------------------------------------------------------------------------------------
+# result records
+# --------------------------------------------------------------------------------------------
+
+
+def _opt(x: float) -> float | None:
+    return None if x is None or not np.isfinite(x) else float(x)
+
+
+def _fmt(x: float | None, digits: int = 4) -> str:
+    return "NA" if x is None or not np.isfinite(x) else f"{x:.{digits}g}"
+
+
+@dataclass(frozen=True, eq=False)
+class SurvivalAt:
+    """``summary(fit, times=, extend=TRUE)``: the curve read at chosen times.
+
+    Fields (arrays aligned with ``time``, which is sorted and finite as R makes it):
+    ``n_risk`` number at risk at ``time`` (0 beyond the last observation); ``n_event`` /
+    ``n_censor`` events / censorings since the previous requested time; ``surv`` S(time) carried
+    forward; ``std_err`` standard error of S (Greenwood, ``summary.survfit`` scale); ``lower`` /
+    ``upper`` pointwise limits (NaN where R gives NA); ``conf_type``, ``conf_level``.
+    """
+
+    time: np.ndarray
+    n_risk: np.ndarray
+    n_event: np.ndarray
+    n_censor: np.ndarray
+    surv: np.ndarray
+    std_err: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    conf_type: str
+    conf_level: float
+
+    def summary(self) -> str:
+        """A text table like ``print(summary(fit, times=))``."""
+        pct = f"{self.conf_level:.0%}"
+        lines = [f"{'time':>10} {'n.risk':>7} {'n.event':>8} {'survival':>9} {'std.err':>8} "
+                 f"{'lower ' + pct:>10} {'upper ' + pct:>10}"]
+        for i in range(self.time.size):
+            lines.append(
+                f"{_fmt(self.time[i]):>10} {int(self.n_risk[i]):>7} {int(self.n_event[i]):>8} "
+                f"{_fmt(self.surv[i]):>9} {_fmt(self.std_err[i]):>8} {_fmt(self.lower[i]):>10} "
+                f"{_fmt(self.upper[i]):>10}"
+            )
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"SurvivalAt(conf_type={self.conf_type!r}, conf_level={self.conf_level})\n{self.summary()}"
+
+
+@dataclass(frozen=True, eq=False)
+class RiskTable:
+    """Numbers for a risk table under a survival plot.
+
+    ``time`` the requested times (sorted, finite); ``n_risk`` at risk at each time (R's
+    ``summary(fit, times=)$n.risk``); ``cum_events`` / ``cum_censored`` events / censorings at or
+    before each time.
+    """
+
+    time: np.ndarray
+    n_risk: np.ndarray
+    cum_events: np.ndarray
+    cum_censored: np.ndarray
+
+    def __repr__(self) -> str:
+        rows = [f"{_fmt(t):>10} {int(r):>7} {int(e):>7} {int(c):>7}"
+                for t, r, e, c in zip(self.time, self.n_risk, self.cum_events, self.cum_censored)]
+        return "RiskTable\n" + f"{'time':>10} {'n.risk':>7} {'events':>7} {'censor':>7}\n" + "\n".join(rows)
+
+
+@dataclass(frozen=True, eq=False)
+class KaplanMeier:
+    """A Kaplan-Meier curve: the documented components of R's ``survfit`` object.
+
+    Step arrays, one entry per distinct time (event or censoring), like ``survfit``:
+    ``time``; ``n_risk`` (at risk just before ``time``); ``n_event``; ``n_censor``; ``surv``
+    (S(time)); ``std_err`` — the standard error of the cumulative hazard ``-log S`` by Greenwood
+    (``survfit``'s ``std.err``; multiply by ``surv`` for the standard error of S, as
+    ``summary.survfit`` does; ``inf`` once S reaches 0); ``lower`` / ``upper`` pointwise limits
+    (NaN where R gives NA).
+
+    Scalars: ``n`` observations used; ``events``; ``excluded`` rows dropped for a missing value;
+    ``conf_type`` and ``conf_level``; ``median`` and ``median_ci`` (lower, upper) by the
+    ``summary(fit)$table`` rule (``None`` = not reached).
+    """
+
+    time: np.ndarray
+    n_risk: np.ndarray
+    n_event: np.ndarray
+    n_censor: np.ndarray
+    surv: np.ndarray
+    std_err: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    n: int
+    events: int
+    excluded: int
+    conf_type: str
+    conf_level: float
+    median: float | None
+    median_ci: tuple[float | None, float | None]
+
+    def _with_start(self) -> tuple[np.ndarray, ...]:
+        """The curve with R's ``survfit0`` start row (time min(0, first time), S = 1)."""
+        start = min(0.0, float(self.time[0]))
+        if float(self.time[0]) == start:
+            return (self.time, self.n_risk, self.n_event, self.n_censor, self.surv,
+                    self.std_err, self.lower, self.upper)
+        one = np.array([1.0])
+        zero = np.array([0.0])
+        return (
+            np.concatenate(([start], self.time)),
+            np.concatenate((self.n_risk[:1], self.n_risk)),
+            np.concatenate((np.zeros(1, dtype=self.n_event.dtype), self.n_event)),
+            np.concatenate((np.zeros(1, dtype=self.n_censor.dtype), self.n_censor)),
+            np.concatenate((one, self.surv)),
+            np.concatenate((zero, self.std_err)),
+            np.concatenate((one, self.lower)),
+            np.concatenate((one, self.upper)),
+        )
+
+    def at(self, times: np.ndarray | list[float]) -> SurvivalAt:
+        """S(t), its CI and the number at risk at ``times``: ``summary(fit, times=, extend=TRUE)``.
+
+        Times are sorted and non-finite ones dropped, as R does. Before the first time the curve
+        is 1; after the last observation S is carried forward and ``n_risk`` is 0.
+        """
+        t0, nr, ne, nc, s, se, lo, hi = self._with_start()
+        pt = np.sort(np.asarray(times, dtype=float))
+        pt = pt[np.isfinite(pt)]
+        idx1 = np.searchsorted(t0, pt, side="right")  # findInterval(times, time)
+        row = np.maximum(idx1, 1) - 1
+        idx2 = np.searchsorted(t0, pt, side="left")  # 1 + findInterval(left.open=TRUE), 0-based
+        n_risk = np.concatenate((nr, [0]))[idx2]
+        cum_e = np.concatenate(([0], np.cumsum(ne)))[idx1]
+        cum_c = np.concatenate(([0], np.cumsum(nc)))[idx1]
+        with np.errstate(invalid="ignore"):
+            std_s = se[row] * s[row]
+        return SurvivalAt(
+            time=pt,
+            n_risk=n_risk.astype(np.int64),
+            n_event=np.diff(np.concatenate(([0], cum_e))).astype(np.int64),
+            n_censor=np.diff(np.concatenate(([0], cum_c))).astype(np.int64),
+            surv=s[row],
+            std_err=std_s,
+            lower=lo[row],
+            upper=hi[row],
+            conf_type=self.conf_type,
+            conf_level=self.conf_level,
+        )
+
+    def risk_table(self, times: np.ndarray | list[float]) -> RiskTable:
+        """Number at risk, cumulative events and censorings at ``times`` (see :class:`RiskTable`)."""
+        pt = np.sort(np.asarray(times, dtype=float))
+        pt = pt[np.isfinite(pt)]
+        idx1 = np.searchsorted(self.time, pt, side="right")
+        idx2 = np.searchsorted(self.time, pt, side="left")
+        return RiskTable(
+            time=pt,
+            n_risk=np.concatenate((self.n_risk, [0]))[idx2].astype(np.int64),
+            cum_events=np.concatenate(([0], np.cumsum(self.n_event)))[idx1].astype(np.int64),
+            cum_censored=np.concatenate(([0], np.cumsum(self.n_censor)))[idx1].astype(np.int64),
+        )
+
+    def quantile(self, p: float) -> tuple[float | None, float | None, float | None]:
+        """Time by which a fraction ``p`` has had the event, as ``quantile.survfit``: (est, lower, upper).
+
+        The estimate is the first time with ``S(t) <= 1 - p``; where S is flat at ``1 - p``
+        (within ``TOLERANCE``) it is the midpoint of that flat stretch, up to the last time of the
+        curve when the flat stretch is the end of the curve. ``None`` = not reached.
+        """
+        if not (0.0 <= p <= 1.0):
+            raise CartregError(f"quantile probability must be in [0, 1], got {p}")
+        x = np.concatenate(([0.0], self.time))
+        return (
+            _opt(_findq(x, np.concatenate(([0.0], 1.0 - self.surv)), p)),
+            _opt(_findq(x, np.concatenate(([0.0], 1.0 - self.lower)), p)),
+            _opt(_findq(x, np.concatenate(([0.0], 1.0 - self.upper)), p)),
+        )
+
+    def summary(self) -> str:
+        """One line like ``print(fit)``: n, events, median and its CI."""
+        lo, hi = self.median_ci
+        return (f"n={self.n} events={self.events} median={_fmt(self.median)} "
+                f"{self.conf_level:.0%} CI {_fmt(lo)}-{_fmt(hi)} ({self.conf_type}); "
+                f"excluded={self.excluded}")
+
+    def __repr__(self) -> str:
+        return f"KaplanMeier({self.summary()})"
+
+
+# --------------------------------------------------------------------------------------------
+# estimator
+# --------------------------------------------------------------------------------------------
+
+
+def _minmin(y: np.ndarray, x: np.ndarray) -> float | None:
+    """``survmean``'s median rule: first x with y < 0.5 + tol; midpoint if y is 0.5 and drops later."""
+    keep = ~np.isnan(y) & (y < 0.5 + TOLERANCE)
+    if not keep.any():
+        return None
+    xk, yk = x[keep], y[keep]
+    if abs(yk[0] - 0.5) < TOLERANCE:
+        below = yk < yk[0]
+        if below.any():
+            return float((xk[0] + xk[np.argmax(below)]) / 2)
+    return float(xk[0])
+
+
+def _approx_const(knots: np.ndarray, values: np.ndarray, p: float) -> float:
+    """R ``approx(knots, values, p, method="constant", f=1)$y`` (NaN pairs dropped, rule = 1)."""
+    ok = ~np.isnan(knots)
+    k, v = knots[ok], values[ok]
+    if k.size == 0:
+        return np.nan
+    order = np.argsort(k, kind="stable")
+    k, v = k[order], v[order]
+    if p < k[0] or p > k[-1]:
+        return np.nan
+    return float(v[np.searchsorted(k, p, side="left")])
+
+
+def _findq(x: np.ndarray, y: np.ndarray, p: float) -> float:
+    """``survival:::findq``: the quantile of a step curve ``y = 1 - S`` at probability ``p``."""
+    if np.all(np.isnan(y)) or np.nanmax(y) < p:
+        return np.nan
+    xmax = x[-1]
+    _, first = np.unique(y, return_index=True)  # NaNs collapse to one, like duplicated()
+    first = np.sort(first)
+    xd, yd = x[first], y[first]
+    idx = np.arange(yd.size, dtype=float)
+    i1 = _approx_const(yd + TOLERANCE, idx, p)
+    i2 = _approx_const(yd - TOLERANCE, idx, p)
+    x1 = xd[int(i1)] if np.isfinite(i1) else np.nan
+    x2 = xd[int(i2)] if np.isfinite(i2) else np.nan
+    q = (x1 + x2) / 2
+    if p == 0:
+        q = xd[0]
+    if not np.isnan(yd[-1]) and abs(p - yd[-1]) < TOLERANCE:
+        q = (x1 + xmax) / 2
+    return float(q)
+
+
+def _km_sorted(ts: np.ndarray, es: np.ndarray, excluded: int, conf_type: str,
+               conf_level: float) -> KaplanMeier:
+    """The estimator proper, on complete times sorted ascending (already tie-fixed)."""
+    n = ts.size
+    if n == 0:
+        raise CartregError("no complete observations to estimate a survival curve")
+    new = np.empty(n, dtype=bool)
+    new[0] = True
+    np.not_equal(ts[1:], ts[:-1], out=new[1:])
+    starts = np.flatnonzero(new)
+    ut = ts[starts]
+    total = np.diff(np.append(starts, n))
+    d = np.add.reduceat(es, starts)
+    n_risk = np.cumsum(total[::-1])[::-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        surv = np.cumprod(1.0 - d / n_risk)
+        green = np.cumsum(np.where(d > 0, d / (n_risk * (n_risk - d)), 0.0))
+    std_err = np.sqrt(green)
+    lower, upper = confint(surv, std_err, conf_type, conf_level)
+    d_int = np.rint(d).astype(np.int64)
+    return KaplanMeier(
+        time=ut,
+        n_risk=n_risk.astype(np.int64),
+        n_event=d_int,
+        n_censor=total.astype(np.int64) - d_int,
+        surv=surv,
+        std_err=std_err,
+        lower=lower,
+        upper=upper,
+        n=int(n),
+        events=int(d_int.sum()),
+        excluded=int(excluded),
+        conf_type=conf_type,
+        conf_level=float(conf_level),
+        median=_minmin(surv, ut),
+        median_ci=(_minmin(lower, ut), _minmin(upper, ut)),
+    )
+
+
+def _km_from_complete(time: np.ndarray, event: np.ndarray, excluded: int,
+                      conf_type: str, conf_level: float) -> KaplanMeier:
+    order = np.argsort(time, kind="stable")
+    return _km_sorted(fix_ties_sorted(time[order]), event[order], excluded, conf_type, conf_level)
+
+
+def kaplan_meier(time: np.ndarray, event: np.ndarray, conf_type: str = "log",
+                 conf_level: float = 0.95) -> KaplanMeier:
+    """Kaplan & Meier (1958) estimate of S(t) with Greenwood (1926) variance.
+
+    ``time``: follow-up times; ``event``: 1 = event, 0 = censored. Rows with a missing value are
+    dropped and counted in ``excluded``. ``conf_type`` is ``"log"`` (R's default), ``"log-log"``
+    or ``"plain"``. Equivalent to ``survfit(Surv(time, event) ~ 1, conf.type=, conf.int=)``.
+
+    >>> km = kaplan_meier(np.array([1., 2, 2, 3, np.nan]), np.array([1, 1, 0, 1, 1]))
+    >>> km.n, km.excluded, km.surv.tolist()
+    (4, 1, [0.75, 0.5, 0.0])
+    """
+    check_conf(conf_type, conf_level)
+    cc = complete_cases(np.asarray(time), np.asarray(event))
+    t, e = cc.arrays
+    return _km_from_complete(as_time(t), as_event(e), cc.excluded, conf_type, conf_level)
+
+
+def kaplan_meier_by(time: np.ndarray, event: np.ndarray, group: np.ndarray,
+                    conf_type: str = "log", conf_level: float = 0.95) -> dict[str, KaplanMeier]:
+    """One Kaplan-Meier curve per group, ordered by level like R factor levels.
+
+    Equivalent to ``survfit(Surv(time, event) ~ group)``. Rows with a missing group belong to no
+    curve; each curve's ``excluded`` counts the rows of its group with a missing time or event.
+
+    >>> fits = kaplan_meier_by(np.array([1., 2, 3, 4]), np.array([1, 0, 1, 1]),
+    ...                        np.array(["b", "a", "b", "a"], dtype=object))
+    >>> list(fits), fits["b"].surv.tolist()
+    (['a', 'b'], [0.5, 0.0])
+    """
+    check_conf(conf_type, conf_level)
+    g = np.asarray(group)
+    has_group = ~is_missing(g)
+    t_all = np.asarray(time)[has_group]
+    e_all = np.asarray(event)[has_group]
+    g = g[has_group]
+    if g.size == 0:
+        raise CartregError("no rows with a group value")
+    f = factor(g)
+    cc = complete_cases(t_all, e_all)
+    t = as_time(cc.arrays[0])
+    e = as_event(cc.arrays[1])
+    codes = f.codes[cc.keep]
+    dropped = np.bincount(f.codes[~cc.keep], minlength=len(f.levels))
+    order = np.argsort(t, kind="stable")
+    ts = fix_ties_sorted(t[order])  # aeqSurv over the whole data set, as survfit does
+    es, cs = e[order], codes[order]
+    out: dict[str, KaplanMeier] = {}
+    for j, level in enumerate(f.levels):
+        m = cs == j
+        if not m.any():
+            continue
+        out[level] = _km_sorted(ts[m], es[m], int(dropped[j]), conf_type, conf_level)
+    return out
