@@ -84,9 +84,9 @@ def register(app: typer.Typer) -> None:
                     f"{registry}: the registry has {len(reg.report.errors)} error(s); fix them, or rerun with "
                     "--drop-invalid to leave out the patients concerned (each is listed)", exit_code=1
                 )
-            before = reg.con.execute("SELECT count(*) FROM patients").fetchone()[0]
+            before = reg.con.execute("SELECT count(*) FROM patients").fetchall()[0][0]
             reg = reg.without_invalid_patients()
-            after = reg.con.execute("SELECT count(*) FROM patients").fetchone()[0]
+            after = reg.con.execute("SELECT count(*) FROM patients").fetchall()[0][0]
             typer.secho(f"warning: left out {before - after} patient(s) with errors (see `cartreg validate`)",
                         err=True, fg=typer.colors.YELLOW)
         analysis = run_study(reg, study, params)

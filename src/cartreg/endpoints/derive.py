@@ -438,8 +438,8 @@ def derive_endpoints(
     ignored_step = step_ignored_counts()
     cur = con.execute(ignored_step.sql)
     names = [d[0] for d in cur.description]
-    ignored = dict(zip(names, (int(v) for v in cur.fetchone())))
-    registered = int(con.execute("SELECT count(*) FROM patients").fetchone()[0])
+    ignored = dict(zip(names, (int(v) for v in cur.fetchall()[0])))
+    registered = int(con.execute("SELECT count(*) FROM patients").fetchall()[0][0])
     return Endpoints(
         patients=patients,
         regimens=regimens,
