@@ -62,7 +62,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Derive every endpoint and compute the study; write results.json, tables/, patients.csv, report.html."""
         from cartreg.registry import read_registry
-        from cartreg.study import resolve_params, run_study, write_results
+        from cartreg.study import get_plan, resolve_params, run_study, write_results
 
         overrides = {
             "late_after_days": late_after_days,
@@ -75,7 +75,8 @@ def register(app: typer.Typer) -> None:
             "reference_class": reference_class,
             "class_map": None if class_map is None else str(class_map),
         }
-        params = resolve_params(config, overrides, study=study)
+        plan = get_plan(study)
+        params = resolve_params(config, overrides, study=study, params_type=plan.params_type)
         reg = read_registry(registry, cutoff=cutoff)
         if reg.report.has_errors:
             if not drop_invalid:
@@ -92,12 +93,15 @@ def register(app: typer.Typer) -> None:
         analysis = run_study(reg, study, params)
         paths = write_results(analysis, out)
         report_path = None
-        if not no_report:
+        if study != "late-failure":
+            typer.echo(f"{study}: the HTML report covers the late-failure study only; results.json written")
+        elif not no_report:
             from cartreg.report import write_report
 
             report_path = write_report(analysis.results, out, identifiers=identifiers)
-        for line in summary_lines(analysis.results):
-            typer.echo(line)
+        if study == "late-failure":
+            for line in summary_lines(analysis.results):
+                typer.echo(line)
         n_warn = len(analysis.results.get("warnings", []))
         if n_warn:
             typer.echo(f"{n_warn} analysis warning(s): see 'warnings' in results.json")

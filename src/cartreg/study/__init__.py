@@ -2,7 +2,7 @@
 
 >>> from cartreg.study import STUDIES
 >>> sorted(STUDIES)
-['late-failure']
+['late-failure', 'product-outcomes']
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 from cartreg import __version__
 from cartreg.endpoints import Endpoints
 from cartreg.errors import CartregError
-from cartreg.study import late_failure
+from cartreg.study import late_failure, product_outcomes
 from cartreg.study.params import LateFailureParams, resolve_params
 
 
@@ -39,6 +39,12 @@ STUDIES: dict[str, StudyPlan] = {
         description="Failures after CAR T, early vs late, and the outcomes of late failures (DESCAR-T abstract).",
         params_type=LateFailureParams,
         run=late_failure.run,
+    ),
+    "product-outcomes": StudyPlan(
+        name="product-outcomes",
+        description="Overall and progression-free survival from infusion, by CAR T product.",
+        params_type=product_outcomes.ProductOutcomesParams,
+        run=product_outcomes.run,
     ),
 }
 
@@ -60,7 +66,7 @@ class Analysis:
 def run_study(reg: Any, study: str = "late-failure", params: Any | None = None) -> Analysis:
     """Run ``study`` on a registry (anything with a DuckDB ``con``; a :class:`cartreg.registry.Registry`)."""
     plan = get_plan(study)
-    params = params if params is not None else resolve_params(study=study)
+    params = params if params is not None else resolve_params(study=study, params_type=plan.params_type)
     results, ep = plan.run(reg.con, params)
     meta = getattr(reg, "metadata", None)
     cutoff = getattr(meta, "data_cutoff", None)

@@ -119,10 +119,17 @@ def _coerce(name: str, value: Any) -> Any:
 
 
 def resolve_params(
-    config: str | Path | None = None, overrides: dict[str, Any] | None = None, study: str = "late-failure"
-) -> LateFailureParams:
-    """Defaults < TOML ``config`` < ``overrides`` (None values in overrides are ignored)."""
-    fields = {f.name: f for f in dataclasses.fields(LateFailureParams) if f.name != "extra"}
+    config: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    study: str = "late-failure",
+    params_type: type | None = None,
+) -> Any:
+    """Defaults < TOML ``config`` < ``overrides`` (None values in overrides are ignored).
+
+    ``params_type`` is the plan's parameter dataclass (default :class:`LateFailureParams`).
+    """
+    params_type = params_type or LateFailureParams
+    fields = {f.name: f for f in dataclasses.fields(params_type) if f.name != "extra"}
     values: dict[str, Any] = {}
     if config is not None:
         path = Path(config)
@@ -146,7 +153,7 @@ def resolve_params(
         if v is None:
             continue
         if k not in fields:
-            raise CartregError(f"unknown parameter {k}")
+            raise CartregError(f"parameter {k} does not apply to the {study} study")
         values[k] = v
     coerced = {k: _coerce(k, v) for k, v in values.items()}
-    return LateFailureParams(**coerced)
+    return params_type(**coerced)

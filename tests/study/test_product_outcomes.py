@@ -1,0 +1,33 @@
+"""The second plan (outcomes from infusion by product) reuses endpoints and blocks: a new plan, no new plumbing."""
+
+from __future__ import annotations
+
+import pytest
+
+from cartreg.errors import CartregError
+from cartreg.study import STUDIES, analyze, resolve_params
+from cartreg.study.product_outcomes import ProductOutcomesParams
+from tests_study_registry import registry
+
+
+def test_plans_are_registered():
+    assert sorted(STUDIES) == ["late-failure", "product-outcomes"]
+
+
+def test_by_product_counts_and_events():
+    res = analyze(registry(), "product-outcomes")
+    bp = res["by_product"]
+    assert {k: v["n"] for k, v in bp.items()} == {"axi-cel": 6, "tisa-cel": 2, "unknown": 1}
+    # deaths among infused: P2, P5, P10 (axi-cel, axi-cel, unknown)
+    assert (bp["axi-cel"]["os"]["events"], bp["unknown"]["os"]["events"]) == (2, 1)
+    # PFS from infusion: failure or death; axi-cel: P1 P2 P5 P6 P7 fail, P8 censored
+    assert bp["axi-cel"]["pfs"]["events"] == 5 and bp["tisa-cel"]["pfs"]["events"] == 2
+    assert bp["axi-cel"]["reference"] is True and bp["axi-cel"]["os_hr"] is None
+    assert res["logrank"]["os"]["df"] == 2
+
+
+def test_parameters_are_the_plans_own():
+    p = resolve_params(overrides={"landmark_months": 24}, study="product-outcomes", params_type=ProductOutcomesParams)
+    assert p.landmark_months == 24.0
+    with pytest.raises(CartregError, match="does not apply"):
+        resolve_params(overrides={"late_after_days": 90}, study="product-outcomes", params_type=ProductOutcomesParams)
