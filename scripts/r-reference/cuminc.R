@@ -202,3 +202,22 @@ items <- sapply(maxes, function(mx) jobj(max = jnum(mx), pretty = jarr(pretty(c(
 writeLines(paste0("{\"r_version\": ", jstr(R.version.string), ", \"cases\": ", jlist(items), "}\n"),
            file.path(outdir, "cuminc_pretty.json"))
 cat("wrote cuminc fixtures to", outdir, "\n")
+
+# ---- Gray's test with other weights rho (cartreg's cuminc() uses rho = 0; gray_test() takes rho) ----
+rho_items <- character(0)
+for (rho in c(-0.5, 1, 2)) {
+  for (st in c(FALSE, TRUE)) {
+    f <- if (st) cuminc(ex$time, ex$status, ex$group, ex$strata, rho = rho) else
+      cuminc(ex$time, ex$status, ex$group, rho = rho)
+    tt <- f$Tests
+    for (i in seq_len(nrow(tt))) {
+      rho_items <- c(rho_items, jobj(rho = jnum(rho), stratified = if (st) "true" else "false",
+                                     cause = jstr(rownames(tt)[i]), stat = jnum(tt[i, "stat"]),
+                                     pv = jnum(tt[i, "pv"]), df = jnum(tt[i, "df"])))
+    }
+  }
+}
+writeLines(paste0("{\"r_version\": ", jstr(R.version.string), ", \"cmprsk_version\": ",
+                  jstr(as.character(packageVersion("cmprsk"))),
+                  ", \"data\": \"data/cuminc_cmprsk_example.csv\", \"tests\": ", jlist(rho_items), "}\n"),
+           file.path(outdir, "cuminc_gray_rho.json"))

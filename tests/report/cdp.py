@@ -14,6 +14,7 @@ import select
 import signal
 import shutil
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,14 @@ FLAGS = [
     "--hide-scrollbars",
     "--remote-debugging-pipe",
 ]
+
+
+_SHIM = (
+    "import fcntl, os, sys\n"
+    "r, w = (fcntl.fcntl(int(fd), fcntl.F_DUPFD, 10) for fd in sys.argv[1:3])\n"
+    "os.dup2(r, 3); os.dup2(w, 4); os.close(r); os.close(w)\n"
+    "os.execv(sys.argv[3], sys.argv[3:])\n"
+)
 
 
 def find_chromium() -> str | None:
@@ -117,8 +126,10 @@ class _Pipe:
 
 
 def inspect_page(html: Path, expression: str, screenshot: Path, width: int = 1280,
-                 timeout: float = 60.0, chromium: str | None = None) -> PageReport:
-    """Load ``html`` in headless Chromium; return what happened (see :class:`PageReport`)."""
+                 timeout: float = 60.0, chromium: str | None = None, media: str | None = None) -> PageReport:
+    """Load ``html`` in headless Chromium; return what happened (see :class:`PageReport`).
+
+    ``media="print"`` renders with the print stylesheet (CSS media emulation)."""
     chromium = chromium or find_chromium()
     if not chromium:
         raise FileNotFoundError("chromium not found")
@@ -126,11 +137,14 @@ def inspect_page(html: Path, expression: str, screenshot: Path, width: int = 128
     profile.mkdir(parents=True, exist_ok=True)
     to_chrome_r, to_chrome_w = os.pipe()
     from_chrome_r, from_chrome_w = os.pipe()
-    # fd 3 = commands to Chromium, fd 4 = its answers: placed by the shell, then exec'd
-    cmd = ["/bin/sh", "-c", f'exec "$0" "$@" 3<&{to_chrome_r} 4>&{from_chrome_w}', chromium,
+    # fd 3 = commands to Chromium, fd 4 = its answers: a small Python shim places them, then execs
+    # Chromium (a shell's "3<&N" fails for N >= 10 in dash; preexec_fn is not thread-safe).
+    cmd = [sys.executable, "-c", _SHIM, str(to_chrome_r), str(from_chrome_w), chromium,
            *FLAGS, f"--user-data-dir={profile}", f"--window-size={width},900", "about:blank"]
+    log = open(screenshot.parent / "chromium-stderr.log", "wb")
     proc = subprocess.Popen(cmd, pass_fds=(to_chrome_r, from_chrome_w), stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                            stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
+    log.close()
     os.close(to_chrome_r)
     os.close(from_chrome_w)
     rep = PageReport()
@@ -142,6 +156,8 @@ def inspect_page(html: Path, expression: str, screenshot: Path, width: int = 128
             pipe.call(f"{dom}.enable", {}, sid)
         pipe.call("Emulation.setDeviceMetricsOverride",
                   {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False}, sid)
+        if media:
+            pipe.call("Emulation.setEmulatedMedia", {"media": media}, sid)
         pipe.call("Page.navigate", {"url": html.resolve().as_uri()}, sid)
         pipe.wait_event("Page.loadEventFired")
         value = pipe.call("Runtime.evaluate", {"expression": expression, "returnByValue": True,

@@ -1,7 +1,7 @@
 """Write ``tests/fixtures/results_example.json``: a realistic late-failure results dict.
 
 The report is developed and tested against this file. It follows the keys of the late-failure issue
-(results.json) and the report extras of ``docs/architecture.md`` exactly. Counts follow the founding
+(results.json), the report extras of ``docs/architecture.md`` and ``docs/results.md``. Counts follow the founding
 DESCAR-T abstract; the curves are Kaplan-Meier step arrays (months, starting at 0) of simulated times,
 so they are plausible, not real. Run it again only to change the fixture on purpose::
 
@@ -18,7 +18,6 @@ import numpy as np
 
 MONTH = 30.4375
 OUT = Path(__file__).resolve().parents[1] / "fixtures" / "results_example.json"
-RISK_MONTHS = [0, 3, 6, 9, 12, 15, 18, 21, 24]
 CLASSES = ["chemotherapy", "IMiD", "bispecific", "targeted", "anti-PD1", "radiotherapy", "other"]
 
 
@@ -26,8 +25,11 @@ def _pct(n: int, N: int):
     return None if N == 0 else round(100.0 * n / N, 10)
 
 
-def nNp(n: int, N: int) -> dict:
-    return {"n": n, "N": N, "pct": _pct(n, N)}
+def nNp(n: int, N: int, n_missing: int | None = None) -> dict:
+    d = {"n": n, "N": N, "pct": _pct(n, N)}
+    if n_missing is not None:
+        d["n_missing"] = n_missing
+    return d
 
 
 def km_curve(time: np.ndarray, event: np.ndarray) -> dict:
@@ -52,7 +54,7 @@ def km_curve(time: np.ndarray, event: np.ndarray) -> dict:
             lo = s ** math.exp(1.96 * se)
             hi = s ** math.exp(-1.96 * se)
         else:
-            lo, hi = s, s
+            lo, hi = None, None  # not estimable at S = 1 or S = 0, as the study writes it
         t_out.append(round(float(t), 6))
         s_out.append(s)
         lo_out.append(lo)
@@ -63,21 +65,23 @@ def km_curve(time: np.ndarray, event: np.ndarray) -> dict:
     surv = np.array(s_out)
 
     def qtime(arr):
-        below = np.nonzero(np.array(arr) <= 0.5)[0]
+        a = np.array([np.nan if v is None else v for v in arr], dtype=float)
+        below = np.nonzero(a <= 0.5)[0]
         return None if len(below) == 0 else t_out[int(below[0])]
 
     median = qtime(s_out)
     ci = [qtime(lo_out), qtime(hi_out)]
     rt_n, rt_e, rt_c = [], [], []
-    for m in RISK_MONTHS:
+    grid = [m for m in range(0, 100, 3) if m <= float(time.max())]  # every 3 months up to the last time
+    for m in grid:
         rt_n.append(int((time >= m).sum()))
         rt_e.append(int(((time < m) & (event == 1)).sum()))
         rt_c.append(int(((time < m) & (event == 0)).sum()))
     return {
         "time": t_out,
         "surv": [float(x) for x in surv],
-        "lower": [float(x) for x in lo_out],
-        "upper": [float(x) for x in hi_out],
+        "lower": [None if x is None else float(x) for x in lo_out],
+        "upper": [None if x is None else float(x) for x in hi_out],
         "n_risk": nr_out,
         "n_event": ne_out,
         "n_censor": nc_out,
@@ -85,7 +89,7 @@ def km_curve(time: np.ndarray, event: np.ndarray) -> dict:
         "events": int(event.sum()),
         "median": median,
         "ci": ci,
-        "risk_table": {"months": RISK_MONTHS, "n_risk": rt_n, "cum_events": rt_e, "cum_censored": rt_c},
+        "risk_table": {"months": [float(m) for m in grid], "n_risk": rt_n, "cum_events": rt_e, "cum_censored": rt_c},
     }
 
 
@@ -99,8 +103,13 @@ def simulate(rng, n: int, median_months: float, follow: float = 30.0):
 def at6(curve: dict) -> dict:
     t = np.array(curve["time"])
     i = int(np.searchsorted(t, 6.0, side="right") - 1)
-    n_risk = int(curve["risk_table"]["n_risk"][RISK_MONTHS.index(6)])
+    rt = curve["risk_table"]
+    n_risk = int(rt["n_risk"][rt["months"].index(6.0)]) if 6.0 in rt["months"] else 0
     return {"est": curve["surv"][i], "ci": [curve["lower"][i], curve["upper"][i]], "n_risk": n_risk}
+
+
+def summ(curve: dict) -> dict:
+    return {k: curve[k] for k in ("n", "events", "median", "ci")}
 
 
 def baseline(n: int) -> dict:
@@ -114,7 +123,8 @@ def baseline(n: int) -> dict:
             "male": part(85, 145),
             "histology": {
                 "DLBCL": part(109, 145), "PMBL": part(6, 145), "HGBCL": part(6, 145),
-                "tFL": part(15, 145), "other": part(9, 145),
+                "tFL": part(15, 145), "tMZL": part(5, 145), "PCNSL": part(1, 145), "GZL": part(2, 145),
+                "RICHTER": part(1, 145), "OTHER": part(0, 145),
             },
             "stage_3_4": part(120, 141),
             "aaipi_2_3": part(78, 135),
@@ -130,14 +140,15 @@ def baseline(n: int) -> dict:
             "bridging_chemo": part(92, 120),
             "crs_ge_3": part(9, 145),
             "icans_ge_3": part(11, 145),
-            "products": {"axi-cel": part(88, 145), "tisa-cel": part(57, 145)},
+            "products": {"axi-cel": part(88, 145), "tisa-cel": part(57, 145), "liso-cel": part(0, 145)},
         }
     return {
         "age": {"median": 61.0, "min": 18.0, "max": 80.0, "q1": 52.0, "q3": 68.0, "n_missing": 1},
         "male": part(181, 285),
         "histology": {
             "DLBCL": part(205, 286), "PMBL": part(14, 286), "HGBCL": part(31, 286),
-            "tFL": part(24, 286), "other": part(12, 286),
+            "tFL": part(24, 286), "tMZL": part(6, 286), "PCNSL": part(3, 286), "GZL": part(2, 286),
+            "RICHTER": part(1, 286), "OTHER": part(0, 286),
         },
         "stage_3_4": part(248, 279),
         "aaipi_2_3": part(196, 270),
@@ -153,8 +164,22 @@ def baseline(n: int) -> dict:
         "bridging_chemo": part(203, 251),
         "crs_ge_3": part(22, 286),
         "icans_ge_3": part(34, 286),
-        "products": {"axi-cel": part(180, 286), "tisa-cel": part(106, 286)},
+        "products": {"axi-cel": part(180, 286), "tisa-cel": part(106, 286), "liso-cel": part(0, 286)},
     }
+
+
+def complete_baseline(b: dict, n: int, extra: dict) -> dict:
+    """Add what results.json carries beyond the issue's keys: n_missing on counts, n on distributions,
+    age > 65, and auto/allo HSCT (docs/results.md)."""
+    out = {"n": n}
+    for k, v in {**b, **extra}.items():
+        if "median" in v:
+            out[k] = {**v, "n": n - v["n_missing"]}
+        elif "N" in v:
+            out[k] = {**v, "n_missing": n - v["N"]}
+        else:  # categorical
+            out[k] = {lv: {**c, "n_missing": n - c["N"]} for lv, c in v.items()}
+    return out
 
 
 def main() -> None:
@@ -199,6 +224,8 @@ def main() -> None:
             "pfs2_hr": pfs_hr,
             "os2_hr": os_hr,
             "reference": cls == "chemotherapy",
+            "pfs2": summ(curves_pfs[cls]),
+            "os2": summ(curves_os[cls]),
         }
     pfs_overall = km_curve(np.concatenate(pfs_all_t), np.concatenate(pfs_all_e))
     t_os, e_os = simulate(rng, 145, 12.1)
@@ -233,16 +260,18 @@ def main() -> None:
     def band(est, n_eff=700):
         est = np.array(est)
         se = np.sqrt(est * (1 - est) / n_eff)
-        return {"est": est.tolist(), "lower": np.clip(est - 1.96 * se, 0, 1).tolist(),
-                "upper": np.clip(est + 1.96 * se, 0, 1).tolist()}
+        lo = [None if e == 0 else float(x) for e, x in zip(est, np.clip(est - 1.96 * se, 0, 1))]
+        hi = [None if e == 0 else float(x) for e, x in zip(est, np.clip(est + 1.96 * se, 0, 1))]
+        return {"time": cif_t, "est": est.tolist(), "lower": lo, "upper": hi}
 
-    cif_curve = {"time": cif_t, "failure": band(c1), "death_without_failure": band(c2)}
+    # per cause, as docs/results.md: cif_curve{failure{time, est, lower, upper}, death_without_failure{...}}
+    cif_curve = {"failure": band(c1), "death_without_failure": band(c2)}
 
     def cif_at(m):
         i = int(np.searchsorted(np.array(cif_t), m, side="right") - 1)
         e = c1[i]
         se = math.sqrt(e * (1 - e) / 700)
-        return {"months": m, "est": e, "ci": [e - 1.96 * se, e + 1.96 * se]}
+        return {"months": float(m), "est": e, "ci": [e - 1.96 * se, e + 1.96 * se], "pct": 100 * e}
 
     results = {
         "study": "late-failure",
@@ -255,7 +284,13 @@ def main() -> None:
             "min_untreated_followup_days": 30,
             "class_precedence": ["bispecific", "IMiD", "targeted", "anti-PD1", "chemotherapy", "radiotherapy"],
             "reference_class": "chemotherapy",
+            "class_map": None,
+            "cif_months": [3.0, 6.0, 12.0],
+            "sensitivity_days": [60.0, 90.0, 91.3125, 120.0],
+            "risk_table_step_months": 3.0,
+            "class_map_source": "cartreg/data/treatment_classes.csv",
             "data_cutoff": "2022-04-29",
+            "data_cutoff_inferred": False,
         },
         "cohort": {"registered": 977, "infused": 976, "products": {"axi-cel": 611, "tisa-cel": 365}},
         "failures": {
@@ -267,24 +302,31 @@ def main() -> None:
             "late": {"n": 145, "pct": _pct(145, 431)},
             "cif": [cif_at(3), cif_at(6), cif_at(12)],
             "sensitivity": [
-                {"late_after_days": 60, "late_n": 181},
-                {"late_after_days": 90, "late_n": 147},
-                {"late_after_days": 91.3125, "late_n": 145},
-                {"late_after_days": 120, "late_n": 118},
+                {"late_after_days": 60.0, "late_n": 181, "late_pct": _pct(181, 431)},
+                {"late_after_days": 90.0, "late_n": 147, "late_pct": _pct(147, 431)},
+                {"late_after_days": 91.3125, "late_n": 145, "late_pct": _pct(145, 431)},
+                {"late_after_days": 120.0, "late_n": 118, "late_pct": _pct(118, 431)},
             ],
+            "time_to_failure": {"median": 2.3, "min": 0.26, "max": 21.5, "q1": 1.3, "q3": 4.0, "n": 431,
+                                "n_missing": 0},
             "cif_curve": cif_curve,
         },
-        "early": {"n": 286, "baseline": baseline(286)},
+        "early": {"n": 286, "baseline": complete_baseline(baseline(286), 286, {
+            "age_gt_65": nNp(112, 285), "prior_auto_hsct": nNp(57, 286), "prior_allo_hsct": nNp(4, 286)})},
         "late": {
             "n": 145,
-            "baseline": baseline(145),
-            "best_response": {"orr": nNp(131, 145), "cmr": nNp(76, 145)},
-            "time_to_failure": {"median": 4.11, "min": 3.02, "max": 21.5, "q1": 3.38, "q3": 6.48},
+            "baseline": complete_baseline(baseline(145), 145, {
+                "age_gt_65": nNp(58, 145), "prior_auto_hsct": nNp(34, 145), "prior_allo_hsct": nNp(2, 145)}),
+            "best_response": {"orr": nNp(131, 145), "cmr": nNp(76, 145), "categories": {
+                "CR": nNp(76, 145), "PR": nNp(55, 145), "SD": nNp(5, 145), "NE": nNp(7, 145), "none": nNp(2, 145)}},
+            "time_to_failure": {"median": 4.11, "min": 3.02, "max": 21.5, "q1": 3.38, "q3": 6.48, "n": 145,
+                                "n_missing": 0},
             "first_treatment": {
                 "treated": nNp(124, 145),
                 "untreated": nNp(20, 145),
                 "unknown": nNp(1, 145),
                 "classes": {c: nNp(class_n[c], 124) for c in CLASSES},
+                "gap_days": {"median": 15.0, "min": 0.0, "max": 88.0, "q1": 8.0, "q3": 27.0, "n": 124, "n_missing": 0},
                 "regimens": {
                     "chemotherapy": {"R-GemOx": 9, "R-ICE": 5, "R-DHAOx": 3, "Pola-BR": 3, "GDP": 2},
                     "IMiD": {"lenalidomide": 17, "R2": 14, "tafasitamab + lenalidomide": 10},
@@ -305,20 +347,28 @@ def main() -> None:
                 "os2": {"overall": os_overall, "by_class": curves_os},
             },
             "logrank": {
-                "pfs2": {"chi2": 24.71, "df": 6, "p": 0.000386},
-                "os2": {"chi2": 21.02, "df": 6, "p": 0.00182},
+                "pfs2": {"chi2": 24.71, "df": 6, "p": 0.000386, "groups": sorted(CLASSES)},
+                "os2": {"chi2": 21.02, "df": 6, "p": 0.00182, "groups": sorted(CLASSES)},
             },
+            "hr_notes": {"pfs2": [], "os2": ["other: no OS-2 events; left out of the OS-2 Cox model"]},
         },
+        "ignored_records": {"responses_on_or_before_infusion": 3, "treatments_on_or_before_infusion": 1,
+                            "responses_of_patients_not_infused": 0, "treatments_of_patients_not_infused": 0},
         "warnings": [
-            "unmapped treatment 'investigational agent XY-101' (2 patients) classed as other",
-            "class other has no OS-2 events: left out of the OS-2 Cox model (HR null)",
+            {"kind": "unmapped_regimen", "regimen": "investigational agent XY-101", "n_rows": 2,
+             "message": "regimen 'investigational agent XY-101' matched no treatment class: counted as 'other'"},
+            {"kind": "hazard_ratio", "endpoint": "os2", "class": "other",
+             "message": "class 'other' has no OS-2 events: left out of the OS-2 Cox model (HR null)"},
         ],
         "meta": {
             "cartreg_version": "0.1.0",
             "registry_sha256": "3f1c9a7be2d04c5a8e6b1f0d9c2e7a4b5d6c8e9f0a1b2c3d4e5f60718293a4b5",
-            "generated_at": "2026-11-23T19:00:00Z",
+            "generated_at": "2026-11-23T19:00:00+00:00",
+            "files": {"patients.csv": "IDENTIFYING: one row per infused patient, with patient_id"},
         },
     }
+    for cls in CLASSES:
+        results["late"]["by_class"][cls]["regimens"] = results["late"]["first_treatment"]["regimens"][cls]
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(results, indent=1, allow_nan=False) + "\n", encoding="utf-8")
     print(f"wrote {OUT}")

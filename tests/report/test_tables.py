@@ -72,7 +72,8 @@ def test_table1_without_early(results):
 def test_response_table(results):
     t = response_table(results)
     assert t.cell("Overall response (CR/CMR or PR/PMR)", LATE) == "131/145 (90%)"
-    assert t.cell("Complete (metabolic) response", LATE) == "76/145 (52%)"
+    assert t.cell("Complete response (CR/CMR)", LATE) == "76/145 (52%)"
+    assert t.cell("No assessment before failure", LATE) == "2/145 (1.4%)"
     assert t.cell("Median (IQR)", LATE) == "4.1 (3.4-6.5)"
     assert t.cell("Range", LATE) == "3.0-21.5"
     assert t.cell("Overall response", LATE) == "19/124 (15%)"

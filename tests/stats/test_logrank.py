@@ -90,3 +90,13 @@ def test_stratification_changes_nothing_with_one_stratum() -> None:
 def test_one_group_is_an_error() -> None:
     with pytest.raises(CartregError):
         logrank_test(np.array([1, 2.0]), np.array([1, 1]), np.array(["a", "a"], dtype=object))
+
+
+def test_degenerate_tests_follow_r() -> None:
+    g = np.array(["a", "a", "b", "b"], dtype=object)
+    # events only after every "b" has left: E_b = 0 -> df 0, chi2 0, R's pchisq(0, 0) = 1
+    lr = logrank_test(np.array([3, 4, 1, 2.0]), np.array([1, 1, 0, 0]), g)
+    assert (lr.df, lr.chi2, lr.p) == (0, 0.0, 1.0)
+    # no events at all: df = -1 and p NaN in R
+    lr = logrank_test(np.array([3, 4, 1, 2.0]), np.array([0, 0, 0, 0]), g)
+    assert lr.df == -1 and lr.chi2 == 0.0 and np.isnan(lr.p)

@@ -147,3 +147,29 @@ def test_table_output(capsys) -> None:
     assert code == 0
     assert "Maintained" in out and "Log-rank test: chi2 = 3.396 on 1 df, P=0.065" in out
     assert "31 (18–NR)" in out  # R: median 31, 95% CI 18-NA for Maintained
+
+
+def test_parquet_and_xlsx_give_the_same_json(capsys, tmp_path: Path) -> None:
+    import openpyxl
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from cartreg.io.datafile import read_table
+
+    src = read_table(FIX / "data" / "km_aml.csv")
+    t, e, x = src.numeric("time"), src.numeric("status"), src.text("x")
+    pq.write_table(pa.table({"time": t, "status": pa.array(e.astype(int)), "x": list(x)}), tmp_path / "aml.parquet")
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["time", "status", "x"])
+    for row in zip(t.tolist(), e.astype(int).tolist(), x.tolist()):
+        ws.append(list(row))
+    wb.save(tmp_path / "aml.xlsx")
+    outs = []
+    for path in (FIX / "data" / "km_aml.csv", tmp_path / "aml.parquet", tmp_path / "aml.xlsx"):
+        code, out, err = run(capsys, ["survival", str(path), "--time", "time", "--event", "status",
+                                      "--group", "x", "--at", "12,24", "--format", "json"])
+        assert code == 0, err
+        outs.append(json.loads(out))
+    assert outs[0] == outs[1] == outs[2]
+    assert [s["group"] for s in outs[0]["strata"]] == ["Maintained", "Nonmaintained"]

@@ -250,9 +250,10 @@ def render_table(res: dict[str, Any]) -> None:
 
     console = Console()
     pct = f"{res['conf_level'] * 100:g}%"
+    console.print(f"Competing risks: n={res['n']}, excluded={res['excluded']} (missing values); "
+                  f"{pct} CI, log(-log) transform", soft_wrap=True)
     for c in res["causes"]:
-        tab = Table(title=f"Cumulative incidence of {c['cause']} (n={res['n']}, excluded={res['excluded']}; "
-                          f"{pct} CI, log-log)")
+        tab = Table(title=f"Cumulative incidence of {c['cause']}")
         for name in ("group", "n", "events", "time", "CIF", f"{pct} CI"):
             tab.add_column(name, justify="left" if name == "group" else "right")
         for s in c["strata"]:
@@ -268,9 +269,10 @@ def render_table(res: dict[str, Any]) -> None:
         g = c["gray"]
         if g is not None:
             if g["chi2"] is None:
-                console.print("Gray's test: not computable (singular variance)")
+                console.print("Gray's test: not computable (singular variance)", soft_wrap=True)
             else:
-                console.print(f"Gray's test: chi2 = {g['chi2']:.3f} on {g['df']} df, {_p(g['p'])}")
+                console.print(f"Gray's test: chi2 = {g['chi2']:.3f} on {g['df']} df, {_p(g['p'])}",
+                              soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
     def synth(
         patients: int = typer.Option(977, "--patients", "-n", help="Registered patients to generate."),
         seed: int = typer.Option(0, "--seed", help="Random seed: the same seed gives byte-identical output."),
-        out: Path = typer.Option(..., "-o", "--output", help="A directory (CSV files), FILE.xlsx or FILE.duckdb."),
+        out: Path | None = typer.Option(None, "-o", "--output", help="A directory (CSV files), FILE.xlsx or FILE.duckdb."),
         config: Path | None = typer.Option(None, "--config", help="Generator parameters (TOML) merged over the defaults."),
         replace: bool = typer.Option(False, "--replace", help="Replace an existing .duckdb file."),
         print_config: bool = typer.Option(False, "--print-default-config",
@@ -36,9 +36,13 @@ def register(app: typer.Typer) -> None:
         from cartreg.synth.generate import generate
         from cartreg.synth.write import write_registry
 
+        from cartreg.errors import CartregError
+
         if print_config:
             sys.stdout.write(default_text())
             raise typer.Exit(0)
+        if out is None:
+            raise CartregError("give the output with -o DIR, -o FILE.xlsx or -o FILE.duckdb")
         say = _progress()
         cfg = load_config(config)
         say(f"generating {patients} patients, seed {seed}")

@@ -126,15 +126,24 @@ class Endpoints:
 # --- steps ------------------------------------------------------------------------------------
 
 
-def step_infused() -> Step:
-    """Infused cohort: patients with an infusion row carrying a date."""
+def step_infused(baseline_cols: list[str] | tuple[str, ...] = ()) -> Step:
+    """Infused cohort: patients with an infusion row carrying a date.
+
+    Each infused patient gets an integer key ``pid``, the rank of its ``patient_id``: every later
+    join and group-by runs on integers instead of text, and the per-patient table comes out in
+    ``patient_id`` order by sorting integers. The baseline columns (``pt.<col>``, ``inf.<col>``) are
+    carried here, from the one join of ``patients`` and ``infusions``.
+    """
+    baseline = "".join(f", {c}" for c in baseline_cols)
     return Step(
         "ep_infused",
-        """
+        f"""
         CREATE OR REPLACE TEMP TABLE ep_infused AS
-        SELECT p.patient_id, i.infusion_date, i.product, p.last_contact_date, p.death_date
-        FROM patients p JOIN infusions i ON i.patient_id = p.patient_id
-        WHERE i.infusion_date IS NOT NULL
+        SELECT CAST(row_number() OVER (ORDER BY pt.patient_id) AS INTEGER) AS pid,
+               pt.patient_id, inf.infusion_date, inf.product, pt.last_contact_date, pt.death_date
+               {baseline}
+        FROM patients pt JOIN infusions inf ON inf.patient_id = pt.patient_id
+        WHERE inf.infusion_date IS NOT NULL
         """,
     )
 
@@ -146,7 +155,7 @@ def step_responses() -> Step:
         "ep_resp",
         f"""
         CREATE OR REPLACE TEMP TABLE ep_resp AS
-        SELECT r.patient_id, r.assessment_date AS d, r.response,
+        SELECT i.pid, r.assessment_date AS d,
                r.response IN ('PD', 'PMD') AS is_pd,
                CASE r.response {cases} END AS rnk
         FROM responses r JOIN ep_infused i ON r.patient_id = i.patient_id
@@ -161,7 +170,7 @@ def step_treatments() -> Step:
         "ep_tx",
         """
         CREATE OR REPLACE TEMP TABLE ep_tx AS
-        SELECT t.patient_id, t.start_date, t.regimen, c.regimen_key, c.class, c.prec
+        SELECT i.pid, t.start_date, t.regimen, c.regimen_key, c.class, c.prec
         FROM treatments t
         JOIN ep_infused i ON t.patient_id = i.patient_id
         JOIN ep_regimen_class c ON c.regimen = t.regimen
@@ -183,24 +192,25 @@ def step_car_t() -> Step:
         f"""
         CREATE OR REPLACE TEMP TABLE ep_core AS
         WITH fail AS (
-            SELECT patient_id, min(d) AS failure_date FROM ep_resp WHERE is_pd GROUP BY patient_id
+            SELECT pid, min(d) AS failure_date FROM ep_resp WHERE is_pd GROUP BY pid
         ), first_any_tx AS (
-            SELECT patient_id, min(start_date) AS first_tx_after_infusion FROM ep_tx GROUP BY patient_id
+            SELECT pid, min(start_date) AS first_tx_after_infusion FROM ep_tx GROUP BY pid
         ), base AS (
-            SELECT i.*, f.failure_date, a.first_tx_after_infusion,
+            SELECT i.pid, f.failure_date, a.first_tx_after_infusion,
                    LEAST(coalesce(f.failure_date, {_FAR}), coalesce(a.first_tx_after_infusion, {_FAR})) AS window_end
             FROM ep_infused i
-            LEFT JOIN fail f ON f.patient_id = i.patient_id
-            LEFT JOIN first_any_tx a ON a.patient_id = i.patient_id
+            LEFT JOIN fail f ON f.pid = i.pid
+            LEFT JOIN first_any_tx a ON a.pid = i.pid
         ), car AS (
-            SELECT b.patient_id,
+            SELECT r.pid,
                    max(r.rnk) FILTER (WHERE r.d < b.window_end) AS best_rnk,
                    bool_or(r.rnk = 5 AND r.d < b.failure_date) AS cr_before_failure
-            FROM base b JOIN ep_resp r ON r.patient_id = b.patient_id
-            GROUP BY b.patient_id
+            FROM ep_resp r JOIN base b ON b.pid = r.pid
+            GROUP BY r.pid
         )
-        SELECT b.*, c.best_rnk, coalesce(c.cr_before_failure, false) AS cr_before_failure
-        FROM base b LEFT JOIN car c ON c.patient_id = b.patient_id
+        SELECT b.pid, b.failure_date, b.first_tx_after_infusion, b.window_end,
+               c.best_rnk, coalesce(c.cr_before_failure, false) AS cr_before_failure
+        FROM base b LEFT JOIN car c ON c.pid = b.pid
         """,
     )
 
@@ -216,17 +226,17 @@ def step_first_treatment() -> Step:
         """
         CREATE OR REPLACE TEMP TABLE ep_first_tx AS
         WITH cand AS (
-            SELECT t.* FROM ep_tx t JOIN ep_core c ON c.patient_id = t.patient_id
+            SELECT t.* FROM ep_tx t JOIN ep_core c ON c.pid = t.pid
             WHERE c.failure_date IS NOT NULL AND t.start_date >= c.failure_date
         ), first_date AS (
-            SELECT patient_id, min(start_date) AS tx_date FROM cand GROUP BY patient_id
+            SELECT pid, min(start_date) AS tx_date FROM cand GROUP BY pid
         )
-        SELECT f.patient_id, f.tx_date,
+        SELECT f.pid, f.tx_date,
                arg_min(c.class, c.prec) AS tx_class,
                string_agg(DISTINCT c.regimen, ' + ' ORDER BY c.regimen) AS tx_regimen,
                count(DISTINCT c.regimen_key) AS tx_n_regimens
-        FROM first_date f JOIN cand c ON c.patient_id = f.patient_id AND c.start_date = f.tx_date
-        GROUP BY f.patient_id, f.tx_date
+        FROM first_date f JOIN cand c ON c.pid = f.pid AND c.start_date = f.tx_date
+        GROUP BY f.pid, f.tx_date
         """,
     )
 
@@ -243,52 +253,59 @@ def step_after_first_treatment() -> Step:
         "ep_post",
         f"""
         CREATE OR REPLACE TEMP TABLE ep_post AS
-        WITH pd2 AS (
-            SELECT f.patient_id, min(r.d) AS pd2_date
-            FROM ep_first_tx f JOIN ep_resp r ON r.patient_id = f.patient_id AND r.is_pd AND r.d > f.tx_date
-            GROUP BY f.patient_id
+        WITH after AS (
+            SELECT r.pid, r.d, r.is_pd, r.rnk
+            FROM ep_resp r JOIN ep_first_tx f ON f.pid = r.pid AND r.d > f.tx_date
+        ), pd2 AS (
+            SELECT pid, min(d) AS pd2_date FROM after WHERE is_pd GROUP BY pid
         ), first_keys AS (
-            SELECT t.patient_id, t.regimen_key
-            FROM ep_tx t JOIN ep_first_tx f ON f.patient_id = t.patient_id AND t.start_date = f.tx_date
+            SELECT t.pid, t.regimen_key
+            FROM ep_tx t JOIN ep_first_tx f ON f.pid = t.pid AND t.start_date = f.tx_date
         ), nxt AS (
-            SELECT f.patient_id, min(t.start_date) AS next_tx_date
+            SELECT f.pid, min(t.start_date) AS next_tx_date
             FROM ep_first_tx f
-            JOIN ep_tx t ON t.patient_id = f.patient_id AND t.start_date > f.tx_date
-            ANTI JOIN first_keys k ON k.patient_id = t.patient_id AND k.regimen_key = t.regimen_key
-            GROUP BY f.patient_id
+            JOIN ep_tx t ON t.pid = f.pid AND t.start_date > f.tx_date
+            ANTI JOIN first_keys k ON k.pid = t.pid AND k.regimen_key = t.regimen_key
+            GROUP BY f.pid
+        ), win AS (
+            SELECT f.pid, p.pd2_date, n.next_tx_date
+            FROM ep_first_tx f
+            LEFT JOIN pd2 p ON p.pid = f.pid
+            LEFT JOIN nxt n ON n.pid = f.pid
+        ), post AS (
+            SELECT a.pid, max(a.rnk) AS post_rnk
+            FROM after a JOIN win w ON w.pid = a.pid
+            WHERE a.d <= coalesce(w.pd2_date, {_FAR}) AND a.d < coalesce(w.next_tx_date, {_FAR})
+            GROUP BY a.pid
         )
-        SELECT f.patient_id, p.pd2_date, n.next_tx_date,
-               max(r.rnk) FILTER (
-                   WHERE r.d > f.tx_date
-                     AND r.d <= coalesce(p.pd2_date, {_FAR})
-                     AND r.d < coalesce(n.next_tx_date, {_FAR})
-               ) AS post_rnk
-        FROM ep_first_tx f
-        LEFT JOIN pd2 p ON p.patient_id = f.patient_id
-        LEFT JOIN nxt n ON n.patient_id = f.patient_id
-        LEFT JOIN ep_resp r ON r.patient_id = f.patient_id
-        GROUP BY f.patient_id, p.pd2_date, n.next_tx_date
+        SELECT w.pid, w.pd2_date, w.next_tx_date, p.post_rnk
+        FROM win w LEFT JOIN post p ON p.pid = w.pid
         """,
     )
 
 
 def step_patient_table(rules: EndpointRules, baseline_cols: list[str]) -> Step:
-    """The per-patient endpoint table (one row per infused patient), ordered by patient_id."""
+    """The per-patient endpoint table (one row per infused patient), ordered by patient_id.
+
+    ``baseline_cols`` are the baseline columns carried by ``ep_infused`` (see :func:`step_infused`).
+    """
     labels = " ".join(f"WHEN {rank} THEN '{label}'" for rank, label in RANK_LABEL.items())
-    baseline = "".join(f", {c}" for c in baseline_cols)
+    baseline = "".join(f", x.{c}" for c in baseline_cols)
     origin = "c.failure_date" if rules.treated_origin == "failure" else "f.tx_date"
     return Step(
         "ep_patients",
         f"""
         CREATE OR REPLACE TEMP TABLE ep_patients AS
         WITH x AS (
-            SELECT c.*, f.tx_date, f.tx_class, f.tx_regimen, f.tx_n_regimens, p.pd2_date, p.next_tx_date, p.post_rnk,
-                   c.death_date IS NOT NULL AS dead,
+            SELECT i.*, c.failure_date, c.first_tx_after_infusion, c.best_rnk, c.cr_before_failure,
+                   f.tx_date, f.tx_class, f.tx_regimen, f.tx_n_regimens, p.pd2_date, p.next_tx_date, p.post_rnk,
+                   i.death_date IS NOT NULL AS dead,
                    c.failure_date IS NOT NULL AS failed,
                    {origin} AS treated_origin_date
-            FROM ep_core c
-            LEFT JOIN ep_first_tx f ON f.patient_id = c.patient_id
-            LEFT JOIN ep_post p ON p.patient_id = c.patient_id
+            FROM ep_infused i
+            JOIN ep_core c ON c.pid = i.pid
+            LEFT JOIN ep_first_tx f ON f.pid = i.pid
+            LEFT JOIN ep_post p ON p.pid = i.pid
         )
         SELECT x.patient_id, x.infusion_date, x.product, x.last_contact_date, x.death_date, x.dead,
                x.failed, x.failure_date,
@@ -327,28 +344,34 @@ def step_patient_table(rules: EndpointRules, baseline_cols: list[str]) -> Step:
                x.dead AS os_event
                {baseline}
         FROM x
-        LEFT JOIN patients pt ON pt.patient_id = x.patient_id
-        LEFT JOIN infusions inf ON inf.patient_id = x.patient_id
-        ORDER BY x.patient_id
+        ORDER BY x.pid
         """,
         {"late_after_days": float(rules.late_after_days), "min_fu": int(rules.min_untreated_followup_days)},
     )
 
 
 def step_ignored_counts() -> Step:
-    """Records the rules ignore, counted (they are reported, never silently dropped)."""
+    """Records the rules ignore, counted (they are reported, never silently dropped).
+
+    One pass over each of ``responses`` and ``treatments`` (a left join to the infused cohort).
+    """
     return Step(
         "ignored",
         """
-        SELECT
-          (SELECT count(*) FROM responses r JOIN ep_infused i ON i.patient_id = r.patient_id
-             WHERE r.assessment_date <= i.infusion_date) AS responses_on_or_before_infusion,
-          (SELECT count(*) FROM treatments t JOIN ep_infused i ON i.patient_id = t.patient_id
-             WHERE t.start_date <= i.infusion_date) AS treatments_on_or_before_infusion,
-          (SELECT count(*) FROM responses r ANTI JOIN ep_infused i ON i.patient_id = r.patient_id)
-             AS responses_of_patients_not_infused,
-          (SELECT count(*) FROM treatments t ANTI JOIN ep_infused i ON i.patient_id = t.patient_id)
-             AS treatments_of_patients_not_infused
+        WITH r AS (
+            SELECT count(*) FILTER (WHERE i.pid IS NOT NULL AND r.assessment_date <= i.infusion_date) AS before,
+                   count(*) FILTER (WHERE i.pid IS NULL) AS not_infused
+            FROM responses r LEFT JOIN ep_infused i ON i.patient_id = r.patient_id
+        ), t AS (
+            SELECT count(*) FILTER (WHERE i.pid IS NOT NULL AND t.start_date <= i.infusion_date) AS before,
+                   count(*) FILTER (WHERE i.pid IS NULL) AS not_infused
+            FROM treatments t LEFT JOIN ep_infused i ON i.patient_id = t.patient_id
+        )
+        SELECT r.before AS responses_on_or_before_infusion,
+               t.before AS treatments_on_or_before_infusion,
+               r.not_infused AS responses_of_patients_not_infused,
+               t.not_infused AS treatments_of_patients_not_infused
+        FROM r, t
         """,
     )
 
@@ -421,10 +444,10 @@ def derive_endpoints(
             raise CartregError(f"the registry has no {table} table")
     regimens = _regimen_classes(con, class_map, rules.class_precedence)
     pcols, icols = _columns(con, "patients"), _columns(con, "infusions")
-    baseline = [f"pt.{c}" for c in BASELINE_PATIENT_COLUMNS if c in pcols]
-    baseline += [f"inf.{c}" for c in BASELINE_INFUSION_COLUMNS if c in icols]
+    baseline = [c for c in BASELINE_PATIENT_COLUMNS if c in pcols] + [c for c in BASELINE_INFUSION_COLUMNS if c in icols]
+    qualified = [f"pt.{c}" if c in BASELINE_PATIENT_COLUMNS else f"inf.{c}" for c in baseline]
     steps = [
-        step_infused(),
+        step_infused(qualified),
         step_responses(),
         step_treatments(),
         step_car_t(),

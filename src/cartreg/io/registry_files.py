@@ -162,7 +162,10 @@ def read_csv_table(path: Path, name: str) -> tuple[RawTable, list[ReadProblem]]:
     if not first_line.strip():
         raise CartregError(f"{label}: empty file (no header row)", 2)
     delimiter = _sniff_delimiter(first_line)
-    header = next(csv.reader(io.StringIO(head_text), delimiter=delimiter))
+    try:
+        header = next(csv.reader(io.StringIO(head_text, newline=""), delimiter=delimiter))
+    except (csv.Error, StopIteration) as exc:
+        raise CartregError(f"{label}: the header row cannot be read ({exc})", 2) from exc
     columns = _normalise_header(header, label)
 
     problems: list[ReadProblem] = []

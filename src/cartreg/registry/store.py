@@ -90,10 +90,11 @@ class Registry:
         """
         new = duckdb.connect()
         bad = pa.table({"patient_id": pa.array(self.invalid_patient_ids(), pa.string())})
-        self.con.register("__bad", bad)
+        cur = self.con.cursor()  # own cursor: the caller may have a result open on con
+        cur.register("__bad", bad)
         try:
             for name in TABLE_NAMES:
-                data = self.con.sql(
+                data = cur.sql(
                     f"SELECT * FROM {name} WHERE patient_id IS NOT NULL "
                     "AND patient_id NOT IN (SELECT patient_id FROM __bad) ORDER BY _row"
                 ).to_arrow_table()
@@ -101,7 +102,8 @@ class Registry:
                 new.execute(f"CREATE TABLE {name} AS SELECT * FROM __t")
                 new.unregister("__t")
         finally:
-            self.con.unregister("__bad")
+            cur.unregister("__bad")
+            cur.close()
         counts = _row_counts(new)
         meta = dc_replace(self.metadata, row_counts=counts, drop_invalid=True, rejected_patients=bad.num_rows)
         return Registry(new, self.report, meta, self.path, self.fingerprint)
@@ -149,12 +151,12 @@ def _parse_cutoff(cutoff: dt.date | str | None) -> dt.date | None:
 
 
 def _row_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    return {n: int(con.execute(f"SELECT count(*) FROM {n}").fetchone()[0]) for n in TABLE_NAMES}
+    return {n: int(con.execute(f"SELECT count(*) FROM {n}").fetchall()[0][0]) for n in TABLE_NAMES}
 
 
 def _latest_date(con: duckdb.DuckDBPyConnection) -> dt.date | None:
     maxes = [
-        con.execute(f"SELECT max({col}) FROM {t.name}").fetchone()[0] for t in TABLES for col in date_columns(t)
+        con.execute(f"SELECT max({col}) FROM {t.name}").fetchall()[0][0] for t in TABLES for col in date_columns(t)
     ]
     maxes = [m for m in maxes if m is not None]
     return max(maxes) if maxes else None
@@ -284,11 +286,11 @@ def _stored_label(meta: RegistryMetadata, table: str) -> str:
 
 def _write_store(reg: Registry, target: Path, rejected: pa.Table) -> None:
     """Write every table of ``reg`` into a new DuckDB file ``target``."""
-    con = reg.con
+    con = reg.con.cursor()  # own cursor: the caller may have a result open on reg.con
     con.execute("ATTACH ? AS out", [str(target)])
     try:
         for name in TABLE_NAMES:
-            con.execute(f"CREATE TABLE out.{name} AS SELECT * FROM {name} ORDER BY _row")
+            con.execute(f"CREATE TABLE out.{name} AS SELECT * FROM {name}")  # already in _row order
         con.register("__issues", reg.report.table)
         con.execute("CREATE TABLE out.validation_issues AS SELECT * FROM __issues")
         con.unregister("__issues")
@@ -299,6 +301,7 @@ def _write_store(reg: Registry, target: Path, rejected: pa.Table) -> None:
         con.executemany("INSERT INTO out.metadata VALUES (?, ?)", _metadata_rows(reg.metadata, reg.fingerprint))
     finally:
         con.execute("DETACH out")
+        con.close()
 
 
 def _rejected_rows(report: ValidationReport) -> pa.Table:
@@ -372,8 +375,10 @@ def import_registry(
         n = reg.report.count("error")
         raise RegistryInvalidError(f"{path}: {n} errors; not imported (fix them, or use --drop-invalid)", reg.report)
     rejected = _rejected_rows(reg.report)
-    kept = reg.without_invalid_patients() if drop_invalid else reg
-    if not drop_invalid:
+    if drop_invalid and reg.report.has_errors:
+        kept = reg.without_invalid_patients()
+    else:
+        kept = dc_replace(reg, metadata=dc_replace(reg.metadata, drop_invalid=drop_invalid))
         rejected = rejected.slice(0, 0)
     if reg.metadata.data_cutoff_inferred:
         latest = _latest_date(kept.con)

@@ -1,8 +1,11 @@
 """Columnar validation of a registry in DuckDB.
 
-The raw text tables (from :mod:`cartreg.io.registry_files`) go into DuckDB as ``src_<table>``
-(trimmed, empty -> NULL). Each typed table is one ``SELECT`` of parse expressions over it, and each
-rule is one ``SELECT`` that returns the offending rows as issues. No Python loop touches a data row.
+Each raw text table (from :mod:`cartreg.io.registry_files`) becomes, in one ``SELECT``, a parse table
+holding the trimmed text of every column (``<col>__raw``, empty -> NULL) beside its typed value
+(``<col>``). Each rule is one ``SELECT`` that returns the offending rows as issues; the rules of a
+stage run as one ``UNION ALL`` so DuckDB can spread them over the cores. No Python loop touches a
+data row. Finally the ``__raw`` columns are dropped, leaving the typed tables
+``patients, infusions, responses, treatments``.
 
 A value that fails a cell rule (unparseable, unknown code, out of range) is NULL in the typed table;
 the issue keeps the original text.
@@ -59,55 +62,75 @@ def _q(ident: str) -> str:
 
 
 # ------------------------------------------------------------------------------ parse expressions
+# Each builder takes ``ref``, the SQL expression of the trimmed text (NULL when empty).
 
 
-def _number_expr(col: str) -> str:
+def _raw(c: Column) -> str:
+    """Column of the trimmed source text in the parse table (text columns are their own raw)."""
+    return _q(c.name if c.type == "text" else c.name + "__raw")
+
+
+def _number_expr(ref: str) -> str:
     # Decimal comma (French exports) -> decimal point; "62.0" reads as 62.
-    return f"TRY_CAST(replace({_q(col)}, ',', '.') AS DOUBLE)"
+    return f"TRY_CAST(replace({ref}, ',', '.') AS DOUBLE)"
 
 
-def _readable(c: Column) -> Query:
+def _date_value(ref: str) -> Query:
+    """DATE of strict ``YYYY-MM-DD`` text (optionally with a midnight time), else NULL.
+
+    The common exact form is checked by position, which is several times faster than a regex;
+    DuckDB's own cast would also accept ``2020/01/01`` or ``2020-1-1``, which the format forbids.
+    """
+    return Query(
+        f"CASE WHEN length({ref}) = 10 AND substr({ref}, 5, 1) = '-' AND substr({ref}, 8, 1) = '-' "
+        f"THEN TRY_CAST({ref} AS DATE) "
+        f"WHEN length({ref}) > 10 AND regexp_full_match({ref}, ?) THEN TRY_CAST(left({ref}, 10) AS DATE) END",
+        (_DATE_RE,),
+    )
+
+
+def _readable(c: Column, ref: str) -> Query:
     """Boolean SQL: the non-empty text parses as the column's type (range aside)."""
-    v = _q(c.name)
     if c.type == "date":
-        return Query(f"(regexp_full_match({v}, ?) AND TRY_CAST(left({v}, 10) AS DATE) IS NOT NULL)", (_DATE_RE,))
+        d = _date_value(ref)
+        return Query(f"(({d.sql}) IS NOT NULL)", d.params)
     if c.type == "integer":
-        n = _number_expr(c.name)
+        n = _number_expr(ref)
         return Query(f"(isfinite({n}) AND {n} = round({n}) AND abs({n}) <= 2147483647)")
     if c.type == "number":
-        return Query(f"isfinite({_number_expr(c.name)})")
+        return Query(f"isfinite({_number_expr(ref)})")
     if c.type == "bool":
-        return Query(f"(lower({v}) IN (SELECT unnest(?::VARCHAR[])))", (list(BOOL_TRUE + BOOL_FALSE),))
+        return Query(f"(lower({ref}) IN (SELECT unnest(?::VARCHAR[])))", (list(BOOL_TRUE + BOOL_FALSE),))
     if c.type == "code":
-        return Query(f"({_canonical(c).sql}) IS NOT NULL", _canonical(c).params)
+        canon = _canonical(c, ref)
+        return Query(f"({canon.sql}) IS NOT NULL", canon.params)
     return Query("TRUE")
 
 
-def _canonical(c: Column) -> Query:
+def _canonical(c: Column, ref: str) -> Query:
     """Canonical code for a case-insensitive code or synonym, else NULL."""
     keys = [code.lower() for code in c.codes] + list(c.synonyms)
     values = list(c.codes) + list(c.synonyms.values())
-    return Query(f"(?::VARCHAR[])[list_position(?::VARCHAR[], lower({_q(c.name)}))]", (values, keys))
+    return Query(f"(?::VARCHAR[])[list_position(?::VARCHAR[], lower({ref}))]", (values, keys))
 
 
-def _value(c: Column) -> Query:
+def _value(c: Column, ref: str) -> Query:
     """Typed value (NULL when unreadable), before range checks."""
-    v = _q(c.name)
     if c.type == "date":
-        return Query(f"CASE WHEN regexp_full_match({v}, ?) THEN TRY_CAST(left({v}, 10) AS DATE) END", (_DATE_RE,))
+        return _date_value(ref)
     if c.type in ("integer", "number"):
-        ok = _readable(c)
+        ok = _readable(c, ref)
         cast = "INTEGER" if c.type == "integer" else "DOUBLE"
-        return Query(f"CASE WHEN {ok.sql} THEN CAST({_number_expr(c.name)} AS {cast}) END", ok.params)
+        return Query(f"CASE WHEN {ok.sql} THEN CAST({_number_expr(ref)} AS {cast}) END", ok.params)
     if c.type == "bool":
         return Query(
-            f"CASE WHEN lower({v}) IN (SELECT unnest(?::VARCHAR[])) THEN TRUE "
-            f"WHEN lower({v}) IN (SELECT unnest(?::VARCHAR[])) THEN FALSE END",
+            f"CASE WHEN lower({ref}) IN (SELECT unnest(?::VARCHAR[])) THEN TRUE "
+            f"WHEN lower({ref}) IN (SELECT unnest(?::VARCHAR[])) THEN FALSE END",
             (list(BOOL_TRUE), list(BOOL_FALSE)),
         )
     if c.type == "code":
-        return _canonical(c)
-    return Query(v)
+        return _canonical(c, ref)
+    return Query(ref)
 
 
 def _in_range(c: Column, expr: str) -> str:
@@ -124,9 +147,9 @@ def _subst(template: str, val: Query) -> Query:
     return Query(template.replace("__v", f"({val.sql})"), val.params * template.count("__v"))
 
 
-def _typed_value(c: Column) -> Query:
+def _typed_value(c: Column, ref: str) -> Query:
     """Typed value, NULL when unreadable or out of range."""
-    val = _value(c)
+    val = _value(c, ref)
     if c.minimum is None and c.maximum is None:
         return val
     return _subst(f"CASE WHEN {_in_range(c, '__v')} THEN __v END", val)
@@ -145,7 +168,7 @@ def _issue_select(t: str, label: str, col: str | None, value_sql: str, rule: str
     sev = RULES_BY_ID[rule].severity
     sql = (
         f"SELECT ?::VARCHAR, ?::VARCHAR, {row_sql}::BIGINT, ?::VARCHAR, ({value_sql})::VARCHAR, ?::VARCHAR, "
-        f"({msg_sql.sql})::VARCHAR, ({pid_sql})::VARCHAR FROM {frm or 'src_' + t} WHERE {where.sql}"
+        f"({msg_sql.sql})::VARCHAR, ({pid_sql})::VARCHAR FROM {frm or t} WHERE {where.sql}"
     )
     return Query(sql, (sev, label, col, rule, *msg_sql.params, *where.params))
 
@@ -160,17 +183,21 @@ def _insert(con: duckdb.DuckDBPyConnection, queries: list[Query]) -> None:
 
 
 def _cell_checks(table: Table, label: str, present: set[str]) -> list[Query]:
-    """Queries for the rules that look at one cell at a time."""
+    """Queries for the rules that look at one cell at a time.
+
+    They compare the parsed value with the source text, so the costly parse expressions only run
+    again on the (few) cells that failed: DuckDB evaluates ``AND`` on the rows still selected.
+    """
     t = table.name
     out: list[Query] = []
     for c in table.columns:
-        v = _q(c.name)
+        raw, typed = _raw(c), _q(c.name)
         if c.required:
             out.append(_issue_select(t, label, c.name, "NULL", "missing_value",
-                                     Query("?", (f"{c.name} is required",)), Query(f"{v} IS NULL")))
+                                     Query("?", (f"{c.name} is required",)), Query(f"{raw} IS NULL")))
         if c.name not in present or c.type == "text":
             continue
-        ok = _readable(c)
+        ok = _readable(c, raw)
         rule = {"date": "invalid_date", "integer": "invalid_number", "number": "invalid_number",
                 "bool": "invalid_boolean", "code": "unknown_code"}[c.type]
         expect = {
@@ -180,25 +207,23 @@ def _cell_checks(table: Table, label: str, present: set[str]) -> list[Query]:
             "bool": "is not yes/no (or true/false, 1/0)",
             "code": "is not a known code (allowed: " + ", ".join(c.codes) + ")",
         }[c.type]
-        out.append(_issue_select(t, label, c.name, v, rule, Query(f"printf(?, {v})", (f"{c.name} '%s' {expect}",)),
-                                 Query(f"{v} IS NOT NULL AND NOT coalesce({ok.sql}, FALSE)", ok.params)))
+        failed = f"{raw} IS NOT NULL AND {typed} IS NULL"
+        out.append(_issue_select(t, label, c.name, raw, rule, Query(f"printf(?, {raw})", (f"{c.name} '%s' {expect}",)),
+                                 Query(f"{failed} AND NOT coalesce({ok.sql}, FALSE)", ok.params)))
         if c.minimum is not None or c.maximum is not None:
             bounds = (f"{_fmt_bound(c.minimum)}–{_fmt_bound(c.maximum)}" if c.maximum is not None
                       else f"≥ {_fmt_bound(c.minimum)}")
-            out.append(_issue_select(t, label, c.name, v, "out_of_range",
-                                     Query(f"printf(?, {v})", (f"{c.name} %s is outside the allowed range {bounds}",)),
-                                     _subst(f"NOT ({_in_range(c, '__v')})", _value(c))))
+            out.append(_issue_select(t, label, c.name, raw, "out_of_range",
+                                     Query(f"printf(?, {raw})", (f"{c.name} %s is outside the allowed range {bounds}",)),
+                                     Query(f"{failed} AND coalesce({ok.sql}, FALSE)", ok.params)))
         if c.plausible_max is not None:
-            val = _value(c)
-            out.append(_issue_select(t, label, c.name, v, "implausible_value",
-                                     Query(f"printf(?, {v})", (f"{c.name} %s is implausible (> {_fmt_bound(c.plausible_max)}); please check",)),
-                                     Query(f"({val.sql}) > {c.plausible_max!r}", val.params)))
+            out.append(_issue_select(t, label, c.name, raw, "implausible_value",
+                                     Query(f"printf(?, {raw})", (f"{c.name} %s is implausible (> {_fmt_bound(c.plausible_max)}); please check",)),
+                                     Query(f"{typed} > {c.plausible_max!r}")))
         if c.synonyms:
-            canon = _canonical(c)
-            out.append(_issue_select(t, label, c.name, v, "code_synonym",
-                                     Query(f"printf(?, {v}, {canon.sql})", (f"{c.name} '%s' read as %s", *canon.params)),
-                                     Query(f"({canon.sql}) IS NOT NULL AND lower({v}) <> lower({canon.sql})",
-                                           canon.params * 2)))
+            out.append(_issue_select(t, label, c.name, raw, "code_synonym",
+                                     Query(f"printf(?, {raw}, {typed})", (f"{c.name} '%s' read as %s",)),
+                                     Query(f"{typed} IS NOT NULL AND lower({raw}) <> lower({typed})")))
     return out
 
 
@@ -227,42 +252,86 @@ def _empty_raw(table: Table) -> pa.Table:
     return pa.table({n: pa.array([], pa.int64() if n == "_row" else pa.string()) for n in names})
 
 
-def _load_src(con: duckdb.DuckDBPyConnection, table: Table, rt: RawTable | None) -> tuple[str, tuple[str, ...]]:
-    """Create ``src_<table>``: trimmed text, empty -> NULL, all-empty rows dropped. Returns (label, extras)."""
+def _load_parsed(con: duckdb.DuckDBPyConnection, table: Table, rt: RawTable | None) -> tuple[str, tuple[str, ...]]:
+    """Create the parse table ``<table>``: trimmed text (``<col>__raw``, empty -> NULL) beside the
+    typed value (``<col>``), all-empty rows dropped. Returns (file label, extra column names)."""
     data = rt.data if rt is not None else _empty_raw(table)
     present = rt.columns if rt is not None else table.column_names
-    extras = tuple(c for c in present if c not in table.column_names and c != "_row")
-    con.register("raw_in", data)
-    cols = []
-    for name in (*table.column_names, *extras):
+    extras = tuple(c for c in present if c not in table.column_names)
+    reserved = [e for e in extras if e.endswith("__raw") or e.startswith("_")]  # our working columns
+    if reserved and rt is not None:
+        raise CartregError(f"{rt.label}: column names starting with '_' or ending in '__raw' are reserved "
+                           f"({', '.join(reserved)}); please rename them", 2)
+    names = (*table.column_names, *extras)
+    outer, params = [], []
+    for c in table.columns:
+        if c.type != "text":
+            outer.append(f"{_q(c.name)} AS {_raw(c)}")
+        tv = _typed_value(c, _q(c.name))
+        outer.append(f"CAST({tv.sql} AS {c.sql_type}) AS {_q(c.name)}")
+        params.extend(tv.params)
+    outer.extend(_q(e) for e in extras)
+    inner = []  # parameters follow the SQL text order: outer select first, then this subquery
+    for name in names:
         if name in present:
-            cols.append(f"NULLIF(trim({_q(name)}, ?), '') AS {_q(name)}")
+            inner.append(f"NULLIF(trim({_q(name)}), '') AS {_q(name)}")
         else:
-            cols.append(f"NULL::VARCHAR AS {_q(name)}")
-    n_trim = sum(1 for name in (*table.column_names, *extras) if name in present)
-    all_names = ", ".join(_q(n) for n in (*table.column_names, *extras))
-    con.execute(
-        f"CREATE OR REPLACE TABLE src_{table.name} AS SELECT * FROM "
-        f"(SELECT {', '.join(cols)}, _row FROM raw_in) WHERE coalesce({all_names}) IS NOT NULL",
-        [" \t\r\n\u00a0"] * n_trim,
-    )
-    con.unregister("raw_in")
+            inner.append(f"NULL::VARCHAR AS {_q(name)}")
+    con.register("raw_in", data)
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TABLE {table.name} AS SELECT {', '.join(outer)}, _row FROM "
+            f"(SELECT {', '.join(inner)}, _row FROM raw_in) WHERE coalesce({', '.join(_q(n) for n in names)}) IS NOT NULL",
+            params,
+        )
+    finally:
+        con.unregister("raw_in")
     label = rt.label if rt is not None else f"{table.name}.csv"
     return label, extras
 
 
-def _build_typed(con: duckdb.DuckDBPyConnection, table: Table, extras: tuple[str, ...]) -> None:
-    exprs, params = [], []
-    for c in table.columns:
-        tv = _typed_value(c)
-        exprs.append(f"CAST({tv.sql} AS {c.sql_type}) AS {_q(c.name)}")
-        params.extend(tv.params)
-    exprs.extend(_q(e) for e in extras)
-    con.execute(f"CREATE OR REPLACE TABLE {table.name} AS SELECT {', '.join(exprs)}, _row FROM src_{table.name}",
-                params)
+def _finish_typed(con: duckdb.DuckDBPyConnection, table: Table, extras: tuple[str, ...]) -> None:
+    """Drop the source-text columns: the typed table keeps the schema columns, extras and ``_row``."""
+    cols = ", ".join(_q(n) for n in (*table.column_names, *extras, "_row"))
+    con.execute(f"CREATE TABLE {table.name}__typed AS SELECT {cols} FROM {table.name}")
+    con.execute(f"DROP TABLE {table.name}")
+    con.execute(f"ALTER TABLE {table.name}__typed RENAME TO {table.name}")
 
 
 # ------------------------------------------------------------------------------- relational rules
+
+
+#: The date column of each dependent table, checked against the patient's dates.
+EVENT_DATE = {"infusions": "infusion_date", "responses": "assessment_date", "treatments": "start_date"}
+
+
+def _create_contexts(con: duckdb.DuckDBPyConnection) -> None:
+    """``ctx_<table>``: each dependent row with its patient's dates, joined once for all date rules.
+
+    ``p1``/``i1`` hold the first patients/infusions row per patient_id (duplicates are reported, not
+    used twice).
+    """
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE p1 AS SELECT patient_id, eligibility_date, last_contact_date, "
+        "death_date, death_cause, death_date__raw IS NOT NULL AS death_given, _row "
+        "FROM patients WHERE patient_id IS NOT NULL "
+        "QUALIFY row_number() OVER (PARTITION BY patient_id ORDER BY _row) = 1"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE i1 AS SELECT patient_id, infusion_date, _row FROM infusions "
+        "WHERE patient_id IS NOT NULL QUALIFY row_number() OVER (PARTITION BY patient_id ORDER BY _row) = 1"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE pi AS SELECT p1.patient_id, TRUE AS known, p1.eligibility_date AS elig, "
+        "p1.last_contact_date AS lcd, p1.death_date AS dod, i1.infusion_date AS inf, "
+        "i1.patient_id IS NOT NULL AS infused FROM p1 LEFT JOIN i1 USING (patient_id)"
+    )
+    for t, col in EVENT_DATE.items():
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE ctx_{t} AS SELECT x._row, x.patient_id, x.{col} AS d, "
+            "coalesce(pi.known, FALSE) AS known, pi.elig, pi.lcd, pi.dod, pi.inf, coalesce(pi.infused, FALSE) AS infused "
+            f"FROM {t} x LEFT JOIN pi ON x.patient_id = pi.patient_id WHERE x.patient_id IS NOT NULL"
+        )
 
 
 def _relational_checks(labels: dict[str, str], cutoff: dt.date | None) -> list[Query]:
@@ -278,45 +347,41 @@ def _relational_checks(labels: dict[str, str], cutoff: dt.date | None) -> list[Q
                                "WHERE patient_id IS NOT NULL WINDOW w AS (PARTITION BY patient_id))"))
     for t, lab in (("infusions", I), ("responses", R), ("treatments", T)):
         q.append(_issue_select(t, lab, "patient_id", "patient_id", "unknown_patient",
-                               m("patient_id %s is not in patients", "patient_id"),
-                               Query("patient_id IS NOT NULL AND patient_id NOT IN (SELECT patient_id FROM p1)"),
-                               frm=t))
+                               m("patient_id %s is not in patients", "patient_id"), Query("NOT known"),
+                               frm=f"ctx_{t}"))
     q.append(_issue_select("infusions", I, "patient_id", "patient_id", "multiple_infusions",
                            m("second infusion of patient %s (first on row %d); v1 allows one", "patient_id", "first_row"),
                            Query("rn > 1"),
                            frm="(SELECT *, row_number() OVER w AS rn, min(_row) OVER w AS first_row FROM infusions "
                                "WHERE patient_id IS NOT NULL WINDOW w AS (PARTITION BY patient_id ORDER BY _row))"))
     # dates
-    q.append(_issue_select("infusions", I, "infusion_date", "i.infusion_date", "infusion_before_eligibility",
-                           m("infusion %s is before eligibility %s", "i.infusion_date", "p1.eligibility_date"),
-                           Query("i.infusion_date < p1.eligibility_date"),
-                           frm="infusions i JOIN p1 USING (patient_id)", row_sql="i._row", pid_sql="i.patient_id"))
+    q.append(_issue_select("infusions", I, "infusion_date", "d", "infusion_before_eligibility",
+                           m("infusion %s is before eligibility %s", "d", "elig"), Query("d < elig"),
+                           frm="ctx_infusions"))
     for col in ("eligibility_date", "death_date"):
         q.append(_issue_select("patients", P, col, col, "event_after_last_contact",
                                m(f"{col} %s is after last_contact_date %s", col, "last_contact_date"),
                                Query(f"{col} > last_contact_date"), frm="patients"))
-    for t, lab, col, alias in (("infusions", I, "infusion_date", "x"), ("responses", R, "assessment_date", "x"),
-                               ("treatments", T, "start_date", "x")):
-        q.append(_issue_select(t, lab, col, f"x.{col}", "event_after_last_contact",
-                               m(f"{col} %s is after last_contact_date %s", f"x.{col}", "p1.last_contact_date"),
-                               Query(f"x.{col} > p1.last_contact_date"),
-                               frm=f"{t} x JOIN p1 USING (patient_id)", row_sql="x._row", pid_sql="x.patient_id"))
+    for t, lab in (("infusions", I), ("responses", R), ("treatments", T)):
+        col = EVENT_DATE[t]
+        q.append(_issue_select(t, lab, col, "d", "event_after_last_contact",
+                               m(f"{col} %s is after last_contact_date %s", "d", "lcd"), Query("d > lcd"),
+                               frm=f"ctx_{t}"))
     q.append(_issue_select("patients", P, "death_date", "p1.death_date", "death_before_infusion",
                            m("death_date %s is before the infusion %s", "p1.death_date", "i1.infusion_date"),
                            Query("p1.death_date < i1.infusion_date"),
                            frm="p1 JOIN i1 USING (patient_id)", row_sql="p1._row", pid_sql="p1.patient_id"))
-    for t, lab, col in (("responses", R, "assessment_date"), ("treatments", T, "start_date")):
-        q.append(_issue_select(t, lab, col, f"x.{col}", "event_after_death",
-                               m(f"{col} %s is after death %s", f"x.{col}", "p1.death_date"),
-                               Query(f"x.{col} > p1.death_date"),
-                               frm=f"{t} x JOIN p1 USING (patient_id)", row_sql="x._row", pid_sql="x.patient_id"))
+    for t, lab in (("responses", R), ("treatments", T)):
+        col = EVENT_DATE[t]
+        q.append(_issue_select(t, lab, col, "d", "event_after_death",
+                               m(f"{col} %s is after death %s", "d", "dod"), Query("d > dod"), frm=f"ctx_{t}"))
     q.append(_issue_select("patients", P, "death_date", "death_date", "death_last_contact_mismatch",
                            m("death_date %s differs from last_contact_date %s; for a dead patient they are the same",
                              "death_date", "last_contact_date"),
                            Query("death_date <> last_contact_date"), frm="patients"))
     q.append(_issue_select("patients", P, "death_cause", "death_cause", "death_cause_without_death",
                            m("death_cause %s is given but death_date is empty", "death_cause"),
-                           Query("death_cause IS NOT NULL AND death_date IS NULL")))  # on src: raw text
+                           Query("death_cause__raw IS NOT NULL AND death_date__raw IS NULL")))  # source text
     if cutoff is not None:
         for table in TABLES:
             for col in date_columns(table):
@@ -324,28 +389,26 @@ def _relational_checks(labels: dict[str, str], cutoff: dt.date | None) -> list[Q
                                        Query(f"printf(?, {col}, ?::DATE)", (f"{col} %s is after the data cut-off %s", cutoff)),
                                        Query(f"{col} > ?::DATE", (cutoff,)), frm=table.name))
     # warnings
-    for t, lab, col in (("responses", R, "assessment_date"), ("treatments", T, "start_date")):
-        q.append(_issue_select(t, lab, col, f"x.{col}", "event_before_infusion",
-                               m(f"{col} %s is on or before the infusion %s; analyses ignore it",
-                                 f"x.{col}", "i1.infusion_date"),
-                               Query(f"x.{col} <= i1.infusion_date"),
-                               frm=f"{t} x JOIN i1 USING (patient_id)", row_sql="x._row", pid_sql="x.patient_id"))
+    for t, lab in (("responses", R), ("treatments", T)):
+        col = EVENT_DATE[t]
+        q.append(_issue_select(t, lab, col, "d", "event_before_infusion",
+                               m(f"{col} %s is on or before the infusion %s; analyses ignore it", "d", "inf"),
+                               Query("d <= inf"), frm=f"ctx_{t}"))
         q.append(_issue_select(t, lab, "patient_id", "patient_id", "not_infused",
                                m(f"patient %s has {t} but no infusion; analyses ignore them", "patient_id"),
-                               Query("patient_id IN (SELECT patient_id FROM p1) "
-                                     "AND patient_id NOT IN (SELECT patient_id FROM i1)"), frm=t))
+                               Query("known AND NOT infused"), frm=f"ctx_{t}"))
     q.append(_issue_select("responses", R, "response", "response", "conflicting_responses",
                            m("responses on %s disagree: %s", "assessment_date", "codes"), Query("rn > 1 AND n_codes > 1"),
-                           # min <> max finds the conflicting dates cheaply; the code list is built
-                           # only for those rows.
-                           frm="(SELECT *, row_number() OVER w AS rn, "
-                               "string_agg(DISTINCT response, ', ' ORDER BY response) OVER w2 AS codes, "
-                               "count(DISTINCT response) OVER w2 AS n_codes FROM responses "
+                           # min <> max finds the conflicting dates cheaply; the code list and row
+                           # numbers are built only for those.
+                           frm="(SELECT unnest(rows[2:]) AS _row, unnest(codes[2:]) AS response, patient_id, "
+                               "assessment_date, array_to_string(list_sort(list_distinct(codes)), ', ') AS codes, "
+                               "2 AS rn, 2 AS n_codes FROM "
+                               "(SELECT patient_id, assessment_date, list(_row ORDER BY _row) AS rows, "
+                               "list(response ORDER BY _row) AS codes FROM responses "
                                "SEMI JOIN (SELECT patient_id, assessment_date FROM responses "
                                "WHERE response IS NOT NULL GROUP BY ALL HAVING min(response) <> max(response)) "
-                               "USING (patient_id, assessment_date) WHERE response IS NOT NULL "
-                               "WINDOW w AS (PARTITION BY patient_id, assessment_date ORDER BY _row), "
-                               "w2 AS (PARTITION BY patient_id, assessment_date))"))
+                               "USING (patient_id, assessment_date) WHERE response IS NOT NULL GROUP BY ALL))"))
     q.append(_issue_select("patients", P, "death_cause", "p1.death_cause", "lymphoma_death_without_progression",
                            m("death from lymphoma but no PD or PMD response recorded"),
                            Query("p1.death_cause = 'lymphoma' AND p1.patient_id NOT IN "
@@ -361,17 +424,16 @@ def _relational_checks(labels: dict[str, str], cutoff: dt.date | None) -> list[Q
 
 
 def _duplicate_row_checks(labels: dict[str, str], extras: dict[str, tuple[str, ...]]) -> list[Query]:
+    """Rows equal in every column (as text) to an earlier row; GROUP BY treats NULLs as equal."""
     out = []
     for table in TABLES:
-        cols = ", ".join(_q(c) for c in (*table.column_names, *extras[table.name]))
-        out.append(_issue_select(table.name, labels[table.name], None, "NULL", "duplicate_row",
-                                 Query("printf(?, first_row)", ("same as row %d",)), Query("rn > 1"),
-                                 # A row hash finds candidate repeats cheaply (NULLs hash alike); the exact
-                                 # window comparison then runs only on those few rows.
-                                 frm=f"(SELECT *, row_number() OVER w AS rn, min(_row) OVER w AS first_row "
-                                     f"FROM src_{table.name} WHERE hash({cols}) IN (SELECT h FROM "
-                                     f"(SELECT hash({cols}) AS h FROM src_{table.name}) GROUP BY h HAVING count(*) > 1) "
-                                     f"WINDOW w AS (PARTITION BY {cols} ORDER BY _row))"))
+        cols = ", ".join([_raw(c) for c in table.columns] + [_q(e) for e in extras[table.name]])
+        t = table.name
+        out.append(_issue_select(t, labels[t], None, "NULL", "duplicate_row",
+                                 Query("printf(?, first_row)", ("same as row %d",)), Query("TRUE"),
+                                 frm=f"(SELECT unnest(rows[2:]) AS _row, rows[1] AS first_row, patient_id FROM "
+                                     f"(SELECT list(_row ORDER BY _row) AS rows, patient_id FROM {t} "
+                                     f"GROUP BY {cols} HAVING count(*) > 1))"))
     return out
 
 
@@ -411,30 +473,20 @@ def validate_raw(con: duckdb.DuckDBPyConnection, raw: RawRegistry, cutoff: dt.da
         rt = raw.tables.get(table.name)
         if raw.kind == "xlsx" and rt is None:
             labels[table.name] = f"{raw.path.name}[{table.name}]"
-        label, ex = _load_src(con, table, rt)
+        label, ex = _load_parsed(con, table, rt)
         labels.setdefault(table.name, label)
         extras[table.name] = ex
         present = set(rt.columns) if rt is not None else set()
         cell_queries.extend(_cell_checks(table, labels[table.name], present))
-        _build_typed(con, table, ex)
     _read_problems(con, raw, labels, extras)
     _insert(con, cell_queries)
-    # First row per patient (duplicates are reported, not used twice) and first infusion per patient.
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE p1 AS SELECT p.patient_id, p.eligibility_date, p.last_contact_date, "
-        "p.death_date, p.death_cause, s.death_date IS NOT NULL AS death_given, p._row "
-        "FROM patients p JOIN src_patients s USING (_row) WHERE p.patient_id IS NOT NULL "
-        "QUALIFY row_number() OVER (PARTITION BY p.patient_id ORDER BY p._row) = 1"
-    )
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE i1 AS SELECT patient_id, infusion_date, _row FROM infusions "
-        "WHERE patient_id IS NOT NULL QUALIFY row_number() OVER (PARTITION BY patient_id ORDER BY _row) = 1"
-    )
+    _create_contexts(con)
     _insert(con, _relational_checks(labels, cutoff))
     _insert(con, _duplicate_row_checks(labels, extras))
+    con.execute("DROP TABLE p1; DROP TABLE i1; DROP TABLE pi; DROP TABLE ctx_infusions; DROP TABLE ctx_responses; "
+                "DROP TABLE ctx_treatments")
     for table in TABLES:
-        con.execute(f"DROP TABLE src_{table.name}")
-    con.execute("DROP TABLE p1; DROP TABLE i1")
+        _finish_typed(con, table, extras[table.name])
     return ValidationReport(fetch_sorted_issues(con, "issues", [labels[t.name] for t in TABLES]), str(raw.path))
 
 

@@ -1,4 +1,4 @@
-"""Report figures (matplotlib, Agg, object-oriented API; nothing global is left behind).
+"""Report figures (matplotlib, Agg canvas, object-oriented API; nothing global is left behind).
 
 Every figure draws arrays that are in results.json; nothing is estimated here. Conventions:
 
@@ -15,6 +15,8 @@ Every figure draws arrays that are in results.json; nothing is estimated here. C
   *At risk / Censored / Events* rows for a single curve.
 * **Colours** are the Okabe-Ito colour-blind-safe palette; each class also has its own line style
   and marker, so the figures read in greyscale.
+* **Headless.** Figures are drawn on their own Agg canvas through the object-oriented API: no
+  pyplot state, no global backend switch, nothing left open.
 * **Determinism.** SVGs are byte-identical across runs: ``svg.hashsalt`` is fixed, the ``Date``
   metadata is removed and text is drawn as paths (no font needed by the reader).
 """
@@ -23,18 +25,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import matplotlib
+import numpy as np
+from matplotlib import rc_context
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FixedLocator, NullLocator
 
-matplotlib.use("Agg")  # headless; the report never opens a window
-
-import numpy as np  # noqa: E402
-from matplotlib import rc_context  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.ticker import FixedLocator, NullLocator  # noqa: E402
-
-from cartreg.report.format import fmt_hr, fmt_p, fmt_pct  # noqa: E402
-from cartreg.report.tables import (  # noqa: E402
+from cartreg.report.format import fmt_cutoff_days, fmt_hr, fmt_median_ci, fmt_num, fmt_p, fmt_pct
+from cartreg.report.tables import (
     MONTH_DAYS,
     class_label,
     late_after_days,
@@ -97,6 +96,13 @@ class ReportFigure:
     figure: Figure
 
 
+def _figure(figsize) -> Figure:
+    """A figure on its own Agg canvas: headless, no pyplot state, no global backend switch."""
+    fig = Figure(figsize=figsize)
+    FigureCanvasAgg(fig)
+    return fig
+
+
 def class_style(cls: str, i: int = 0):
     return CLASS_STYLE.get(cls, _SPARE_STYLES[i % len(_SPARE_STYLES)])
 
@@ -120,14 +126,31 @@ def step_value(times, values, t: float) -> float:
     return float(values[max(i, 0)])
 
 
-def _risk_months(curves: list[dict]) -> list[float]:
+def _risk_months(curves: list[dict], max_ticks: int = 13) -> list[float]:
+    """The time axis ticks: the longest ``risk_table.months`` of the curves (each curve's table stops at
+    its last time), cut at the first tick at or after the end of the longest drawn (curtailed) curve,
+    and thinned to every k-th month when more than ``max_ticks`` would be needed."""
+    months: list[float] = []
     for c in curves:
-        rt = c.get("risk_table") or {}
-        if rt.get("months"):
-            return [float(m) for m in rt["months"]]
-    tmax = max(float(c["time"][-1]) for c in curves) if curves else 12.0
-    step = 3.0 if tmax <= 36 else 6.0
-    return list(np.arange(0, tmax + step, step))
+        m = [float(x) for x in ((c.get("risk_table") or {}).get("months") or [])]
+        if len(m) > len(months):
+            months = m
+    if len(months) < 2:
+        tmax = max([float(c["time"][-1]) for c in curves if c.get("time")] + [3.0])
+        step = 3.0 if tmax <= 36 else 6.0
+        months = [float(x) for x in np.arange(0, tmax + step, step)]
+    ends = []
+    for c in curves:
+        k = curtail(c)
+        if k:
+            ends.append(float(c["time"][k - 1]))
+    end = max(ends) if ends else months[-1]
+    # ticks needed to reach the end of the drawn curves; thin the whole list to every k-th month when
+    # that is more than max_ticks, then cut at the first tick at or after the end (even spacing kept)
+    n_axis = next((i for i, m in enumerate(months) if m >= end), len(months) - 1) + 1
+    thin = months[:: -(-n_axis // max_ticks)]
+    cut = next((i for i, m in enumerate(thin) if m >= end), len(thin) - 1)
+    return thin[: max(cut, 2) + 1]
 
 
 def _fmt_month(m: float) -> str:
@@ -203,17 +226,21 @@ def _risk_table(ax, months, rows: list[tuple[str, list[str], str, str | None]], 
                     fontweight="bold" if color != "0.1" else "normal")
 
 
-def _rt_cells(curve: dict, months: list[float], with_events: bool = True) -> list[str]:
+def _rt_cells(curve: dict, months: list[float], key: str | None = None) -> list[str]:
+    """Risk-table cells at ``months``: "at risk (cumulative events)", or one column of the table
+    (``key``). A month the curve's table does not reach (after its last time) is left blank."""
     rt = curve.get("risk_table") or {}
+    pos = {float(m): j for j, m in enumerate(rt.get("months") or [])}
     nr, ev = rt.get("n_risk") or [], rt.get("cum_events") or []
     out = []
-    for j in range(len(months)):
-        if j >= len(nr):
+    for m in months:
+        j = pos.get(float(m))
+        if j is None:
             out.append("")
-        elif with_events and j < len(ev):
-            out.append(f"{nr[j]} ({ev[j]})")
+        elif key is not None:
+            out.append(str(rt[key][j]))
         else:
-            out.append(str(nr[j]))
+            out.append(f"{nr[j]} ({ev[j]})")
     return out
 
 
@@ -225,16 +252,19 @@ def km_by_class(results: dict, endpoint: str, ci: bool = False) -> ReportFigure:
     """Kaplan-Meier of ``endpoint`` ("pfs2" or "os2") by first-treatment class, with risk table."""
     late = results["late"]
     curves = late["curves"][endpoint]["by_class"]
-    classes = ordered_classes(results, list(curves.keys()))
+    classes = [c for c in ordered_classes(results, list(curves.keys())) if curves[c].get("n", 1)]
     months = _risk_months([curves[c] for c in classes])
     name = {"pfs2": "PFS-2", "os2": "OS-2"}[endpoint]
     origin = (results.get("parameters") or {}).get("treated_origin", "treatment_start")
     xlabel = "Months from start of first treatment after failure" if origin == "treatment_start" \
         else "Months from failure"
     n_rows = len(classes)
-    legend_h = 0.2 * ((n_rows + 2) // 3) + 0.1
+    labels = [f"{class_label(c)} (n={curves[c].get('n', 0)}), not drawn" if curtail(curves[c]) == 0
+              else f"{class_label(c)} (n={curves[c].get('n', 0)})" for c in classes]
+    ncol = 3 if max((len(x) for x in labels), default=0) <= 28 else 2
+    legend_h = 0.2 * (-(-(n_rows + 1) // ncol)) + 0.1  # classes + the log-rank entry
     height = 3.2 + 0.19 * n_rows + 0.45 + legend_h
-    fig = Figure(figsize=(7.0, height))
+    fig = _figure((7.0, height))
     gs = fig.add_gridspec(2, 1, height_ratios=[3.2, 0.19 * n_rows + 0.45], hspace=0.24,
                           left=0.21, right=0.97, top=1 - legend_h / height, bottom=0.02)
     ax = fig.add_subplot(gs[0])
@@ -248,15 +278,17 @@ def km_by_class(results: dict, endpoint: str, ci: bool = False) -> ReportFigure:
             h.set_label(label + ", not drawn")
         handles.append(h)
         med.append((c.get("median"), end, color))
+    lr = (late.get("logrank") or {}).get(endpoint)
+    if lr and lr.get("p") is not None:  # a legend entry of its own: never overlaps a curve
+        df = f" ({lr['df']} df)" if lr.get("df") is not None else ""
+        handles.append(Line2D([], [], ls="none", label=f"Log-rank {fmt_p(lr['p'], prefix=True)}{df}"))
     _median_lines(ax, med)
     _setup_km_axes(ax, months, f"{name}, %", xlabel)
-    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.0, 1.01), ncol=3, frameon=False,
+    if not any(end is not None for _, end, _ in med):
+        ax.text(0.5, 0.5, f"No class has {MIN_AT_RISK} or more patients at risk: no curve is drawn.",
+                transform=ax.transAxes, ha="center", va="center", fontsize=8.5, color="0.3")
+    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.0, 1.01), ncol=ncol, frameon=False,
               handlelength=3.2, borderaxespad=0.0, columnspacing=1.0)
-    lr = (late.get("logrank") or {}).get(endpoint)
-    if lr and lr.get("p") is not None:
-        df = f", {lr['df']} df" if lr.get("df") is not None else ""
-        ax.text(0.98, 0.95, f"Log-rank {fmt_p(lr['p'], prefix=True)}{df}", transform=ax.transAxes,
-                ha="right", va="top", fontsize=8)
     rax = fig.add_subplot(gs[1])
     rows = [(class_label(cls), _rt_cells(curves[cls], months), class_style(cls, i)[0], None)
             for i, cls in enumerate(classes)]
@@ -278,7 +310,7 @@ def km_by_class(results: dict, endpoint: str, ci: bool = False) -> ReportFigure:
 def km_overall(results: dict, ci: bool = True) -> ReportFigure:
     """Overall PFS-2 (treated) and OS-2 (all late failures), each with a KMunicate risk table."""
     late = results["late"]
-    fig = Figure(figsize=(7.0, 4.3))
+    fig = _figure((7.0, 4.3))
     gs = fig.add_gridspec(2, 2, height_ratios=[3.1, 0.75], hspace=0.3, wspace=0.5,
                           left=0.14, right=0.98, top=0.92, bottom=0.03)
     origin = (results.get("parameters") or {}).get("treated_origin", "treatment_start")
@@ -290,7 +322,7 @@ def km_overall(results: dict, ci: bool = True) -> ReportFigure:
     ]
     for col, (ep, title, xlabel, color, ls, marker) in enumerate(specs):
         c = late["curves"][ep]["overall"]
-        months = _risk_months([c])
+        months = _risk_months([c], max_ticks=8)  # half-width panels
         ax = fig.add_subplot(gs[0, col])
         _, end = _draw_km(ax, c, color, ls, marker, title, ci, months)
         _median_lines(ax, [(c.get("median"), end, color)])
@@ -299,16 +331,13 @@ def km_overall(results: dict, ci: bool = True) -> ReportFigure:
         summ = late.get(ep) or {}
         med = summ.get("median", c.get("median"))
         mci = summ.get("ci", c.get("ci"))
-        from cartreg.report.format import fmt_median_ci
-
-        ax.text(0.98, 0.97, f"Median {fmt_median_ci(med, mci)} mo", transform=ax.transAxes,
-                ha="right", va="top", fontsize=7.5)
+        ax.text(0.03, 0.03, f"Median {fmt_median_ci(med, mci, unit=' months')}", transform=ax.transAxes,
+                ha="left", va="bottom", fontsize=7)
         rax = fig.add_subplot(gs[1, col])
-        rt = c.get("risk_table") or {}
         rows = [
-            ("At risk", [str(x) for x in rt.get("n_risk", [])], "0.1", None),
-            ("Censored", [str(x) for x in rt.get("cum_censored", [])], "0.1", None),
-            ("Events", [str(x) for x in rt.get("cum_events", [])], "0.1", None),
+            ("At risk", _rt_cells(c, months, "n_risk"), "0.1", None),
+            ("Censored", _rt_cells(c, months, "cum_censored"), "0.1", None),
+            ("Events", _rt_cells(c, months, "cum_events"), "0.1", None),
         ]
         _risk_table(rax, months, rows, "", xlim=ax.get_xlim())
     caption = (
@@ -328,17 +357,18 @@ def cif_failure(results: dict, ci: bool = True) -> ReportFigure:
     """Cumulative incidence of failure from infusion, death without failure competing (Aalen-Johansen)."""
     f = results["failures"]
     cc = f["cif_curve"]
-    t = np.asarray(cc["time"], dtype=float)
-    fig = Figure(figsize=(7.0, 3.6))
+    fig = _figure((7.0, 3.6))
     ax = fig.add_axes((0.1, 0.14, 0.86, 0.76))
     cut = late_after_days(results) / MONTH_DAYS
     specs = [("failure", "Failure (progression or relapse)", OKABE_ITO["vermillion"], "-"),
              ("death_without_failure", "Death without failure (competing risk)", OKABE_ITO["blue"], (0, (5, 2)))]
-    ymax = 0.0
+    ymax, tmax_all = 0.0, 0.0
     for key, label, color, ls in specs:
         part = cc.get(key)
         if not part:
             continue
+        t = np.asarray(part.get("time", cc.get("time")), dtype=float)  # per cause (docs/results.md)
+        tmax_all = max(tmax_all, float(t[-1]) if len(t) else 0.0)
         est = np.asarray(part["est"], dtype=float)
         ax.step(t, est, where="post", color=color, ls=ls, lw=1.6, label=label)
         ymax = max(ymax, float(np.nanmax(est)))
@@ -355,19 +385,18 @@ def cif_failure(results: dict, ci: bool = True) -> ReportFigure:
         ax.plot([m], [e], marker="o", ms=4, color=OKABE_ITO["vermillion"], mfc="white", mew=1.1, zorder=4)
         ax.annotate(f"{fmt_pct(100 * e)} at {_fmt_month(m)} mo", (m, e), xytext=(4, -11),
                     textcoords="offset points", fontsize=7.2, color="0.15")
-    xmax = min(float(t[-1]), 36.0) if len(t) else 24.0
-    xmax = max(xmax, 13.0)
+    xmax = max(min(tmax_all, 36.0), 13.0)  # the 3-month cut-off matters; long tails add nothing here
     ax.axvline(cut, color="0.3", lw=0.9, ls=(0, (4, 2)))
     ax.text(cut, 1.0, f" {late_cut_label(results)} cut-off", transform=ax.get_xaxis_transform(),
             ha="left", va="top", fontsize=7.5, color="0.2")
     ax.text(cut / 2, 0.9, "early", transform=ax.get_xaxis_transform(), ha="center", fontsize=7.5, color="0.35")
     ax.text(cut + 2.0, 0.9, "late \u2192", transform=ax.get_xaxis_transform(), ha="left", fontsize=7.5, color="0.35")
-    ticks = list(np.arange(0, xmax + 0.1, 3.0))
+    ticks = list(np.arange(0, xmax + 0.1, 3.0 if xmax <= 24 else 6.0))
     ax.set_xlim(0, xmax)
     ax.xaxis.set_major_locator(FixedLocator(ticks))
     ax.set_xticklabels([_fmt_month(x) for x in ticks])
-    top = min(1.0, max(0.1, np.ceil((ymax * 1.25) * 10) / 10))
-    yt = np.linspace(0, top, 5)
+    top = min(1.0, max(0.1, np.ceil((ymax * 1.15) * 10) / 10))
+    yt = np.arange(0, top + 1e-9, 0.1 if top <= 0.6 else 0.2)
     ax.set_ylim(0, top)
     ax.set_yticks(yt)
     ax.set_yticklabels([f"{100 * y:.0f}" for y in yt])
@@ -387,8 +416,6 @@ def cif_failure(results: dict, ci: bool = True) -> ReportFigure:
 
 def late_cut_label(results: dict) -> str:
     days = late_after_days(results)
-    from cartreg.report.format import fmt_cutoff_days, fmt_num
-
     return f"{fmt_num(days / MONTH_DAYS, 1).rstrip('0').rstrip('.')}-month ({fmt_cutoff_days(days)} days)"
 
 
@@ -401,14 +428,14 @@ def forest(results: dict) -> ReportFigure:
     late = results["late"]
     by_class = late["by_class"]
     ref = reference_class(results)
-    classes = ordered_classes(results)
+    classes = [c for c in ordered_classes(results) if by_class[c].get("n")]
     entries = []  # (kind, endpoint label or class, data)
     for ep, name in (("pfs2", "PFS-2"), ("os2", "OS-2")):
         entries.append(("header", name, None))
         for cls in classes:
             entries.append(("row", cls, (ep, by_class[cls])))
     n = len(entries)
-    fig = Figure(figsize=(7.0, 0.24 * n + 0.95))
+    fig = _figure((7.0, 0.24 * n + 0.95))
     top, bottom = 1 - 0.35 / (0.24 * n + 0.95), 0.6 / (0.24 * n + 0.95)
     ax = fig.add_axes((0.34, bottom, 0.32, top - bottom))
     ax.set_ylim(n - 0.5, -0.5)

@@ -12,17 +12,18 @@ from importlib import resources
 import jinja2
 from markupsafe import Markup
 
-from cartreg.report.format import fmt_cutoff_days, fmt_n_N_pct, fmt_num
+from cartreg.report.format import fmt_cutoff_days, fmt_days, fmt_n_N_pct, fmt_num
 from cartreg.report.tables import MONTH_DAYS, Table, class_label, class_precedence, late_after_days, reference_class
 
 _IDENTIFIER_KEYS = {"patient_id", "patient_ids", "patients", "ids"}
 
 
 def inline_svg(svg_text: str, prefix: str, title: str) -> str:
-    """Make a matplotlib SVG embeddable: drop the XML prolog, prefix every id, add a title for
-    screen readers, and let CSS size it (the viewBox is kept)."""
+    """Make a matplotlib SVG embeddable: drop the XML prolog and RDF metadata, prefix every id, add a
+    title for screen readers, and let CSS size it (the viewBox is kept)."""
     svg = re.sub(r"^\s*<\?xml[^>]*\?>\s*", "", svg_text)
     svg = re.sub(r"<!DOCTYPE[^>]*>\s*", "", svg)
+    svg = re.sub(r"\s*<metadata>.*?</metadata>", "", svg, flags=re.S)  # RDF block: not needed inline
     ids = set(re.findall(r'\bid="([^"]+)"', svg))
     if ids:
         pat = "|".join(sorted((re.escape(i) for i in ids), key=len, reverse=True))
@@ -39,13 +40,16 @@ def _esc(s: str) -> str:
 
 
 def _warning_text(w, identifiers: bool) -> str:
+    """A warning of results.json (``{kind, message, ...}`` or text) as one line; patient identifiers
+    are withheld unless ``identifiers``."""
     if isinstance(w, str):
         return w
     if isinstance(w, dict):
         shown = {k: v for k, v in w.items() if identifiers or k not in _IDENTIFIER_KEYS}
         msg = shown.pop("message", None) or shown.pop("text", None) or ""
-        rest = "; ".join(f"{k}: {v}" for k, v in shown.items())
-        text = " - ".join(x for x in (str(msg), rest) if x)
+        shown.pop("kind", None)
+        rest = "; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in shown.items() if str(v) not in str(msg))
+        text = " (".join(x for x in (str(msg), rest) if x) + (")" if msg and rest else "")
         if not identifiers and any(k in _IDENTIFIER_KEYS for k in w):
             text += " (patient identifiers withheld)"
         return text
@@ -65,14 +69,16 @@ def parameter_rows(results: dict) -> list[tuple[str, str]]:
                                  f"({fmt_num(days / MONTH_DAYS, 1)} months) after infusion"),
         ("Confidence intervals", f"{int(round(100 * float(p.get('conf_level', 0.95))))}%, "
                                  f"{p.get('conf_type', 'log-log')} (Kaplan-Meier and landmark estimates, follow-up)"),
-        ("Landmark", f"{p.get('landmark_months', 6)} months"),
+        ("Landmark", f"{fmt_days(p.get('landmark_months', 6))} months"),
         ("Time origins", f"OS-2: failure; PFS-2 and comparisons by class: {origin_txt}; "
                          "cumulative incidence of failure: infusion"),
         ("Treatment-class precedence", " > ".join(class_label(c) for c in class_precedence(results))),
         ("Reference class", class_label(reference_class(results))),
         ("Untreated after failure", f"no treatment and died or followed at least "
                                     f"{p.get('min_untreated_followup_days', 30)} days after failure"),
-        ("Data cut-off date", str(p.get("data_cutoff", "not given"))),
+        ("Data cut-off date", str(p.get("data_cutoff", "not given"))
+         + (" (inferred from the data)" if p.get("data_cutoff_inferred") else "")),
+        ("Treatment-class map", str(p.get("class_map_source") or p.get("class_map") or "built-in")),
         ("Registry file hash (SHA-256)", str(meta.get("registry_sha256", "not given"))),
         ("cartreg version", str(meta.get("cartreg_version", "not given"))),
         ("Results generated", str(meta.get("generated_at", "not given"))),
@@ -84,8 +90,26 @@ def all_parameters(results: dict) -> list[tuple[str, str]]:
     """Every resolved parameter exactly as in results.json (key, value)."""
     out = []
     for k, v in (results.get("parameters") or {}).items():
-        out.append((k, ", ".join(map(str, v)) if isinstance(v, list) else str(v)))
+        if isinstance(v, list):
+            v = ", ".join(map(str, v))
+        elif isinstance(v, dict):
+            v = f"{len(v)} entries"
+        out.append((k, "none" if v is None else str(v)))
     return out
+
+
+IGNORED_LABELS = {
+    "responses_on_or_before_infusion": "responses dated on or before the infusion date",
+    "treatments_on_or_before_infusion": "treatments dated on or before the infusion date",
+    "responses_of_patients_not_infused": "responses of patients not infused",
+    "treatments_of_patients_not_infused": "treatments of patients not infused",
+}
+
+
+def ignored_lines(results: dict) -> list[str]:
+    """The records the derivations ignored, as counted in results.json (``ignored_records``)."""
+    return [f"{n} {IGNORED_LABELS.get(k, k.replace('_', ' '))}"
+            for k, n in (results.get("ignored_records") or {}).items()]
 
 
 def _env() -> jinja2.Environment:
@@ -138,6 +162,7 @@ def render_html(results: dict, tables: list[Table], figures: list[dict], summary
         flow=flow,
         flow_table=tables[0],
         warnings=warnings,
+        ignored=ignored_lines(results),
         identifiers=identifiers,
         report_version=report_version,
     )

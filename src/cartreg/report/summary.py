@@ -22,7 +22,6 @@ from cartreg.report.format import (
 from cartreg.report.tables import (
     CLASS_LABELS,
     HISTOLOGY_LABELS,
-    class_label,
     late_after_days,
     ordered_classes,
     reference_class,
@@ -79,6 +78,11 @@ def summary_paragraphs(results: dict) -> list[str | list[str]]:
         f"{fmt_cutoff_days(late_after_days(results))} days after infusion) and "
         f"{fmt_n_N_pct(f['early']['n'], f['n'], f['early'].get('pct'))} early failures (EF)."
     )
+    cif = [x for x in (f.get("cif") or []) if x.get("est") is not None]
+    if cif:
+        items = [f"{fmt_est_ci_pct(x['est'], x.get('ci'))} at {fmt_num(x['months'], 0)} months" for x in cif]
+        s += (" The cumulative incidence of failure, with death without failure as a competing risk, was "
+              + (", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else items[0]) + ".")
     if c.get("registered") is not None and c["registered"] != c["infused"]:
         s = f"Of {c['registered']} registered patients, {c['infused']} were infused. " + s
     paras.append(s)
@@ -87,16 +91,19 @@ def summary_paragraphs(results: dict) -> list[str | list[str]]:
     parts = []
     hist = b.get("histology") or {}
     if hist:
-        items = [f"{HISTOLOGY_LABELS.get(k, k)} {_nNp(v)}" for k, v in hist.items()]
+        items = [f"{HISTOLOGY_LABELS.get(k, k)} {_nNp(v)}" for k, v in hist.items() if v.get("n")]
         parts.append("For LF patients, histological subtypes were " + ", ".join(items) + ".")
     sent = []
     if b.get("age"):
         a = b["age"]
         sent.append(f"median age was {fmt_median_range(a['median'], a['min'], a['max']).replace(' (', ' years (range ')}")
+    if b.get("age_gt_65"):
+        sent.append(f"{_nNp(b['age_gt_65'])} were aged >65 years")
     if b.get("male"):
         sent.append(f"{_nNp(b['male'])} were male")
     if sent:
-        parts.append("At time of CAR T-cell eligibility, " + ", and ".join(sent) + ";")
+        parts.append("At time of CAR T-cell eligibility, " + ", ".join(sent[:-1])
+                     + (", and " if len(sent) > 1 else "") + sent[-1] + ";")
     sent = []
     if b.get("stage_3_4"):
         sent.append(f"{_nNp(b['stage_3_4'])} had advanced disease (stage III/IV)")
@@ -109,7 +116,10 @@ def summary_paragraphs(results: dict) -> list[str | list[str]]:
         parts.append("The median number of treatment lines prior to eligibility was "
                      f"{fmt_median_range(p['median'], p['min'], p['max']).replace(' (', ' (range ')}.")
     if b.get("prior_hsct"):
-        parts.append(f"{_nNp(b['prior_hsct'])} patients were transplant recipients (autologous or allogeneic HSCT).")
+        s = f"{_nNp(b['prior_hsct'])} patients were transplant recipients"
+        if b.get("prior_auto_hsct") and b.get("prior_allo_hsct"):
+            s += f" ({b['prior_auto_hsct']['n']} auto-HSCT and {b['prior_allo_hsct']['n']} allo-HSCT)"
+        parts.append(s + ".")
     sent = []
     if b.get("ecog_gt_2"):
         sent.append(f"{_nNp(b['ecog_gt_2'])} had ECOG PS >2")

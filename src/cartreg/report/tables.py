@@ -59,8 +59,20 @@ HISTOLOGY_LABELS = {
     "tFL": "Transformed FL",
     "t-FL": "Transformed FL",
     "tMZL": "Transformed MZL",
+    "t-MZL": "Transformed MZL",
     "PCNSL": "PCNSL",
+    "GZL": "Grey-zone lymphoma",
+    "RICHTER": "Richter syndrome",
+    "OTHER": "Other",
     "other": "Other",
+}
+
+RESPONSE_LABELS = {
+    "CR": "Complete response (CR/CMR)",
+    "PR": "Partial response (PR/PMR)",
+    "SD": "Stable disease (SD/NMR)",
+    "NE": "Not evaluable (NE)",
+    "none": "No assessment before failure",
 }
 
 _DEFAULT_PRECEDENCE = ["bispecific", "IMiD", "targeted", "anti-PD1", "chemotherapy", "radiotherapy"]
@@ -204,15 +216,19 @@ def patient_flow(results: dict) -> Table:
 # Table 1
 
 
-# (key, label, kind); kind: cont = median (range), bin = n (%), cat = levels n (%), cond = n (%) of a subgroup
+# (key, label, kind); kind: cont = median (range), bin = n (%), cat = levels n (%), cond = n (%) of a
+# subgroup (no Missing row: its denominator is the subgroup), sub = an indented detail of the row above
 TABLE1_VARIABLES = [
     ("age", "Age, years", "cont"),
+    ("age_gt_65", "Age > 65 years", "bin"),
     ("male", "Male sex", "bin"),
     ("histology", "Histology", "cat"),
     ("stage_3_4", "Stage III-IV", "bin"),
     ("aaipi_2_3", "aaIPI 2-3", "bin"),
     ("prior_lines", "Prior lines of treatment", "cont"),
     ("prior_hsct", "Prior HSCT (auto or allo)", "bin"),
+    ("prior_auto_hsct", "Autologous", "sub"),
+    ("prior_allo_hsct", "Allogeneic", "sub"),
     ("ecog_ge_2", "ECOG PS \u2265 2", "bin"),
     ("ecog_gt_2", "ECOG PS > 2", "bin"),
     ("ldh_elevated", "Elevated LDH", "bin"),
@@ -237,16 +253,19 @@ def _cont_cell(v: dict | None, stat: str) -> tuple[str, bool]:
 
 
 def _missing_of(kind: str, v, group_n: int) -> int:
-    if v is None:
-        return 0
+    """Patients with no value: ``n_missing`` when the results give it, else n minus the denominator."""
+    if v is None or kind in ("cond", "sub"):
+        return 0  # cond: the denominator is a subgroup, not "non-missing"; sub: shown on the row above
     if kind == "cont":
         return int(v.get("n_missing") or 0)
     if kind == "bin":
-        return max(0, int(group_n) - int(v["N"]))
-    if kind == "cat":
-        Ns = [lv["N"] for lv in v.values() if isinstance(lv, dict) and "N" in lv]
-        return max(0, int(group_n) - int(Ns[0])) if Ns else 0
-    return 0  # cond: the denominator is a subgroup, not "non-missing"
+        return int(v["n_missing"]) if v.get("n_missing") is not None else max(0, int(group_n) - int(v["N"]))
+    levels = [lv for lv in v.values() if isinstance(lv, dict) and "N" in lv]
+    if not levels:
+        return 0
+    if levels[0].get("n_missing") is not None:
+        return int(levels[0]["n_missing"])
+    return max(0, int(group_n) - int(levels[0]["N"]))
 
 
 def table1(results: dict, stat: str = "range") -> Table:
@@ -281,9 +300,10 @@ def table1(results: dict, stat: str = "range") -> Table:
             suffix = ", median (IQR)" if iqr else ", median (range)"
             rows.append([label + suffix, *cells])
             indent.append(0)
-        elif kind in ("bin", "cond"):
-            rows.append([label + ", n (%)", *[DASH if v is None else fmt_n_pct(v["n"], v.get("pct")) for v in vals]])
-            indent.append(1 if kind == "cond" else 0)
+        elif kind in ("bin", "cond", "sub"):
+            rows.append([label + ("" if kind == "sub" else ", n (%)"),
+                         *[DASH if v is None else fmt_n_pct(v["n"], v.get("pct")) for v in vals]])
+            indent.append(1 if kind in ("cond", "sub") else 0)
         else:  # cat
             rows.append([label + ", n (%)", *[""] * len(vals)])
             indent.append(0)
@@ -292,6 +312,8 @@ def table1(results: dict, stat: str = "range") -> Table:
                 for lv in v or {}:
                     if lv not in levels:
                         levels.append(lv)
+            # a level with no patient in any column is left out (e.g. products not used in this registry)
+            levels = [lv for lv in levels if any(((v or {}).get(lv) or {}).get("n") for v in vals)]
             for lv in levels:
                 cells = []
                 for v in vals:
@@ -306,7 +328,8 @@ def table1(results: dict, stat: str = "range") -> Table:
     notes = [
         "n (%) with denominators excluding missing values; Missing rows give the number of patients "
         "with no value.",
-        "Chemotherapy-based bridging is given as a percentage of bridged patients.",
+        "Chemotherapy-based bridging is given as a percentage of bridged patients. Categories with no "
+        "patient in either group are not shown.",
         "Early failure: failure at or before the late-failure cut-off "
         f"({cutoff_text(late_after_days(results))} after infusion); late failure: after it.",
     ]
@@ -340,8 +363,11 @@ def response_table(results: dict) -> Table:
     add("Best response to CAR T (before failure)", "", 0)
     if "orr" in br:
         add("Overall response (CR/CMR or PR/PMR)", fmt_n_N_pct(br["orr"]["n"], br["orr"]["N"], br["orr"].get("pct")), 1)
-    if "cmr" in br:
+    cats = br.get("categories") or {}
+    if "cmr" in br and "CR" not in cats:
         add("Complete (metabolic) response", fmt_n_N_pct(br["cmr"]["n"], br["cmr"]["N"], br["cmr"].get("pct")), 1)
+    for key, v in cats.items():  # CR here is the CMR count (CR or CMR)
+        add(RESPONSE_LABELS.get(key, key), fmt_n_N_pct(v["n"], v["N"], v.get("pct")), 1)
     if ttf:
         add("Time from infusion to failure, months", "", 0)
         if not is_missing(ttf.get("q1")):
@@ -362,8 +388,8 @@ def response_table(results: dict) -> Table:
         indent=indent,
         footnotes=[
             "Best response: best assessment after infusion and before the earlier of failure and any "
-            "later treatment (CR/CMR > PR/PMR > SD/NMR > NE). Patients with no qualifying assessment "
-            "count as non-responders; denominators are all late failures.",
+            "later treatment (CR/CMR > PR/PMR > SD/NMR > NE). Overall response = CR/CMR + PR/PMR; patients "
+            "with no qualifying assessment count as non-responders; denominators are all late failures.",
             "Response after failure: denominators are treated patients.",
         ],
     )
@@ -383,8 +409,17 @@ def treatments_table(results: dict) -> Table:
         if v is not None:
             rows.append([label, fmt_n_N_pct(v["n"], v["N"], v.get("pct")), ""])
             indent.append(0)
+    gap = ft.get("gap_days")
+    if gap and not is_missing(gap.get("median")):
+        cell = (fmt_median_iqr(gap["median"], gap["q1"], gap["q3"]) if not is_missing(gap.get("q1"))
+                else fmt_median_range(gap["median"], gap.get("min"), gap.get("max")))
+        label = "Failure to first treatment, days, median (IQR)" if not is_missing(gap.get("q1")) \
+            else "Failure to first treatment, days, median (range)"
+        rows.append([label, cell, ""])
+        indent.append(0)
     classes = ft.get("classes") or {}
-    regimens = ft.get("regimens") or {}
+    by_class = late.get("by_class") or {}
+    regimens = ft.get("regimens") or {c: (by_class.get(c) or {}).get("regimens") or {} for c in classes}
     if classes:
         rows.append(["First treatment class (of treated)", "", ""])
         indent.append(0)
@@ -440,8 +475,12 @@ def outcomes_table(results: dict) -> Table:
     ]
     rows = []
     ne = False
+    empty = []
     for cls in ordered_classes(results):
         b = by_class[cls]
+        if not b.get("n"):
+            empty.append(class_label(cls))
+            continue
         is_ref = bool(b.get("reference")) or cls == ref
         pfs_hr, pfs_p = _hr_cells(b, "pfs2", is_ref)
         os_hr, os_p = _hr_cells(b, "os2", is_ref)
@@ -479,6 +518,11 @@ def outcomes_table(results: dict) -> Table:
     ]
     if ne:
         notes.append("NE, not estimable: the class has no event for that endpoint and is left out of its model.")
+    for ep, name in (("pfs2", "PFS-2"), ("os2", "OS-2")):
+        for note in ((late.get("hr_notes") or {}).get(ep) or []):
+            notes.append(f"{name}: {note}")
+    if empty:
+        notes.append("No treated patient in: " + ", ".join(empty) + " (not shown).")
     return Table(
         id="table4_outcomes_by_class",
         title="Table 4. Outcomes of treated late failures by class of first treatment after failure",
@@ -504,7 +548,7 @@ def sensitivity_table(results: dict) -> Table:
         if d == used:
             label += " (used)"
         n = s["late_n"]
-        rows.append([label, fmt_num(d / MONTH_DAYS, 2), fmt_n_N_pct(n, f["n"])])
+        rows.append([label, fmt_num(d / MONTH_DAYS, 2), fmt_n_N_pct(n, f["n"], s.get("late_pct"))])
     return Table(
         id="table5_sensitivity_cutoff",
         title="Table 5. Sensitivity of the late-failure count to the cut-off",

@@ -18,7 +18,7 @@ Pointwise intervals use the log(-log) transform of ``tidycmprsk`` (Pintilie 2006
 ``est = 1``.
 
 Gray's test (Gray 1988) compares the cause-``j`` sub-distribution hazards of ``k`` groups with the
-weight ``(1 - F(t-))^rho`` (``rho = 0`` here, as ``cuminc``'s default), optionally stratified. The
+weight ``(1 - F(t-))^rho`` (``rho = 0`` by default, as ``cmprsk``), optionally stratified. The
 score and its variance follow the asymptotic representation of Gray (1988), computed as ``cmprsk``'s
 ``crstm`` does; the statistic is ``s' V^-1 s`` on ``k - 1`` degrees of freedom.
 
@@ -31,14 +31,14 @@ Conventions are documented in ``docs/stats-cuminc.md``.
 >>> fit.causes
 ('1', '2')
 >>> fit.curve("1").est.tolist()
-[0.0, 0.0, 0.125, 0.125, 0.25, 0.25, 0.4166666666666667, 0.4166666666666667]
+[0.0, 0.0, 0.125, 0.125, 0.25, 0.25, 0.40625, 0.40625]
 >>> fit.at("1", times=[3.0]).est.tolist()
 [0.25]
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -54,8 +54,10 @@ ALL_GROUP: str = "all"
 #: zero, as the default ``tol = 1e-07`` of R's ``qr()`` that ``cmprsk`` uses to decide singularity.
 QR_TOL: float = 1e-7
 
-#: Event times per block in the vectorised Gray's test (bounds memory to a few tens of MB).
+#: Gray's test works on blocks of event times of about this many cells (event times x groups^2, a few
+#: tens of MB), and of at least ``_MIN_BLOCK`` event times.
 _BLOCK_CELLS: int = 1 << 21
+_MIN_BLOCK: int = 4096
 
 
 # ------------------------------------------------------------------------------------------------
@@ -181,7 +183,8 @@ class CumIncResult:
         curves: ``{(cause, group): CumIncCurve}``.
         gray: ``{cause: GrayTest}``; empty with fewer than two groups.
         n: rows used; excluded: rows dropped for a missing time, status, group or strata value.
-        n_by_group: rows per group; conf_level; conf_type (always ``"log-log"``); cens_code.
+        n_by_group: rows per group; conf_level; conf_type (always ``"log-log"``); cens_code;
+        grouped: whether a ``group`` was given.
     """
 
     causes: tuple[str, ...]
@@ -194,7 +197,7 @@ class CumIncResult:
     conf_level: float
     cens_code: Any = 0
     conf_type: str = "log-log"
-    grouped: bool = field(default=False)
+    grouped: bool = False
 
     def curve(self, cause: Any, group: Any = None) -> CumIncCurve:
         """The curve of ``cause`` in ``group`` (the only group when ``group`` is None)."""
@@ -238,11 +241,12 @@ def cuminc(
     strata: Sequence[Any] | np.ndarray | None = None,
     conf_level: float = 0.95,
     cens_code: Any = 0,
+    rho: float = 0.0,
 ) -> CumIncResult:
     """Cumulative incidence curves and Gray's test, as ``cmprsk::cuminc(time, status, group, strata)``.
 
     Aalen & Johansen (1978) estimates with ``cmprsk``'s variance; log(-log) CIs as ``tidycmprsk``;
-    Gray (1988) test across groups (``rho = 0``) within ``strata`` if given.
+    Gray (1988) test across groups (``rho = 0`` by default) within ``strata`` if given.
 
     Args:
         time: follow-up times (>= 0).
@@ -251,6 +255,8 @@ def cuminc(
         strata: optional strata for Gray's test (the curves are not stratified, as in ``cmprsk``).
         conf_level: level of the pointwise intervals.
         cens_code: the censoring code.
+        rho: exponent of Gray's weight ``(1 - F(t-))^rho`` (0, ``cuminc``'s default, is the
+            log-rank-like test; the CLI always uses 0).
 
     Rows with a missing value in any of these are dropped and counted in ``excluded``.
 
@@ -292,7 +298,6 @@ def cuminc(
     if s_idx is not None:
         s_idx = s_idx[order]
     ng = len(groups)
-    event = cause_idx >= 0
 
     curves: dict[tuple[str, str], CumIncCurve] = {}
     n_by_group: dict[str, int] = {}
@@ -306,6 +311,7 @@ def cuminc(
             with np.errstate(invalid="ignore"):
                 se = np.sqrt(v)
             lo, hi = loglog_ci(f, se, conf_level)
+            _freeze(x, f, v, se, lo, hi)
             ev_j = int(tab[3][:, j].sum())
             curves[(cname, gname)] = CumIncCurve(
                 cause=cname, group=gname, time=x, est=f, var=v, std_err=se, lower=lo, upper=hi,
@@ -316,7 +322,7 @@ def cuminc(
 
     gray: dict[str, GrayTest] = {}
     if ng > 1:
-        gray = _gray_all(t, cause_idx, g_idx, ng, causes, groups, strata=s_idx)
+        gray = _gray_all(t, cause_idx, g_idx, ng, causes, groups, strata=s_idx, rho=float(rho))
     return CumIncResult(
         causes=causes, groups=groups, curves=curves, gray=gray, n=n, excluded=cc.excluded,
         n_by_group=n_by_group, conf_level=float(conf_level), cens_code=cens_code,
@@ -496,8 +502,9 @@ def _gray_all(
     for rows in blocks:  # one pass per stratum; causes share its risk table
         rs, dc = _gray_table(t[rows], cause_idx[rows], g[rows], ng, nc)
         dall = dc.sum(axis=0)
+        km = _gray_km(rs, dall)
         for j in todo:
-            ss, vv = _gray_stratum(rs, dc[j], dall - dc[j], ng, rho)
+            ss, vv = _gray_stratum(rs, dc[j], dall - dc[j], km, rho)
             s[j] += ss
             v[j] += vv
     out: dict[str, GrayTest] = {}
@@ -508,6 +515,7 @@ def _gray_all(
         else:
             stat = float(s[j] @ np.linalg.solve(v[j], s[j]))
             p = float(1.0 - chi2.cdf(stat, ng1))  # as cmprsk: 1 - pchisq(stat, ng - 1)
+        _freeze(s[j], v[j])
         out[causes[j]] = GrayTest(
             cause=causes[j], levels=tuple(levels), stat=stat, df=ng1, p=p, score=s[j], var=v[j],
             rho=rho, stratified=strata is not None, singular=singular,
@@ -515,7 +523,9 @@ def _gray_all(
     return out
 
 
-def _gray_table(t: np.ndarray, cause_idx: np.ndarray, g: np.ndarray, ng: int, nc: int) -> tuple[np.ndarray, np.ndarray]:
+def _gray_table(
+    t: np.ndarray, cause_idx: np.ndarray, g: np.ndarray, ng: int, nc: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Risk table of one stratum at each time with an event (any cause, any group), group-major.
 
     Returns the number at risk just before each event time ``(ng, E)`` and the events per cause,
@@ -536,6 +546,12 @@ def _gray_table(t: np.ndarray, cause_idx: np.ndarray, g: np.ndarray, ng: int, nc
     dc = np.bincount(key, minlength=nc * ng * nt).reshape(nc, ng, nt)
     has = np.bincount(tix[ev], minlength=nt) > 0
     return rs[:, has].astype(float), dc[:, :, has].astype(float)
+
+
+def _freeze(*arrays: np.ndarray) -> None:
+    """Make result arrays read-only, so that a frozen result cannot be changed in place."""
+    for a in arrays:
+        a.flags.writeable = False
 
 
 def _tie_factor(d: np.ndarray, size: np.ndarray) -> np.ndarray:
@@ -563,7 +579,20 @@ def _qr_rank(v: np.ndarray) -> int:
     return int(np.sum(d > QR_TOL * norms[piv]))
 
 
-def _gray_stratum(rs: np.ndarray, d1: np.ndarray, d2: np.ndarray, ng: int, rho: float) -> tuple[np.ndarray, np.ndarray]:
+def _gray_km(rs: np.ndarray, dall: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Cause-independent parts of Gray's test in one stratum (group-major ``(ng, E)``): at-risk mask,
+    all-cause Kaplan-Meier at and before each event time, ``h = Y/S-`` and ``tr = sum h``."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pos = rs > 0
+        skm = np.cumprod(np.where(pos, (rs - dall) / rs, 1.0), axis=1)  # right-continuous
+        skmm = np.hstack((np.ones((rs.shape[0], 1)), skm[:, :-1]))  # left-continuous
+        h = np.where(pos, rs / skmm, 0.0)
+    return pos, skm, skmm, h, h.sum(axis=0)
+
+
+def _gray_stratum(
+    rs: np.ndarray, d1: np.ndarray, d2: np.ndarray, km: tuple[np.ndarray, ...], rho: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Score and variance of Gray's test in one stratum, from its :func:`_gray_table`.
 
     Notation per event time ``e`` and group ``k``: ``Y`` at risk, ``S-``/``S`` all-cause Kaplan-Meier
@@ -581,22 +610,17 @@ def _gray_stratum(rs: np.ndarray, d1: np.ndarray, d2: np.ndarray, ng: int, rho: 
     the whole computation is array arithmetic; event times are processed in blocks only to bound
     memory (the running ``C`` is carried from block to block).
     """
+    ng, ne = rs.shape
     ng1 = ng - 1
-    ne = rs.shape[1]
     if ne == 0:
         return np.zeros(ng1), np.zeros((ng1, ng1))
     # Arrays are group-major, (group, event time): running sums over time are contiguous cumsums,
     # sums over groups are row additions, and variance entries are dot products over time.
+    pos, skm, skmm, h, tr = km
     nd1 = d1.sum(axis=0)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        pos = rs > 0
-        ratio = np.where(pos, (rs - d1 - d2) / rs, 1.0)
-        skm = np.cumprod(ratio, axis=1)  # all-cause Kaplan-Meier, right-continuous
-        skmm = np.hstack((np.ones((ng, 1)), skm[:, :-1]))  # ... and left-continuous
         f1 = np.cumsum(np.where(pos, skmm * d1 / rs, 0.0), axis=1)
         f1m = np.hstack((np.zeros((ng, 1)), f1[:, :-1]))  # cause-1 incidence, left-continuous
-        h = np.where(pos, rs / skmm, 0.0)
-        tr = h.sum(axis=0)
         rr = np.where(pos, rs * (1.0 - f1m) / skmm, 0.0)  # Gray's risk set R
         tq = rr.sum(axis=0)
         f = np.cumsum(nd1 / tr)
@@ -618,26 +642,37 @@ def _gray_stratum(rs: np.ndarray, d1: np.ndarray, d2: np.ndarray, ng: int, rho: 
     v = np.zeros((ng1, ng1))
     v2 = np.zeros((ng1, ng))
     c_carry = np.zeros((ng1, ng))
-    block = max(4096, _BLOCK_CELLS // (ng * ng))
+    block = min(ne, max(_MIN_BLOCK, _BLOCK_CELLS // (ng * ng)))
+    bufs = [np.empty(ng1 * ng * block) for _ in range(3)]  # reused by every block
     for b0 in range(0, ne, block):  # blocks of event times, only to bound memory
         sl = slice(b0, min(ne, b0 + block))
+        m = sl.stop - b0
+        a, c, tmp = (b[: ng1 * ng * m].reshape(ng1, ng, m) for b in bufs)
         hb = h[:, sl]
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            a = hb[:ng1, None, :] * (hb[None, :, :] / tr[sl])  # A = fb (diag(h) - h h'/tr), rows < ng-1
+            np.multiply(hb[:ng1, None, :], (hb / tr[sl])[None, :, :], out=a)  # h_i h_k / tr
             np.negative(a, out=a)
             for i in range(ng1):
-                a[i, i] += hb[i]
-            a *= fb[sl]
-            c = np.cumsum(a * wc[sl], axis=2)
-        c += c_carry[:, :, None]
+                a[i, i] += hb[i]  # A = fb (diag(h) - h h'/tr), rows i < ng - 1
+            if rho != 0.0:
+                a *= fb[sl]
+            np.multiply(a, wc[sl], out=tmp)
+            np.cumsum(tmp, axis=2, out=c)
+        c += c_carry[:, :, None]  # C, running over all event times so far
         c_carry = c[:, :, -1].copy()
-        bm = a - t4[None, :, sl] * c  # A - t4 C
-        bt = bm * t3[None, :, sl]
-        cw = c * w2[None, :, sl]
+        w2b = w2[:, sl]
+        np.multiply(c, w2b, out=tmp)  # competing-event term: C w2 C'
         for i in range(ng1):  # loops over groups only
             for j in range(i + 1):
-                v[i, j] += bt[i].ravel() @ bm[j].ravel() + cw[i].ravel() @ c[j].ravel()
-            v2[i] += np.einsum("ke,ke->k", bm[i], t43[:, sl]) - np.einsum("ke,ke->k", c[i], w2[:, sl])
+                v[i, j] += tmp[i].ravel() @ c[j].ravel()
+        v2 -= np.einsum("ike,ke->ik", c, w2b)
+        np.multiply(c, t4[:, sl], out=tmp)
+        np.subtract(a, tmp, out=a)  # a is now B = A - t4 C
+        v2 += np.einsum("ike,ke->ik", a, t43[:, sl])
+        np.multiply(a, t3[:, sl], out=tmp)  # cause-event term: B t3 B'
+        for i in range(ng1):
+            for j in range(i + 1):
+                v[i, j] += tmp[i].ravel() @ a[j].ravel()
     v = np.tril(v) + np.tril(v, -1).T
     cf = c_carry
     v += (cf * v3) @ cf.T + cf @ v2.T + v2 @ cf.T

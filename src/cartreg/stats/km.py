@@ -63,14 +63,33 @@ def _tie_cuts(y: np.ndarray) -> np.ndarray | None:
 
 
 def fix_ties_sorted(ts: np.ndarray) -> np.ndarray:
-    """:func:`fix_ties` for times already sorted ascending (O(n); the result stays sorted)."""
+    """:func:`fix_ties` for finite times already sorted ascending (O(n); the result stays sorted)."""
     if ts.size < 2:
         return ts
     new = np.empty(ts.size, dtype=bool)
     new[0] = True
     np.not_equal(ts[1:], ts[:-1], out=new[1:])
-    cuts = _tie_cuts(ts[new])
-    return ts if cuts is None else cuts[np.searchsorted(cuts, ts, side="right") - 1]
+    y = ts[new]
+    if y.size < 2:
+        return ts
+    dy = np.diff(y)
+    tied = (dy <= TOLERANCE) | (dy / np.mean(np.abs(y)) <= TOLERANCE)
+    if not tied.any():
+        return ts
+    keep = np.concatenate(([True], ~tied))
+    cut_of_unique = np.cumsum(keep) - 1  # each distinct time -> its run's first time
+    return y[keep][cut_of_unique[np.cumsum(new) - 1]]
+
+
+def argsort_time(t: np.ndarray) -> np.ndarray:
+    """An ordering of float times, ascending (ties in any order).
+
+    Non-negative doubles order like their bit patterns read as int64, and numpy sorts int64 keys
+    faster than floats; negative or ``-0.0`` times fall back to a float sort.
+    """
+    if t.size and np.all(t >= 0) and not np.signbit(t).any():
+        return np.argsort(t.view(np.int64), kind="stable")
+    return np.argsort(t, kind="stable")
 
 
 def as_event(event: np.ndarray) -> np.ndarray:
@@ -104,47 +123,77 @@ class Factor:
     """Group labels coded like an R factor.
 
     ``levels`` are the distinct labels, sorted like R sorts factor levels (numerically when every
-    label is a number, else by text); ``codes[i]`` is the index into ``levels`` of row ``i``.
+    label is a number, else by text); ``codes[i]`` is the index into ``levels`` of row ``i``, or
+    -1 where the label is missing (``None``, NaN or ``""``, as :func:`cartreg.stats._data.is_missing`).
     """
 
     levels: tuple[str, ...]
     codes: np.ndarray
+
+    @property
+    def missing(self) -> np.ndarray:
+        """Boolean mask of rows without a label."""
+        return self.codes < 0
+
+    def as_float(self) -> np.ndarray:
+        """The codes as float with NaN where missing (a column for ``complete_cases``)."""
+        out = self.codes.astype(float)
+        out[self.codes < 0] = np.nan
+        return out
 
 
 def _num_label(v: float) -> str:
     return format(float(v), ".15g")  # as R prints a numeric factor level
 
 
+def _rank(order: np.ndarray) -> np.ndarray:
+    rank = np.empty(order.size + 1, dtype=np.intp)
+    rank[order] = np.arange(order.size)
+    rank[-1] = -1  # index -1 (missing) maps to -1
+    return rank
+
+
 def _encode_text(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted distinct labels and each row's index into them (hash-encoded with pyarrow: fast)."""
+    """Sorted distinct labels and each row's index into them (-1 if missing), hash-encoded with
+    pyarrow (one pass, no sort of the rows)."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     try:
-        enc = pa.array(g, type=pa.string()).dictionary_encode()
+        arr = pa.array(g, type=pa.string(), from_pandas=True)  # None and NaN -> null
     except (pa.ArrowInvalid, pa.ArrowTypeError):
-        labels, codes = np.unique(g.astype(str), return_inverse=True)
+        miss = is_missing(g)
+        labels, inv = np.unique(g[~miss].astype(str), return_inverse=True)
+        codes = np.full(g.shape[0], -1, dtype=np.intp)
+        codes[~miss] = inv
         return labels, codes
-    dict_labels = np.asarray(enc.dictionary.to_pylist(), dtype=str)
-    order = np.argsort(dict_labels, kind="stable")
-    rank = np.empty_like(order)
+    enc = pc.dictionary_encode(arr)
+    idx = np.asarray(enc.indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.intp)
+    dict_labels = np.asarray(enc.dictionary.to_pylist(), dtype=object).astype(str)
+    valid = dict_labels != ""  # an empty label is missing
+    order = np.flatnonzero(valid)[np.argsort(dict_labels[valid], kind="stable")]
+    rank = np.full(dict_labels.size + 1, -1, dtype=np.intp)
     rank[order] = np.arange(order.size)
-    codes = rank[np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.intp)]
-    return dict_labels[order], codes
+    return dict_labels[order], rank[idx]
 
 
 def factor(group: np.ndarray) -> Factor:
-    """Code a complete (no missing values) group column; see :class:`Factor`.
+    """Code a group column like R's ``factor``; see :class:`Factor`.
 
-    >>> f = factor(np.array(["b", "a", "b"], dtype=object))
+    >>> f = factor(np.array(["b", "a", None, "b"], dtype=object))
     >>> f.levels, f.codes.tolist()
-    (('a', 'b'), [1, 0, 1])
+    (('a', 'b'), [1, 0, -1, 1])
     >>> factor(np.array(["10", "9", "10"], dtype=object)).levels
     ('9', '10')
     """
     g = np.asarray(group)
     if g.dtype.kind in "iufb":
-        vals, codes = np.unique(g.astype(float), return_inverse=True)
-        return Factor(tuple(_num_label(v) for v in vals), codes.astype(np.intp))
+        gf = g.astype(float)
+        miss = np.isnan(gf)
+        vals, inv = np.unique(gf[~miss], return_inverse=True)
+        codes = np.full(g.shape[0], -1, dtype=np.intp)
+        codes[~miss] = inv
+        return Factor(tuple(_num_label(v) for v in vals), codes)
     labels, codes = _encode_text(g)
     try:
         numbers = labels.astype(float)
@@ -152,10 +201,19 @@ def factor(group: np.ndarray) -> Factor:
         numbers = None
     if numbers is not None and np.isfinite(numbers).all():
         order = np.lexsort((labels, numbers))
-        rank = np.empty_like(order)
-        rank[order] = np.arange(order.size)
-        return Factor(tuple(labels[order].tolist()), rank[codes].astype(np.intp))
-    return Factor(tuple(labels.tolist()), codes.astype(np.intp))
+        return Factor(tuple(labels[order].tolist()), _rank(order)[codes])
+    return Factor(tuple(labels.tolist()), codes)
+
+
+def drop_unused(f: Factor, keep: np.ndarray) -> Factor:
+    """``droplevels``: the factor restricted to rows ``keep``, without levels that no longer occur."""
+    codes = f.codes[keep]
+    used = np.bincount(codes[codes >= 0], minlength=len(f.levels)) > 0
+    if used.all():
+        return Factor(f.levels, codes)
+    new = np.full(len(f.levels) + 1, -1, dtype=np.intp)
+    new[np.flatnonzero(used)] = np.arange(int(used.sum()))
+    return Factor(tuple(lv for lv, u in zip(f.levels, used) if u), new[codes])
 
 
 # --------------------------------------------------------------------------------------------
@@ -444,7 +502,7 @@ def _km_sorted(ts: np.ndarray, es: np.ndarray, excluded: int, conf_type: str,
 
 def _km_from_complete(time: np.ndarray, event: np.ndarray, excluded: int,
                       conf_type: str, conf_level: float) -> KaplanMeier:
-    order = np.argsort(time, kind="stable")
+    order = argsort_time(time)
     return _km_sorted(fix_ties_sorted(time[order]), event[order], excluded, conf_type, conf_level)
 
 
@@ -479,20 +537,16 @@ def kaplan_meier_by(time: np.ndarray, event: np.ndarray, group: np.ndarray,
     (['a', 'b'], [0.5, 0.0])
     """
     check_conf(conf_type, conf_level)
-    g = np.asarray(group)
-    has_group = ~is_missing(g)
-    t_all = np.asarray(time)[has_group]
-    e_all = np.asarray(event)[has_group]
-    g = g[has_group]
-    if g.size == 0:
+    f = factor(group)
+    if not (~f.missing).any():
         raise CartregError("no rows with a group value")
-    f = factor(g)
-    cc = complete_cases(t_all, e_all)
+    cc = complete_cases(np.asarray(time), np.asarray(event), f.as_float())
     t = as_time(cc.arrays[0])
     e = as_event(cc.arrays[1])
     codes = f.codes[cc.keep]
-    dropped = np.bincount(f.codes[~cc.keep], minlength=len(f.levels))
-    order = np.argsort(t, kind="stable")
+    lost = ~cc.keep & ~f.missing  # a group value but a missing time or event
+    dropped = np.bincount(f.codes[lost], minlength=len(f.levels))
+    order = argsort_time(t)
     ts = fix_ties_sorted(t[order])  # aeqSurv over the whole data set, as survfit does
     es, cs = e[order], codes[order]
     out: dict[str, KaplanMeier] = {}

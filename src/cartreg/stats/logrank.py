@@ -24,7 +24,7 @@ from scipy.stats import chi2 as chi2_dist
 
 from cartreg.errors import CartregError
 from cartreg.stats._data import complete_cases
-from cartreg.stats.km import as_event, as_time, factor, fix_ties_sorted
+from cartreg.stats.km import argsort_time, as_event, as_time, drop_unused, factor, fix_ties_sorted
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,15 +63,18 @@ class LogRank:
 
 
 def _reverse_cumsum_within(x: np.ndarray, block_start: np.ndarray) -> np.ndarray:
-    """Reverse cumulative sum of rows of ``x`` within consecutive blocks (``block_start`` flags)."""
-    rc = np.cumsum(x[::-1], axis=0)[::-1]
+    """Reverse cumulative sums along the columns of ``x`` (k x m), restarting at each block of
+    columns flagged by ``block_start``."""
+    m = x.shape[1]
+    rc = np.cumsum(x[:, ::-1], axis=1)[:, ::-1]
     starts = np.flatnonzero(block_start)
-    ends = np.append(starts[1:], x.shape[0])  # exclusive end of each block
-    after = np.vstack((rc[1:], np.zeros((1,) + x.shape[1:], dtype=rc.dtype)))
-    # subtract what lies beyond each block's end
-    block_id = np.cumsum(block_start) - 1
-    beyond = after[ends - 1]
-    return rc - beyond[block_id]
+    if starts.size == 1:
+        return rc
+    ends = np.append(starts[1:], m)  # exclusive end of each block
+    beyond = np.zeros((x.shape[0], starts.size), dtype=rc.dtype)
+    inner = ends < m
+    beyond[:, inner] = rc[:, ends[inner]]  # what lies after each block
+    return rc - beyond[:, np.cumsum(block_start) - 1]
 
 
 def logrank_test(time: np.ndarray, event: np.ndarray, group: np.ndarray,
@@ -82,17 +85,19 @@ def logrank_test(time: np.ndarray, event: np.ndarray, group: np.ndarray,
     a missing value in any column are dropped and counted in ``excluded``. Times are tie-corrected
     as R's ``timefix`` (``aeqSurv``).
     """
-    cc = complete_cases(np.asarray(time), np.asarray(event), np.asarray(group),
-                        None if strata is None else np.asarray(strata))
+    gf_all = factor(group)
+    sf_all = None if strata is None else factor(strata)
+    cc = complete_cases(np.asarray(time), np.asarray(event), gf_all.as_float(),
+                        None if sf_all is None else sf_all.as_float())
     t = as_time(cc.arrays[0])
     if t.size == 0:
         raise CartregError("no complete observations for the log-rank test")
     e = as_event(cc.arrays[1])
-    gf = factor(cc.arrays[2])
+    gf = drop_unused(gf_all, cc.keep)
     k = len(gf.levels)
     if k < 2:
         raise CartregError("the log-rank test needs at least 2 groups; there is only 1")
-    order = np.argsort(t, kind="stable")
+    order = argsort_time(t)
     ts = fix_ties_sorted(t[order])
     es, gs = e[order], gf.codes[order]
     new_time = np.empty(ts.size, dtype=bool)
@@ -106,7 +111,7 @@ def logrank_test(time: np.ndarray, event: np.ndarray, group: np.ndarray,
         block_start = np.zeros(nkey, dtype=bool)
         block_start[0] = True
     else:
-        sf = factor(cc.arrays[3])
+        sf = drop_unused(sf_all, cc.keep)
         sf_levels = sf.levels
         ukeys, key = np.unique(sf.codes[order].astype(np.int64) * (int(tcode[-1]) + 1) + tcode,
                                return_inverse=True)
@@ -115,22 +120,22 @@ def logrank_test(time: np.ndarray, event: np.ndarray, group: np.ndarray,
         block_start = np.ones(nkey, dtype=bool)
         block_start[1:] = key_stratum[1:] != key_stratum[:-1]
 
-    # one row per (stratum, distinct time), sorted by stratum then time; one column per group
-    flat = key * k + gs
-    count = np.bincount(flat, minlength=nkey * k).reshape(nkey, k).astype(float)
-    deaths = np.bincount(flat, weights=es, minlength=nkey * k).reshape(nkey, k)
+    # one column per (stratum, distinct time), sorted by stratum then time; one row per group
+    flat = gs.astype(np.int64) * nkey + key
+    count = np.bincount(flat, minlength=nkey * k).reshape(k, nkey).astype(float)
+    deaths = np.bincount(flat, weights=es, minlength=nkey * k).reshape(k, nkey)
     risk = _reverse_cumsum_within(count, block_start)  # at risk per group at each time
 
-    n = risk.sum(axis=1)
-    d = deaths.sum(axis=1)
+    d = deaths.sum(axis=0)
     ev = d > 0
-    risk, n, d, deaths = risk[ev], n[ev], d[ev], deaths[ev]
-    frac = risk / n[:, None]
-    expected = (d[:, None] * frac).sum(axis=0)
-    observed = deaths.sum(axis=0)
+    risk, d, deaths = risk[:, ev], d[ev], deaths[:, ev]
+    n = risk.sum(axis=0)
+    frac = risk / n
+    expected = frac @ d
+    observed = deaths.sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         w = np.where(n > 1, d * (n - d) / (n - 1), 0.0)
-    var = np.diag((w[:, None] * frac).sum(axis=0)) - frac.T @ (w[:, None] * frac)
+    var = np.diag(frac @ w) - (frac * w) @ frac.T
 
     use = expected > 0
     df = int(use.sum()) - 1
@@ -143,7 +148,9 @@ def logrank_test(time: np.ndarray, event: np.ndarray, group: np.ndarray,
             chi2 = float(np.sum(np.linalg.solve(vv, diff) * diff))
         except np.linalg.LinAlgError as exc:
             raise CartregError("log-rank variance matrix is singular") from exc
-    p = float(chi2_dist.sf(chi2, df)) if df > 0 else float("nan")
+    # as R's pchisq(chi, df, lower.tail = FALSE): 1 when df = 0 (fewer than 2 groups with
+    # expected events), NaN when there are no events at all (df = -1)
+    p = float(chi2_dist.sf(chi2, df)) if df > 0 else (1.0 if df == 0 else float("nan"))
     return LogRank(
         chi2=chi2,
         df=df,
