@@ -220,3 +220,52 @@ cli_case("lung", "km_lung_sex.csv", "time", is2("status"), "ph.ecog", 1, c("age"
 cli_case("veteran", "km_veteran.csv", "time", is1("status"), "celltype", NULL, c("karno", "trt"), c(30, 100, 365))
 cli_case("pbc", "km_pbc.csv", "time", is1("death"), "trt", NULL, c("age"), c(1000, 3000))
 cli_case("edge", "km_edge_groups.csv", "time", is1("event"), "grp", NULL, character(0), c(3, 10))
+
+# ---- many small random data sets (fuzz) ------------------------------------------------------
+# 200 data sets of 1-40 rows: integer times, times with 2 decimals, thirds (ties, time 0),
+# near-ties 1e-12 apart (merged by aeqSurv), negative times. Writes data/fuzz_km.csv and
+# fuzz_km.json with, per data set and conf.type, the table median + CI, quantile(c(.25,.5,.75))
+# with CIs, summary(times=) surv/lower/upper/n.risk, the reverse-KM median + CI, the curve's
+# surv/lower/upper, and survdiff chisq/p when there are 2+ groups.
+set.seed(20261124)
+fz <- do.call(rbind, lapply(0:199, function(ds) {
+  n <- sample(1:40, 1)
+  t <- switch(ds %% 5 + 1,
+              as.numeric(sample(1:9, n, TRUE)),
+              round(rexp(n, 1 / 5), 2),
+              sample(0:3, n, TRUE) / 3,
+              sample(1:5, n, TRUE) * 0.1 + sample(c(0, 1e-12), n, TRUE),
+              as.numeric(sample(-3:7, n, TRUE)))
+  data.frame(ds = ds, t = t, e = rbinom(n, 1, runif(1, 0.2, 1)), g = sample(0:2, n, TRUE))
+}))
+fz_path <- file.path(data_dir, "fuzz_km.csv")
+write.csv(fz, fz_path, row.names = FALSE)
+fz <- read.csv(fz_path)
+fz_at <- c(-1, 0, 0.3, 1, 2.5, 5, 100)
+items <- character(0)
+for (ds in unique(fz$ds)) {
+  x <- fz[fz$ds == ds, ]
+  per <- list()
+  for (ct in c("log", "log-log", "plain")) {
+    f <- survfit(Surv(t, e) ~ 1, data = x, conf.type = ct)
+    tab <- summary(f)$table
+    q <- quantile(f, c(0.25, 0.5, 0.75))
+    s <- summary(f, times = fz_at, extend = TRUE)
+    rt <- summary(survfit(Surv(t, 1 - e) ~ 1, data = x, conf.type = ct))$table
+    per[[ct]] <- jobj(list(median = jarr(c(tab[["median"]], tab[[8]], tab[[9]])),
+      q_est = jarr(q$quantile), q_lower = jarr(q$lower), q_upper = jarr(q$upper),
+      at_surv = jarr(s$surv), at_lower = jarr(s$lower), at_upper = jarr(s$upper), at_n_risk = jarr(s$n.risk),
+      followup = jarr(c(rt[["median"]], rt[[8]], rt[[9]])),
+      surv = jarr(f$surv), lower = jarr(f$lower), upper = jarr(f$upper)))
+  }
+  if (length(unique(x$g)) > 1) {
+    sd <- suppressWarnings(survdiff(Surv(t, e) ~ g, data = x))
+    per$survdiff <- jarr(c(sd$chisq, sd$pvalue))
+  }
+  items <- c(items, sprintf('"%d":%s', ds, jobj(per)))
+}
+writeLines(paste0('{"r_version":', jstr(R.version.string), ',"survival_version":',
+                  jstr(as.character(packageVersion("survival"))), ',"csv":"data/fuzz_km.csv","at":',
+                  jarr(fz_at), ',"datasets":{', paste(items, collapse = ",\n"), "}}"),
+           file.path(out_dir, "fuzz_km.json"))
+cat("wrote fuzz\n")

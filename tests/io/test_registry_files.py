@@ -143,3 +143,25 @@ def test_extra_columns_are_kept_as_text(tmp_path):
     assert reg.con.execute("SELECT comment FROM patients ORDER BY _row").fetchall() == [("relapse?",), (None,)]
     assert [(i.rule, i.row, i.column) for i in reg.report.warnings if i.rule == "unknown_column"] == [
         ("unknown_column", 1, "comment")]
+
+
+def test_zip_that_is_not_a_workbook_is_unusable(tmp_path):
+    import zipfile
+
+    path = tmp_path / "registry.xlsx"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("hello.txt", "not a workbook")
+    with pytest.raises(CartregError) as e:
+        read_registry_files(path)
+    assert e.value.exit_code == 2 and "registry.xlsx" in e.value.message
+
+
+def test_workbook_without_mandatory_sheet_is_unusable(tmp_path):
+    path = tmp_path / "registry.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.title = "patients"
+    wb.active.append(["patient_id", "eligibility_date", "last_contact_date"])
+    wb.save(path)
+    with pytest.raises(CartregError) as e:
+        read_registry(path)
+    assert e.value.exit_code == 2 and "sheet 'infusions'" in e.value.message

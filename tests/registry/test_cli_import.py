@@ -176,6 +176,8 @@ def test_failure_inside_duckdb_write_leaves_no_temp(make_registry, base_tables, 
 def test_drop_invalid_removes_whole_patients(make_registry, base_tables, tmp_path, capsys):
     base_tables["responses"][3]["assessment_date"] = "2020-07-32"     # P2 error in responses
     base_tables["responses"].append({"patient_id": "", "assessment_date": "2020-06-01", "response": "CR"})
+    base_tables["infusions"][1]["ferritin_ug_l"] = "150000"          # P2 warning: leaves with P2
+    base_tables["patients"][0]["age"] = "95"                          # P1 warning: stays
     out = tmp_path / "r.duckdb"
     assert main(["import", str(make_registry(base_tables)), "-o", str(out), "--drop-invalid"]) == 0
     assert "1 patients rejected" in capsys.readouterr().out
@@ -188,7 +190,11 @@ def test_drop_invalid_removes_whole_patients(make_registry, base_tables, tmp_pat
     assert rejected == [("P2", "responses.csv", 5, "assessment_date", "2020-07-32", "invalid_date"),
                         (None, "responses.csv", 6, "patient_id", None, "missing_value")]
     assert reg.metadata.rejected_patients == 1 and reg.metadata.row_counts["patients"] == 1
-    assert reg.report.has_errors  # the stored report keeps every issue
+    assert reg.metadata.drop_invalid
+    # the stored report describes the stored data: errors went to rejected_rows
+    assert not reg.report.has_errors
+    assert [(i.rule, i.patient_id) for i in reg.report] == [("implausible_value", "P1")]
+    assert main(["validate", str(out)]) == 0
 
 
 def test_without_invalid_patients_in_memory(make_registry, base_tables):
@@ -213,3 +219,15 @@ def test_example_registry_is_valid(capsys):
 
 def test_base_fixture_untouched():
     assert BASE["patients"][0]["age"] == "60"
+
+
+def test_long_listing_is_plain_lines(make_registry, base_tables, monkeypatch):
+    from cartreg.registry import report as report_mod
+
+    monkeypatch.setattr(report_mod, "PLAIN_ABOVE", 2)
+    for r in base_tables["patients"]:
+        r["sex"] = "X"
+    base_tables["infusions"][0]["ecog"] = "9"
+    text = read_registry(make_registry(base_tables)).report.to_text(limit=None)
+    assert "patients.csv:2\tsex\tX\tunknown_code\tsex 'X' is not a known code (allowed: M, F)\n" in text
+    assert "infusions.csv:2\tecog\t9\tout_of_range\tecog 9 is outside the allowed range 0–4\n" in text

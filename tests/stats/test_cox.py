@@ -232,7 +232,10 @@ def test_vectorised_sums_match_per_row_loops(ties, stratified):
     assert res.score_chi2 == pytest.approx(u0 @ np.linalg.solve(i0, u0), rel=1e-9)
 
 
-def test_many_strata_path_matches_per_stratum_path(monkeypatch):
+@pytest.mark.parametrize("ties", ["efron", "breslow"])
+@pytest.mark.parametrize("n_strata", [1, 25])
+def test_blocked_and_many_strata_paths_agree(monkeypatch, ties, n_strata):
+    """Cache-sized column blocks and the many-strata cumulative sums give the same fit."""
     import cartreg.stats.cox as cox_module
 
     rng = np.random.default_rng(5)
@@ -240,13 +243,19 @@ def test_many_strata_path_matches_per_stratum_path(monkeypatch):
     time = rng.integers(1, 20, size=n).astype(float)
     event = (rng.random(n) < 0.7).astype(int)
     X = np.column_stack([rng.normal(size=n), rng.integers(0, 2, size=n)])
-    strata = rng.integers(0, 25, size=n)
-    a = coxph(time, event, X, ["a", "b"], strata=strata)
-    monkeypatch.setattr(cox_module, "STRATA_LOOP_MAX", 0)
-    b = coxph(time, event, X, ["a", "b"], strata=strata)
-    np.testing.assert_allclose(b.coef, a.coef, rtol=1e-10)
-    np.testing.assert_allclose(b.se, a.se, rtol=1e-10)
-    assert b.loglik == pytest.approx(a.loglik, rel=1e-12)
+    strata = rng.integers(0, n_strata, size=n) if n_strata > 1 else None
+    fits = []
+    for block_elements, loop_max in [(10**9, 1000), (100, 1000), (100, 0)]:  # one block, blocks, global
+        monkeypatch.setattr(cox_module, "BLOCK_ELEMENTS", block_elements)
+        monkeypatch.setattr(cox_module, "STRATA_LOOP_MAX", loop_max)
+        fits.append(coxph(time, event, X, ["a", "b"], ties=ties, strata=strata))
+    ll, u, imat = _naive(time, event, X, fits[0].coef, strata if strata is not None else np.zeros(n),
+                         ties == "efron")
+    for b in fits:
+        np.testing.assert_allclose(b.coef, fits[0].coef, rtol=1e-10)
+        np.testing.assert_allclose(b.se, fits[0].se, rtol=1e-10)
+        assert b.loglik == pytest.approx(ll, rel=1e-12)
+    np.testing.assert_allclose(fits[0].var, np.linalg.inv(imat), rtol=1e-6)
 
 
 def test_efron_equals_breslow_without_ties():

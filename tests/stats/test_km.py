@@ -207,3 +207,56 @@ def test_bad_input_is_a_cartreg_error() -> None:
 def test_repr_only_formats() -> None:
     km = kaplan_meier(np.arange(1, 9.0), np.array([1, 1, 1, 1, 0, 0, 0, 0]))
     assert repr(km) == "KaplanMeier(n=8 events=4 median=4 95% CI 3-NA (log); excluded=0)"
+
+
+def test_heavy_tie_path_equals_sort_path(monkeypatch) -> None:
+    # event_table takes a sort + binary-search path for large, heavily tied data: same numbers
+    import cartreg.stats.km as km_mod
+
+    rng = np.random.default_rng(3)
+    n = 60_000
+    t = rng.integers(1, 400, n) / 7.0
+    t[::5] += 1e-13  # near-ties that aeqSurv merges
+    e = rng.binomial(1, 0.6, n)
+    g = rng.choice(np.array(["x", "y", "z"], dtype=object), n)
+    fast = kaplan_meier_by(t, e, g)
+    assert km_mod._heavy_ties(t.view(np.int64))
+    monkeypatch.setattr(km_mod, "_heavy_ties", lambda key: False)
+    slow = kaplan_meier_by(t, e, g)
+    for level in fast:
+        for field in ("time", "n_risk", "n_event", "surv", "std_err", "lower", "upper"):
+            np.testing.assert_array_equal(getattr(fast[level], field), getattr(slow[level], field))
+    assert fast["x"].time.size == 399  # the 1e-13 shifts merged into their times
+
+
+@pytest.mark.parametrize("conf", CONF)
+def test_fuzz_200_small_datasets_match_r(conf: str) -> None:
+    # integer, 2-decimal, thirds (time 0), near-tied (1e-12) and negative times; 1-40 rows each
+    from cartreg.stats import logrank_test, median_followup
+
+    ref = json.loads((FIX / "fuzz_km.json").read_text())
+    tab = read_table(FIX / ref["csv"])
+    ds, t, e, g = (tab.numeric(c) for c in ("ds", "t", "e", "g"))
+    for key, r in ref["datasets"].items():
+        m = ds == int(key)
+        km = kaplan_meier(t[m], e[m], conf_type=conf)
+        rc = r[conf]
+        close([opt(km.median), opt(km.median_ci[0]), opt(km.median_ci[1])], rc["median"])
+        q = np.array([[opt(v) for v in km.quantile(p)] for p in (0.25, 0.5, 0.75)], dtype=float)
+        close(q[:, 0], rc["q_est"])
+        close(q[:, 1], rc["q_lower"])
+        close(q[:, 2], rc["q_upper"])
+        at = km.at(ref["at"])
+        np.testing.assert_array_equal(at.n_risk, rc["at_n_risk"])
+        close(at.surv, rc["at_surv"])
+        close(at.lower, rc["at_lower"])
+        close(at.upper, rc["at_upper"])
+        close(km.surv, rc["surv"])
+        close(km.lower, rc["lower"])
+        close(km.upper, rc["upper"])
+        fu = median_followup(t[m], e[m], conf_type=conf)
+        close([opt(fu.median), opt(fu.ci[0]), opt(fu.ci[1])], rc["followup"])
+        if conf == "log" and "survdiff" in r:
+            lr = logrank_test(t[m], e[m], g[m])
+            close(lr.chi2, r["survdiff"][0])
+            close(lr.p, r["survdiff"][1], rtol=1e-8)

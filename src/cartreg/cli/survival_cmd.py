@@ -132,7 +132,7 @@ def survival_results(
     from cartreg.stats import kaplan_meier, kaplan_meier_by, logrank_test, median_followup
     from cartreg.stats._data import complete_cases
     from cartreg.stats.ci import check_conf
-    from cartreg.stats.km import factor
+    from cartreg.stats.followup import FollowUp
 
     check_conf(conf_type, conf_level)
     if ties not in ("efron", "breslow"):
@@ -176,10 +176,12 @@ def survival_results(
     gg = g[cc.keep]
     fits = kaplan_meier_by(tt, ee, gg, conf_type=conf_type, conf_level=conf_level)
     levels = list(fits)
-    f = factor(gg)
+    # reverse KM by group in one call, so times are tie-corrected over all rows as R does
+    rev = kaplan_meier_by(tt, 1.0 - ee, gg, conf_type=conf_type, conf_level=conf_level)
     for level, km in fits.items():
-        m = f.codes == f.levels.index(level)
-        fu = median_followup(tt[m], ee[m], conf_type=conf_type, conf_level=conf_level)
+        r = rev[level]
+        fu = FollowUp(median=r.median, ci=r.median_ci, n=r.n, excluded=0, conf_type=conf_type,
+                      conf_level=float(conf_level), reverse=r)
         res["strata"].append(_stratum(level, km, fu, at))
     if reference is not None and reference not in levels:
         raise CartregError(f"reference level {reference!r} is not a level of {group!r} "

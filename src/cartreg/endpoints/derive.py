@@ -129,18 +129,16 @@ class Endpoints:
 def step_infused(baseline_cols: list[str] | tuple[str, ...] = ()) -> Step:
     """Infused cohort: patients with an infusion row carrying a date.
 
-    Each infused patient gets an integer key ``pid``, the rank of its ``patient_id``: every later
-    join and group-by runs on integers instead of text, and the per-patient table comes out in
-    ``patient_id`` order by sorting integers. The baseline columns (``pt.<col>``, ``inf.<col>``) are
-    carried here, from the one join of ``patients`` and ``infusions``.
+    The later steps key each infused patient by this table's ``rowid`` (``pid``): their joins and
+    group-bys run on integers instead of patient_id text. The baseline columns (``pt.<col>``,
+    ``inf.<col>``) are carried here, from the one join of ``patients`` and ``infusions``.
     """
     baseline = "".join(f", {c}" for c in baseline_cols)
     return Step(
         "ep_infused",
         f"""
         CREATE OR REPLACE TEMP TABLE ep_infused AS
-        SELECT CAST(row_number() OVER (ORDER BY pt.patient_id) AS INTEGER) AS pid,
-               pt.patient_id, inf.infusion_date, inf.product, pt.last_contact_date, pt.death_date
+        SELECT pt.patient_id, inf.infusion_date, inf.product, pt.last_contact_date, pt.death_date
                {baseline}
         FROM patients pt JOIN infusions inf ON inf.patient_id = pt.patient_id
         WHERE inf.infusion_date IS NOT NULL
@@ -155,7 +153,7 @@ def step_responses() -> Step:
         "ep_resp",
         f"""
         CREATE OR REPLACE TEMP TABLE ep_resp AS
-        SELECT i.pid, r.assessment_date AS d,
+        SELECT i.rowid AS pid, r.assessment_date AS d,
                r.response IN ('PD', 'PMD') AS is_pd,
                CASE r.response {cases} END AS rnk
         FROM responses r JOIN ep_infused i ON r.patient_id = i.patient_id
@@ -170,7 +168,7 @@ def step_treatments() -> Step:
         "ep_tx",
         """
         CREATE OR REPLACE TEMP TABLE ep_tx AS
-        SELECT i.pid, t.start_date, t.regimen, c.regimen_key, c.class, c.prec
+        SELECT i.rowid AS pid, t.start_date, t.regimen, c.regimen_key, c.class, c.prec
         FROM treatments t
         JOIN ep_infused i ON t.patient_id = i.patient_id
         JOIN ep_regimen_class c ON c.regimen = t.regimen
@@ -196,11 +194,11 @@ def step_car_t() -> Step:
         ), first_any_tx AS (
             SELECT pid, min(start_date) AS first_tx_after_infusion FROM ep_tx GROUP BY pid
         ), base AS (
-            SELECT i.pid, f.failure_date, a.first_tx_after_infusion,
+            SELECT i.rowid AS pid, f.failure_date, a.first_tx_after_infusion,
                    LEAST(coalesce(f.failure_date, {_FAR}), coalesce(a.first_tx_after_infusion, {_FAR})) AS window_end
             FROM ep_infused i
-            LEFT JOIN fail f ON f.pid = i.pid
-            LEFT JOIN first_any_tx a ON a.pid = i.pid
+            LEFT JOIN fail f ON f.pid = i.rowid
+            LEFT JOIN first_any_tx a ON a.pid = i.rowid
         ), car AS (
             SELECT r.pid,
                    max(r.rnk) FILTER (WHERE r.d < b.window_end) AS best_rnk,
@@ -219,7 +217,8 @@ def step_first_treatment() -> Step:
     """First treatment after failure: the earliest start_date >= failure date.
 
     Regimens starting that same day form one treatment; its class is the one of highest
-    precedence (lowest ``prec``); its text lists the distinct regimens joined by `` + ``.
+    precedence (lowest ``prec``); its text lists the distinct regimens, sorted, joined by `` + ``
+    (list aggregates: as ``string_agg(DISTINCT ... ORDER BY ...)`` without its slow ordered path).
     """
     return Step(
         "ep_first_tx",
@@ -233,8 +232,8 @@ def step_first_treatment() -> Step:
         )
         SELECT f.pid, f.tx_date,
                arg_min(c.class, c.prec) AS tx_class,
-               string_agg(DISTINCT c.regimen, ' + ' ORDER BY c.regimen) AS tx_regimen,
-               count(DISTINCT c.regimen_key) AS tx_n_regimens
+               array_to_string(list_sort(list_distinct(list(c.regimen))), ' + ') AS tx_regimen,
+               CAST(len(list_distinct(list(c.regimen_key))) AS BIGINT) AS tx_n_regimens
         FROM first_date f JOIN cand c ON c.pid = f.pid AND c.start_date = f.tx_date
         GROUP BY f.pid, f.tx_date
         """,
@@ -288,6 +287,7 @@ def step_patient_table(rules: EndpointRules, baseline_cols: list[str]) -> Step:
     """The per-patient endpoint table (one row per infused patient), ordered by patient_id.
 
     ``baseline_cols`` are the baseline columns carried by ``ep_infused`` (see :func:`step_infused`).
+    A query, not a table: :func:`derive_endpoints` fetches it straight into Arrow.
     """
     labels = " ".join(f"WHEN {rank} THEN '{label}'" for rank, label in RANK_LABEL.items())
     baseline = "".join(f", x.{c}" for c in baseline_cols)
@@ -295,7 +295,6 @@ def step_patient_table(rules: EndpointRules, baseline_cols: list[str]) -> Step:
     return Step(
         "ep_patients",
         f"""
-        CREATE OR REPLACE TEMP TABLE ep_patients AS
         WITH x AS (
             SELECT i.*, c.failure_date, c.first_tx_after_infusion, c.best_rnk, c.cr_before_failure,
                    f.tx_date, f.tx_class, f.tx_regimen, f.tx_n_regimens, p.pd2_date, p.next_tx_date, p.post_rnk,
@@ -303,9 +302,9 @@ def step_patient_table(rules: EndpointRules, baseline_cols: list[str]) -> Step:
                    c.failure_date IS NOT NULL AS failed,
                    {origin} AS treated_origin_date
             FROM ep_infused i
-            JOIN ep_core c ON c.pid = i.pid
-            LEFT JOIN ep_first_tx f ON f.pid = i.pid
-            LEFT JOIN ep_post p ON p.pid = i.pid
+            JOIN ep_core c ON c.pid = i.rowid
+            LEFT JOIN ep_first_tx f ON f.pid = i.rowid
+            LEFT JOIN ep_post p ON p.pid = i.rowid
         )
         SELECT x.patient_id, x.infusion_date, x.product, x.last_contact_date, x.death_date, x.dead,
                x.failed, x.failure_date,
@@ -344,7 +343,7 @@ def step_patient_table(rules: EndpointRules, baseline_cols: list[str]) -> Step:
                x.dead AS os_event
                {baseline}
         FROM x
-        ORDER BY x.pid
+        ORDER BY x.patient_id
         """,
         {"late_after_days": float(rules.late_after_days), "min_fu": int(rules.min_untreated_followup_days)},
     )
@@ -359,12 +358,12 @@ def step_ignored_counts() -> Step:
         "ignored",
         """
         WITH r AS (
-            SELECT count(*) FILTER (WHERE i.pid IS NOT NULL AND r.assessment_date <= i.infusion_date) AS before,
-                   count(*) FILTER (WHERE i.pid IS NULL) AS not_infused
+            SELECT count(*) FILTER (WHERE i.patient_id IS NOT NULL AND r.assessment_date <= i.infusion_date) AS before,
+                   count(*) FILTER (WHERE i.patient_id IS NULL) AS not_infused
             FROM responses r LEFT JOIN ep_infused i ON i.patient_id = r.patient_id
         ), t AS (
-            SELECT count(*) FILTER (WHERE i.pid IS NOT NULL AND t.start_date <= i.infusion_date) AS before,
-                   count(*) FILTER (WHERE i.pid IS NULL) AS not_infused
+            SELECT count(*) FILTER (WHERE i.patient_id IS NOT NULL AND t.start_date <= i.infusion_date) AS before,
+                   count(*) FILTER (WHERE i.patient_id IS NULL) AS not_infused
             FROM treatments t LEFT JOIN ep_infused i ON i.patient_id = t.patient_id
         )
         SELECT r.before AS responses_on_or_before_infusion,
@@ -397,20 +396,26 @@ def _regimen_classes(
     classes = [class_map.classify(t, precedence) for t in texts]
     rank = {c: i for i, c in enumerate(precedence)}
     other_rank = len(precedence)
-    table = pa.table(
+    # The lookup table goes in as bound list parameters (no Arrow registration of Python objects).
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE ep_regimen_class AS
+        SELECT * FROM (
+            SELECT unnest($regimen::VARCHAR[]) AS regimen, unnest($regimen_key::VARCHAR[]) AS regimen_key,
+                   unnest($class::VARCHAR[]) AS class, unnest($prec::INTEGER[]) AS prec,
+                   unnest($recognised::BOOLEAN[]) AS recognised, unnest($n_rows::BIGINT[]) AS n_rows
+        )
+        """,
         {
-            "regimen": pa.array(texts, pa.string()),
-            "regimen_key": pa.array([normalise_key(t) for t in texts], pa.string()),
-            "class": pa.array(classes, pa.string()),
-            "prec": pa.array([rank.get(c, other_rank) for c in classes], pa.int32()),
-            "recognised": pa.array([class_map.recognises(t) for t in texts], pa.bool_()),
-            "n_rows": pa.array([int(r[1]) for r in rows], pa.int64()),
-        }
+            "regimen": texts,
+            "regimen_key": [normalise_key(t) for t in texts],
+            "class": classes,
+            "prec": [rank.get(c, other_rank) for c in classes],
+            "recognised": [class_map.recognises(t) for t in texts],
+            "n_rows": [int(r[1]) for r in rows],
+        },
     )
-    con.register("ep_regimen_class_src", table)
-    con.execute("CREATE OR REPLACE TEMP TABLE ep_regimen_class AS SELECT * FROM ep_regimen_class_src")
-    con.unregister("ep_regimen_class_src")
-    return table
+    return con.sql("SELECT * FROM ep_regimen_class ORDER BY regimen").to_arrow_table()
 
 
 def derive_endpoints(
@@ -455,9 +460,10 @@ def derive_endpoints(
         step_after_first_treatment(),
         step_patient_table(rules, baseline),
     ]
-    for step in steps:
+    *tables, table_step = steps
+    for step in tables:
         con.execute(step.sql, step.params or None)
-    patients = con.sql("SELECT * FROM ep_patients").to_arrow_table()
+    patients = con.sql(table_step.sql, params=table_step.params or None).to_arrow_table()
     ignored_step = step_ignored_counts()
     cur = con.execute(ignored_step.sql)
     names = [d[0] for d in cur.description]

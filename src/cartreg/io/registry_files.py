@@ -210,7 +210,7 @@ def _arrow_read(
                 quoted_strings_can_be_null=False,
             ),
         )
-    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError) as exc:
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError, OSError) as exc:
         raise CartregError(f"{path.name}: cannot be read as CSV ({str(exc).splitlines()[0]})", 2) from exc
     return table, sorted(bad, key=lambda b: (b[0] is None, b[0] or 0))
 
@@ -256,14 +256,21 @@ def _read_workbook(path: Path) -> RawRegistry:
 
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, OSError, KeyError, ValueError, TypeError) as exc:
-        raise CartregError(f"{path.name}: not a readable .xlsx workbook ({exc})", 2) from exc
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError, TypeError, Exception) as exc:
+        # openpyxl raises many kinds of exceptions for a damaged file; all mean "unusable input".
+        raise CartregError(f"{path.name}: not a readable .xlsx workbook ({type(exc).__name__}: {exc})", 2) from exc
     try:
         sheets = {ws.title.strip().lower(): ws for ws in wb.worksheets}
         tables: dict[str, RawTable] = {}
         for name in TABLE_NAMES:
             if name in sheets:
-                tables[name] = _read_sheet(sheets[name], name, f"{path.name}[{sheets[name].title}]")
+                label = f"{path.name}[{sheets[name].title}]"
+                try:
+                    tables[name] = _read_sheet(sheets[name], name, label)
+                except CartregError:
+                    raise
+                except Exception as exc:  # read-only mode parses the sheet XML lazily, here
+                    raise CartregError(f"{label}: the sheet cannot be read ({type(exc).__name__}: {exc})", 2) from exc
     finally:
         wb.close()
     return RawRegistry(path, "xlsx", tables, ((path.name, sha256_file(path)),), ())

@@ -152,6 +152,19 @@ def first_per_rule(table: pa.Table, limit: int | None) -> pa.Table:
     return table.filter(pa.array(keep))
 
 
+#: Above this many listed issues, lines are printed plain: a rich table of 10^5 rows takes minutes.
+PLAIN_ABOVE = 2000
+
+
+def _plain_lines(table: pa.Table, severity: str, total: int, console) -> None:
+    """One tab-separated line per issue: ``file:row  column  value  rule  message``."""
+    console.print(f"{severity}s ({total})")
+    out = console.file
+    for r in table.to_pylist():
+        where = (r["file"] or "") if r["row"] is None else f"{r['file']}:{r['row']}"
+        out.write("\t".join((where, r["column"] or "", r["value"] or "", r["rule"], r["message"] or "")) + "\n")
+
+
 def render_text(report: ValidationReport, console, limit: int | None = 20) -> None:
     """Print a report with rich: a summary, counts per rule, then issues grouped by severity.
 
@@ -179,6 +192,9 @@ def render_text(report: ValidationReport, console, limit: int | None = 20) -> No
             continue
         shown = first_per_rule(part.table, limit)
         shown_total += shown.num_rows
+        if shown.num_rows > PLAIN_ABOVE:
+            _plain_lines(shown, sev, len(part), console)
+            continue
         t = Table(title=f"{sev}s ({len(part)})", show_edge=False, show_lines=False)
         for col in ("file", "row", "column", "value", "rule", "message"):
             t.add_column(col, overflow="fold")

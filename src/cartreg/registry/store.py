@@ -24,6 +24,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from cartreg.errors import CartregError
 from cartreg.io.registry_files import read_registry_files
@@ -151,14 +152,14 @@ def _parse_cutoff(cutoff: dt.date | str | None) -> dt.date | None:
 
 
 def _row_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    return {n: int(con.execute(f"SELECT count(*) FROM {n}").fetchall()[0][0]) for n in TABLE_NAMES}
+    sql = "SELECT " + ", ".join(f"(SELECT count(*) FROM {n})" for n in TABLE_NAMES)
+    return dict(zip(TABLE_NAMES, (int(x) for x in con.execute(sql).fetchall()[0])))
 
 
 def _latest_date(con: duckdb.DuckDBPyConnection) -> dt.date | None:
-    maxes = [
-        con.execute(f"SELECT max({col}) FROM {t.name}").fetchall()[0][0] for t in TABLES for col in date_columns(t)
-    ]
-    maxes = [m for m in maxes if m is not None]
+    """The latest date in any date column (the inferred data cut-off), None without dates."""
+    parts = [f"(SELECT max({col}) FROM {t.name})" for t in TABLES for col in date_columns(t)]
+    maxes = [m for m in con.execute("SELECT " + ", ".join(parts)).fetchall()[0] if m is not None]
     return max(maxes) if maxes else None
 
 
@@ -285,7 +286,7 @@ def _stored_label(meta: RegistryMetadata, table: str) -> str:
 
 
 def _write_store(reg: Registry, target: Path, rejected: pa.Table) -> None:
-    """Write every table of ``reg`` into a new DuckDB file ``target``."""
+    """Write every table of ``reg`` (and its report as ``validation_issues``) into a new DuckDB file."""
     con = reg.con.cursor()  # own cursor: the caller may have a result open on reg.con
     con.execute("ATTACH ? AS out", [str(target)])
     try:
@@ -302,6 +303,17 @@ def _write_store(reg: Registry, target: Path, rejected: pa.Table) -> None:
     finally:
         con.execute("DETACH out")
         con.close()
+
+
+def _report_without(report: ValidationReport, rejected_ids: list[str]) -> ValidationReport:
+    """The report less its errors and less every issue of a rejected patient."""
+    t = report.table
+    keep = pc.and_(
+        pc.not_equal(t.column("severity"), "error"),
+        pc.or_kleene(pc.is_null(t.column("patient_id")),
+                     pc.invert(pc.is_in(t.column("patient_id"), pa.array(rejected_ids, pa.string())))),
+    )
+    return ValidationReport(t.filter(keep), report.path)
 
 
 def _rejected_rows(report: ValidationReport) -> pa.Table:
@@ -377,6 +389,9 @@ def import_registry(
     rejected = _rejected_rows(reg.report)
     if drop_invalid and reg.report.has_errors:
         kept = reg.without_invalid_patients()
+        # The stored report describes the stored data: the errors (and the issues of the patients left
+        # out) move to rejected_rows.
+        kept = dc_replace(kept, report=_report_without(reg.report, reg.invalid_patient_ids()))
     else:
         kept = dc_replace(reg, metadata=dc_replace(reg.metadata, drop_invalid=drop_invalid))
         rejected = rejected.slice(0, 0)

@@ -21,7 +21,7 @@ NaN plays the role of R's ``NA``.
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import norm
+from scipy.special import ndtri
 
 from cartreg.errors import CartregError
 
@@ -38,7 +38,7 @@ def check_conf(conf_type: str, conf_level: float) -> None:
 
 def z_value(conf_level: float) -> float:
     """The two-sided normal quantile ``qnorm(1 - (1 - conf_level) / 2)``."""
-    return float(norm.ppf(1.0 - (1.0 - conf_level) / 2.0))
+    return float(ndtri(1.0 - (1.0 - conf_level) / 2.0))
 
 
 def confint(

@@ -10,8 +10,9 @@ The fit follows ``coxph.fit`` / ``coxfit6.c`` step for step (Therneau & Grambsch
 * covariates whose values are not all in {-1, 0, 1} are centred and scaled to mean absolute
   deviation 1 (``nocenter = c(-1, 0, 1)``); this changes rounding only, not the estimates;
 * times equal up to ``sqrt(.Machine$double.eps)`` are merged first (``aeqSurv``, ``timefix = TRUE``);
-* Newton-Raphson from ``beta = 0``; a step that lowers the log-likelihood is pulled back towards the
-  last good ``beta`` (step-halving: 1/2, then 2/3, 3/4, ...); convergence when
+* Newton-Raphson from ``beta = 0``; a candidate that lowers the log-likelihood is pulled back
+  towards the last good ``beta`` as ``(candidate + h * good) / (h + 1)``, h = 1, 2, ...
+  (step-halving, more aggressive each time); convergence when
   ``|1 - loglik_old / loglik_new| <= 1e-9`` (``coxph.control(eps)``), at most 20 iterations;
 * the generalised Cholesky of the information matrix (``cholesky2``, tolerance
   ``.Machine$double.eps^0.75``) marks aliased columns, whose coefficients are NA as in R;
@@ -21,10 +22,13 @@ The fit follows ``coxph.fit`` / ``coxfit6.c`` step for step (Therneau & Grambsch
   log-likelihood has converged ("Loglik converged before variable j"). A 0/1 column whose rows
   with value 1 have no event (a group with no events) is reported infinite as well.
 
-Every Newton step is vectorised: rows are sorted once by (stratum, time); risk-set sums of
-``exp(eta)`` and ``exp(eta) x`` are reverse cumulative sums over tie groups; the Efron terms are
-evaluated once per event; the information matrix is ``X' diag(v) X - A' diag(1/d^2) A`` (two
-matrix products, no per-row outer products are stored). See ``docs/stats-cox.md``.
+Every Newton step is vectorised: rows are sorted once by stratum and time (descending, events
+first within a tie) and the covariates stored as a contiguous (p, n) array; risk-set sums of
+``exp(eta)`` and ``exp(eta) x`` are cumulative sums down the sorted rows; the Efron terms need only
+per-event scalars and per-time sums over the tied events; the information matrix is
+``X' diag(v) X`` minus a product of (p, K) matrices over the K event times (no per-row outer
+product is ever stored). Nothing per row or per distinct time runs in Python.
+See ``docs/stats-cox.md``.
 
 References
 ----------
@@ -53,6 +57,7 @@ TOLER_CHOL = float(np.finfo(float).eps) ** 0.75  #: coxph.control(toler.chol)
 TOLER_INF = math.sqrt(EPS)  #: coxph.control(toler.inf)
 TIMEFIX_TOL = math.sqrt(float(np.finfo(float).eps))  #: aeqSurv tolerance
 STRATA_LOOP_MAX = 1000  #: up to this many strata, cumulative sums restart per stratum slice
+BLOCK_ELEMENTS = 32768  #: covariate values per cache-sized block of columns in a Newton step
 
 
 @dataclass(frozen=True, eq=False)
@@ -274,6 +279,8 @@ class _Sorted:
     efron: bool  # Efron with tied events (otherwise every fraction r/d is 0)
     xdead_sum: np.ndarray  # sum of x over event rows
     buf: np.ndarray  # (p, n) scratch
+    blocks: tuple[tuple[int, int, bool], ...] | None  # cache-sized column blocks (start, end, new stratum)
+    tmp: np.ndarray  # (p, block) scratch
 
 
 def _cumsum_last(a: np.ndarray, seg: np.ndarray, reverse: bool = False, out: np.ndarray | None = None):
@@ -311,10 +318,25 @@ def _evaluate(d: _Sorted, beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarr
     """
     xt, buf = d.xt, d.buf
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        eta = beta @ xt
-        w = np.exp(eta)
-        np.multiply(xt, w, out=buf)
-        _cumsum_last(buf, d.seg, out=buf)  # buf[:, i] = sum of w x over the stratum's rows up to i
+        # buf[:, i] = sum of w x over the stratum's rows up to i
+        if d.blocks is None:
+            eta = beta @ xt
+            w = np.exp(eta)
+            np.multiply(xt, w, out=buf)
+            _cumsum_last(buf, d.seg, out=buf)
+        else:  # the same, one cache-sized block of columns at a time, carrying the running sum
+            eta = np.empty(xt.shape[1])
+            w = np.empty(xt.shape[1])
+            carry = np.zeros(xt.shape[0])
+            for s, e, restart in d.blocks:
+                xb, bb = xt[:, s:e], buf[:, s:e]
+                np.matmul(beta, xb, out=eta[s:e])
+                np.exp(eta[s:e], out=w[s:e])
+                np.multiply(xb, w[s:e], out=bb)
+                if not restart:
+                    bb[:, 0] += carry
+                np.cumsum(bb, axis=1, out=bb)
+                carry = bb[:, -1].copy()
         cum0 = _cumsum_last(w, d.seg)
         s0 = cum0[d.glast]
         s1 = buf[:, d.glast]  # (p, K) risk-set sums
@@ -339,9 +361,19 @@ def _evaluate(d: _Sorted, beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarr
             ntk = d.tk.size
             ek = np.bincount(tj, weights=f * inv[d.tdead], minlength=ntk)
             v[d.trows] -= w[d.trows] * ek[tj]
-        np.multiply(xt, v, out=buf)
-        u = d.xdead_sum - buf.sum(axis=1)
-        imat = xt @ buf.T - (s1 * alpha) @ s1.T
+        if d.blocks is None:
+            np.multiply(xt, v, out=buf)
+            xvx, xv = xt @ buf.T, buf.sum(axis=1)
+        else:
+            xvx = np.zeros((xt.shape[0], xt.shape[0]))
+            xv = np.zeros(xt.shape[0])
+            for s, e, _ in d.blocks:
+                xb, tb = xt[:, s:e], d.tmp[:, : e - s]
+                np.multiply(xb, v[s:e], out=tb)
+                xvx += xb @ tb.T
+                xv += tb.sum(axis=1)
+        u = d.xdead_sum - xv
+        imat = xvx - (s1 * alpha) @ s1.T
         if d.efron:
             i2 = inv2[d.tdead]
             betak = np.bincount(tj, weights=f * i2, minlength=ntk)
@@ -365,7 +397,9 @@ def _aeq_times(t: np.ndarray, y: np.ndarray) -> np.ndarray | None:
         return None
     cuts = y[np.concatenate(([True], ~tied))]
     out = t.copy()
-    move = np.isin(t, y[1:][tied])
+    merged = y[1:][tied]  # the values that move down to a cut
+    at = np.minimum(np.searchsorted(merged, t), merged.size - 1)
+    move = merged[at] == t
     out[move] = cuts[np.searchsorted(cuts, t[move], side="right") - 1]
     return out
 
@@ -437,12 +471,19 @@ def _prepare(t, status, scode, xt, ties) -> _Sorted:
     tpos[tk] = np.arange(tk.size)
     rank = tdead - dstart[dk[tdead]]
     tgs = gs[tk]
+    blocks = None
+    block = max(64, BLOCK_ELEMENTS // max(xt.shape[0], 1))
+    if n > block and seg.size <= STRATA_LOOP_MAX:
+        starts = np.union1d(seg, np.arange(0, n, block))
+        ends = np.append(starts[1:], n)
+        blocks = tuple(zip(starts.tolist(), ends.tolist(), newstr[starts].tolist()))
     return _Sorted(
         xt=xt, seg=seg, gid=gid, glast=gend[kgroup], tk=tk, tfirst=np.maximum(tgs - 1, 0),
         tstart=np.where(newstr[tgs], 0.0, 1.0), tlast=tgs + counts[tk] - 1, tdead=tdead,
         trows=dead[tdead], tj=tpos[dk[tdead]], tf=rank / counts[dk[tdead]].astype(float),
         gseg=gseg, kgroup=kgroup, n_groups=n_groups, dead=dead, dk=dk, efron=efron,
-        xdead_sum=xt[:, dead].sum(axis=1), buf=np.empty_like(xt),
+        xdead_sum=xt @ (status == 1).astype(float), buf=np.empty_like(xt), blocks=blocks,
+        tmp=np.empty((xt.shape[0], min(block, n))),
     )
 
 
@@ -772,7 +813,9 @@ def _result(names, coef, var, means, loglik0, loglik1, sctest, n, events, exclud
         chol, _ = _cholesky2(var[np.ix_(keep, keep)], TOLER_CHOL)
         b = coef[keep]
         wald = float(b @ _chsolve2(chol, b))
-    pv = (lambda s: float(special.chdtrc(df, s)) if df and np.isfinite(s) else np.nan)
+    def pv(stat: float) -> float:  # upper chi-square tail; a rounding-negative statistic gives 1
+        return float(special.chdtrc(df, max(stat, 0.0))) if df and np.isfinite(stat) else np.nan
+
     return CoxResult(
         names=tuple(names), coef=coef, se=se, hr=hr, ci_lower=lo, ci_upper=hi, z=z, p=pval,
         var=var, means=means, loglik_null=float(loglik0), loglik=float(loglik1),

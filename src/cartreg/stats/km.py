@@ -62,36 +62,6 @@ def _tie_cuts(y: np.ndarray) -> np.ndarray | None:
     return y[np.concatenate(([True], ~tied))]
 
 
-def fix_ties_sorted(ts: np.ndarray) -> np.ndarray:
-    """:func:`fix_ties` for finite times already sorted ascending (O(n); the result stays sorted)."""
-    if ts.size < 2:
-        return ts
-    new = np.empty(ts.size, dtype=bool)
-    new[0] = True
-    np.not_equal(ts[1:], ts[:-1], out=new[1:])
-    y = ts[new]
-    if y.size < 2:
-        return ts
-    dy = np.diff(y)
-    tied = (dy <= TOLERANCE) | (dy / np.mean(np.abs(y)) <= TOLERANCE)
-    if not tied.any():
-        return ts
-    keep = np.concatenate(([True], ~tied))
-    cut_of_unique = np.cumsum(keep) - 1  # each distinct time -> its run's first time
-    return y[keep][cut_of_unique[np.cumsum(new) - 1]]
-
-
-def argsort_time(t: np.ndarray) -> np.ndarray:
-    """An ordering of float times, ascending (ties in any order).
-
-    Non-negative doubles order like their bit patterns read as int64, and numpy sorts int64 keys
-    faster than floats; negative or ``-0.0`` times fall back to a float sort.
-    """
-    if t.size and np.all(t >= 0) and not np.signbit(t).any():
-        return np.argsort(t.view(np.int64), kind="stable")
-    return np.argsort(t, kind="stable")
-
-
 def as_event(event: np.ndarray) -> np.ndarray:
     """Event indicator as float 0/1; :class:`CartregError` for any other value."""
     e = np.asarray(event)
@@ -461,19 +431,59 @@ def _findq(x: np.ndarray, y: np.ndarray, p: float) -> float:
     return float(q)
 
 
-def _km_sorted(ts: np.ndarray, es: np.ndarray, excluded: int, conf_type: str,
+def _heavy_ties(key: np.ndarray) -> bool:
+    """Whether a strided sample of ~8k times has under half distinct values (a speed choice only)."""
+    sample = key[:: max(1, key.size // 8192)]
+    return np.unique(sample).size * 2 < sample.size
+
+
+def event_table(time: np.ndarray, event: np.ndarray, codes: np.ndarray | None = None,
+                k: int = 1, timefix: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Counts at each distinct time, per group: ``(time, total, events)``.
+
+    ``time`` (finite) and ``event`` (0/1) are complete; ``codes`` (0..k-1) the group of each row.
+    Times are tie-corrected as ``aeqSurv`` over all rows (unless ``timefix`` is false). ``total[j, i]`` / ``events[j, i]`` are
+    the rows / events of group ``j`` at ``time[i]``. One sort of the times; with many tied times a
+    sort of the values plus a binary search replaces the argsort (same result, faster).
+    """
+    n = time.size
+    nonneg = bool(np.all(time >= 0)) and not np.signbit(time).any()
+    key = time.view(np.int64) if nonneg else time
+    if n > 50_000 and _heavy_ties(key):
+        u = np.unique(key)
+        idx = np.searchsorted(u, key)
+    else:
+        order = np.argsort(key, kind="stable")
+        sk = key[order]
+        new = np.empty(n, dtype=bool)
+        new[:1] = True
+        np.not_equal(sk[1:], sk[:-1], out=new[1:])
+        u = sk[new]
+        idx = np.empty(n, dtype=np.intp)
+        idx[order] = np.cumsum(new) - 1
+    ut = u.view(np.float64) if nonneg else u
+    if timefix and ut.size >= 2:  # aeqSurv: merge runs of near-equal times into their first time
+        dy = np.diff(ut)
+        tied = (dy <= TOLERANCE) | (dy / np.mean(np.abs(ut)) <= TOLERANCE)
+        if tied.any():
+            keep = np.concatenate(([True], ~tied))
+            idx = (np.cumsum(keep) - 1)[idx]
+            ut = ut[keep]
+    nt = ut.size
+    flat = idx if codes is None else codes.astype(np.intp) * nt + idx
+    total = np.bincount(flat, minlength=k * nt).reshape(k, nt)
+    events = np.bincount(flat, weights=event, minlength=k * nt).reshape(k, nt)
+    return ut, total, events
+
+
+def _km_counts(ut: np.ndarray, total: np.ndarray, d: np.ndarray, excluded: int, conf_type: str,
                conf_level: float) -> KaplanMeier:
-    """The estimator proper, on complete times sorted ascending (already tie-fixed)."""
-    n = ts.size
-    if n == 0:
+    """The estimator proper, from the counts at each distinct time (rows with ``total`` 0 dropped)."""
+    present = total > 0
+    if not present.all():
+        ut, total, d = ut[present], total[present], d[present]
+    if ut.size == 0:
         raise CartregError("no complete observations to estimate a survival curve")
-    new = np.empty(n, dtype=bool)
-    new[0] = True
-    np.not_equal(ts[1:], ts[:-1], out=new[1:])
-    starts = np.flatnonzero(new)
-    ut = ts[starts]
-    total = np.diff(np.append(starts, n))
-    d = np.add.reduceat(es, starts)
     n_risk = np.cumsum(total[::-1])[::-1]
     with np.errstate(divide="ignore", invalid="ignore"):
         surv = np.cumprod(1.0 - d / n_risk)
@@ -490,7 +500,7 @@ def _km_sorted(ts: np.ndarray, es: np.ndarray, excluded: int, conf_type: str,
         std_err=std_err,
         lower=lower,
         upper=upper,
-        n=int(n),
+        n=int(n_risk[0]),
         events=int(d_int.sum()),
         excluded=int(excluded),
         conf_type=conf_type,
@@ -502,8 +512,10 @@ def _km_sorted(ts: np.ndarray, es: np.ndarray, excluded: int, conf_type: str,
 
 def _km_from_complete(time: np.ndarray, event: np.ndarray, excluded: int,
                       conf_type: str, conf_level: float) -> KaplanMeier:
-    order = argsort_time(time)
-    return _km_sorted(fix_ties_sorted(time[order]), event[order], excluded, conf_type, conf_level)
+    if time.size == 0:
+        raise CartregError("no complete observations to estimate a survival curve")
+    ut, total, events = event_table(time, event)
+    return _km_counts(ut, total[0], events[0], excluded, conf_type, conf_level)
 
 
 def kaplan_meier(time: np.ndarray, event: np.ndarray, conf_type: str = "log",
@@ -546,13 +558,13 @@ def kaplan_meier_by(time: np.ndarray, event: np.ndarray, group: np.ndarray,
     codes = f.codes[cc.keep]
     lost = ~cc.keep & ~f.missing  # a group value but a missing time or event
     dropped = np.bincount(f.codes[lost], minlength=len(f.levels))
-    order = argsort_time(t)
-    ts = fix_ties_sorted(t[order])  # aeqSurv over the whole data set, as survfit does
-    es, cs = e[order], codes[order]
+    if t.size == 0:
+        raise CartregError("no complete observations to estimate survival curves")
+    k = len(f.levels)
+    ut, total, events = event_table(t, e, codes, k)  # aeqSurv over the whole data set, as survfit
     out: dict[str, KaplanMeier] = {}
     for j, level in enumerate(f.levels):
-        m = cs == j
-        if not m.any():
+        if not total[j].any():
             continue
-        out[level] = _km_sorted(ts[m], es[m], int(dropped[j]), conf_type, conf_level)
+        out[level] = _km_counts(ut, total[j], events[j], int(dropped[j]), conf_type, conf_level)
     return out

@@ -20,11 +20,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import chi2 as chi2_dist
+from scipy.special import chdtrc
 
 from cartreg.errors import CartregError
 from cartreg.stats._data import complete_cases
-from cartreg.stats.km import argsort_time, as_event, as_time, drop_unused, factor, fix_ties_sorted
+from cartreg.stats.km import as_event, as_time, drop_unused, event_table, factor, fix_ties
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,19 +62,17 @@ class LogRank:
         return f"LogRank\n{self.summary()}"
 
 
-def _reverse_cumsum_within(x: np.ndarray, block_start: np.ndarray) -> np.ndarray:
-    """Reverse cumulative sums along the columns of ``x`` (k x m), restarting at each block of
-    columns flagged by ``block_start``."""
-    m = x.shape[1]
-    rc = np.cumsum(x[:, ::-1], axis=1)[:, ::-1]
-    starts = np.flatnonzero(block_start)
-    if starts.size == 1:
-        return rc
-    ends = np.append(starts[1:], m)  # exclusive end of each block
-    beyond = np.zeros((x.shape[0], starts.size), dtype=rc.dtype)
-    inner = ends < m
-    beyond[:, inner] = rc[:, ends[inner]]  # what lies after each block
-    return rc - beyond[:, np.cumsum(block_start) - 1]
+def _o_e_v(count: np.ndarray, deaths: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Observed, expected and covariance from (groups x distinct times) counts and events."""
+    risk = np.cumsum(count[:, ::-1], axis=1)[:, ::-1]  # at risk per group at each time
+    d = deaths.sum(axis=0)
+    ev = d > 0
+    risk, d, deaths = risk[:, ev], d[ev], deaths[:, ev]
+    n = risk.sum(axis=0)
+    frac = risk / n
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = np.where(n > 1, d * (n - d) / (n - 1), 0.0)
+    return deaths.sum(axis=1), frac @ d, np.diag(frac @ w) - (frac * w) @ frac.T
 
 
 def logrank_test(time: np.ndarray, event: np.ndarray, group: np.ndarray,
@@ -97,45 +95,22 @@ def logrank_test(time: np.ndarray, event: np.ndarray, group: np.ndarray,
     k = len(gf.levels)
     if k < 2:
         raise CartregError("the log-rank test needs at least 2 groups; there is only 1")
-    order = argsort_time(t)
-    ts = fix_ties_sorted(t[order])
-    es, gs = e[order], gf.codes[order]
-    new_time = np.empty(ts.size, dtype=bool)
-    new_time[0] = True
-    np.not_equal(ts[1:], ts[:-1], out=new_time[1:])
-    tcode = np.cumsum(new_time) - 1  # index of each row's distinct time
     if strata is None:
         sf_levels: tuple[str, ...] = ()
-        key = tcode
-        nkey = int(tcode[-1]) + 1
-        block_start = np.zeros(nkey, dtype=bool)
-        block_start[0] = True
+        _, count, deaths = event_table(t, e, gf.codes, k)
+        observed, expected, var = _o_e_v(count, deaths)
     else:
         sf = drop_unused(sf_all, cc.keep)
         sf_levels = sf.levels
-        ukeys, key = np.unique(sf.codes[order].astype(np.int64) * (int(tcode[-1]) + 1) + tcode,
-                               return_inverse=True)
-        nkey = ukeys.size
-        key_stratum = ukeys // (int(tcode[-1]) + 1)
-        block_start = np.ones(nkey, dtype=bool)
-        block_start[1:] = key_stratum[1:] != key_stratum[:-1]
-
-    # one column per (stratum, distinct time), sorted by stratum then time; one row per group
-    flat = gs.astype(np.int64) * nkey + key
-    count = np.bincount(flat, minlength=nkey * k).reshape(k, nkey).astype(float)
-    deaths = np.bincount(flat, weights=es, minlength=nkey * k).reshape(k, nkey)
-    risk = _reverse_cumsum_within(count, block_start)  # at risk per group at each time
-
-    d = deaths.sum(axis=0)
-    ev = d > 0
-    risk, d, deaths = risk[:, ev], d[ev], deaths[:, ev]
-    n = risk.sum(axis=0)
-    frac = risk / n
-    expected = frac @ d
-    observed = deaths.sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        w = np.where(n > 1, d * (n - d) / (n - 1), 0.0)
-    var = np.diag(frac @ w) - (frac * w) @ frac.T
+        t = fix_ties(t)  # aeqSurv once over all rows, as survdiff does
+        observed, expected, var = np.zeros(k), np.zeros(k), np.zeros((k, k))
+        for j in range(len(sf_levels)):  # one pass per stratum; risk sets restart in each
+            m = sf.codes == j
+            _, count, deaths = event_table(t[m], e[m], gf.codes[m], k, timefix=False)
+            o, ex, v = _o_e_v(count, deaths)
+            observed += o
+            expected += ex
+            var += v
 
     use = expected > 0
     df = int(use.sum()) - 1
@@ -150,7 +125,7 @@ def logrank_test(time: np.ndarray, event: np.ndarray, group: np.ndarray,
             raise CartregError("log-rank variance matrix is singular") from exc
     # as R's pchisq(chi, df, lower.tail = FALSE): 1 when df = 0 (fewer than 2 groups with
     # expected events), NaN when there are no events at all (df = -1)
-    p = float(chi2_dist.sf(chi2, df)) if df > 0 else (1.0 if df == 0 else float("nan"))
+    p = float(chdtrc(df, chi2)) if df > 0 else (1.0 if df == 0 else float("nan"))
     return LogRank(
         chi2=chi2,
         df=df,

@@ -9,6 +9,7 @@ statistics of their own.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from typing import Any, Sequence
 
 import numpy as np
@@ -74,9 +75,13 @@ def categories(values: np.ndarray, levels: Sequence[str]) -> dict[str, dict[str,
     """
     v = np.asarray(values, dtype=object)
     valid = ~is_missing(v)
-    present = {str(x) for x in np.unique(v[valid].astype(str))}
+    tally = Counter(v[valid].tolist())  # one hashing pass instead of a sort and a comparison per level
+    present = {str(x) for x in tally}
     all_levels = list(levels) + sorted(present - set(levels))
-    return {lv: count(v == lv, valid) for lv in all_levels}
+    N = int(valid.sum())
+    n_missing = int(v.shape[0] - N)
+    return {lv: {"n": int(tally.get(lv, 0)), "N": N, "pct": pct(int(tally.get(lv, 0)), N), "n_missing": n_missing}
+            for lv in all_levels}
 
 
 def _ci(lo: Any, hi: Any, scale: float = 1.0) -> list[float | None]:

@@ -6,10 +6,12 @@ A plan: derive the endpoints (:mod:`cartreg.endpoints`), then compose summary bl
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from cartreg.endpoints import CLASSES, DAYS_PER_MONTH, Endpoints, derive_endpoints, load_class_map
 from cartreg.study import blocks as b
@@ -20,35 +22,69 @@ PRODUCTS = ("axi-cel", "tisa-cel", "liso-cel", "brexu-cel", "other")
 
 
 class Columns:
-    """Typed NumPy views of the per-patient endpoint table (NULL -> NaN, None or a validity mask)."""
+    """Typed NumPy views of the per-patient endpoint table (NULL -> NaN, None or a validity mask).
+
+    Each column is converted once and cached; the arrays are read-only (a plan that needs to change
+    one works on a copy). Text columns are converted through Arrow dictionary encoding, so a column
+    of a few distinct values costs one small Python list and an integer take, not one Python string
+    per row.
+    """
 
     def __init__(self, table: pa.Table) -> None:
         self.t = table
         self.n = table.num_rows
+        self._cache: dict[tuple[str, str], Any] = {}
 
     def has(self, name: str) -> bool:
         return name in self.t.column_names
+
+    def _cached(self, kind: str, name: str, make) -> Any:
+        key = (kind, name)
+        if key not in self._cache:
+            value = make()
+            for a in value if isinstance(value, tuple) else (value,):
+                a.flags.writeable = False
+            self._cache[key] = value
+        return self._cache[key]
 
     def num(self, name: str) -> np.ndarray:
         """Numbers as float (NaN = missing); a missing column is all NaN."""
         if not self.has(name):
             return np.full(self.n, np.nan)
-        return self.t.column(name).cast(pa.float64()).to_numpy(zero_copy_only=False)
+        return self._cached("num", name, lambda: self.t.column(name).cast(pa.float64()).to_numpy(zero_copy_only=False))
 
     def text(self, name: str) -> np.ndarray:
         """Text as an object array (None = missing)."""
         if not self.has(name):
             return np.full(self.n, None, dtype=object)
-        return np.asarray(self.t.column(name).to_numpy(zero_copy_only=False), dtype=object)
+        return self._cached("text", name, lambda: _text_array(self.t.column(name)))
 
     def flag(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """A boolean column as (value with NULL -> False, valid mask)."""
         if not self.has(name):
             return np.zeros(self.n, bool), np.zeros(self.n, bool)
-        col = self.t.column(name).combine_chunks() if self.t.num_rows else pa.array([], pa.bool_())
-        valid = col.is_valid().to_numpy(zero_copy_only=False)
-        value = col.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
-        return value, valid
+
+        def make() -> tuple[np.ndarray, np.ndarray]:
+            col = self.t.column(name).combine_chunks() if self.t.num_rows else pa.array([], pa.bool_())
+            valid = col.is_valid().to_numpy(zero_copy_only=False)
+            value = col.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
+            return value, valid
+
+        return self._cached("flag", name, make)
+
+
+def _text_array(col: pa.ChunkedArray) -> np.ndarray:
+    """An Arrow text column as an object array of str (None = missing), via dictionary encoding."""
+    if col.num_chunks == 0 or len(col) == 0:
+        return np.asarray(col.to_numpy(zero_copy_only=False), dtype=object)
+    arr = col.combine_chunks()
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object)
+    enc = pc.dictionary_encode(arr)
+    levels = enc.dictionary.to_pylist()
+    lookup = np.array(levels + [None], dtype=object)
+    codes = enc.indices.fill_null(len(levels)).to_numpy(zero_copy_only=False)
+    return lookup[codes]
 
 
 def baseline(c: Columns, m: np.ndarray) -> dict[str, Any]:
@@ -93,13 +129,13 @@ def baseline(c: Columns, m: np.ndarray) -> dict[str, Any]:
 
 
 def _value_counts(values: np.ndarray) -> dict[str, int]:
+    """``{text: n}`` of the non-missing values, most frequent first, then alphabetical."""
     v = np.asarray(values, dtype=object)
-    v = v[v != None].astype(str)  # noqa: E711
-    if v.size == 0:
-        return {}
-    levels, counts = np.unique(v, return_counts=True)
-    order = np.lexsort((levels, -counts))  # most frequent first, then alphabetical
-    return {str(levels[i]): int(counts[i]) for i in order}
+    v = v[v != None]  # noqa: E711
+    counts: Counter[str] = Counter()
+    for value, n in Counter(v.tolist()).items():  # hashing, not sorting, the rows
+        counts[str(value)] += n
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def run(con, params: LateFailureParams) -> tuple[dict[str, Any], Endpoints]:
