@@ -143,7 +143,8 @@ alias$age2 <- 2 * alias$age
 # times that differ by less than sqrt(.Machine$double.eps) are merged by aeqSurv (timefix)
 tfix <- data.frame(time = c(5, 5 + 1e-10, 3, 3, 8, 8 - 1e-11, 2, 9, 6, 7, 4, 1),
                    event = c(1, 1, 0, 1, 1, 0, 1, 0, 1, 1, 0, 1),
-                   x = c(0.5, 1.2, -0.3, 2.0, 0.1, -1.1, 0.7, 0.0, 1.5, -0.4, 0.9, 0.3))
+                   x = c(0.5, 1.2, -0.3, 2.0, 0.1, -1.1, 0.7, 0.0, 1.5, -0.4, 0.9, 0.3),
+                   s = c(1, 1, 2, 2, 1, 1, 2, 1, 2, 1, 2, 2))
 
 # ---- cases -------------------------------------------------------------------------------
 run_case("lung_ecog", lung2, group = "ph.ecog", reference = "0",
@@ -177,3 +178,5 @@ run_case("nonconverged_toy", toy, group = "g", reference = "a",
 run_case("aliased", alias, numeric = c("age", "sex", "one", "age2"),
          note = "one is constant, age2 = 2 * age: NA coefficients")
 run_case("timefix", tfix, numeric = "x", note = "times 1e-10 apart are merged (aeqSurv)")
+run_case("timefix_strata", tfix, numeric = "x", strata = "s",
+         note = "aeqSurv merging inside strata, tied event and censored rows")

@@ -59,7 +59,7 @@ def test_spreadsheet_rows_after_skipped_lines():
 
 def test_header_is_trimmed_and_lowercased(tmp_path):
     p = tmp_path / "patients.csv"
-    p.write_text(" Patient_ID ,AGE\nA,1\n")
+    p.write_text(" Patient_ID ,AG\x00E\nA,1\n")
     table, _ = read_csv_table(p, "patients")
     assert table.columns == ("patient_id", "age")
 

@@ -204,6 +204,8 @@ def test_without_invalid_patients_in_memory(make_registry, base_tables):
     assert clean.con.execute("SELECT list(patient_id) FROM patients").fetchone() == (["P2"],)
     assert clean.con.execute("SELECT count(*) FROM responses WHERE patient_id='P1'").fetchone() == (0,)
     assert clean.fingerprint == reg.fingerprint
+    assert reg.report.has_errors and not clean.report.has_errors
+    assert clean.metadata.row_counts["patients"] == 1 and clean.metadata.rejected_patients == 1
 
 
 def test_example_registry_is_valid(capsys):

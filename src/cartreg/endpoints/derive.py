@@ -217,8 +217,9 @@ def step_first_treatment() -> Step:
     """First treatment after failure: the earliest start_date >= failure date.
 
     Regimens starting that same day form one treatment; its class is the one of highest
-    precedence (lowest ``prec``); its text lists the distinct regimens, sorted, joined by `` + ``
-    (list aggregates: as ``string_agg(DISTINCT ... ORDER BY ...)`` without its slow ordered path).
+    precedence (lowest ``prec``); its text lists the distinct regimens, sorted, joined by `` + ``.
+    Most first treatments are one regimen (the same text on every row of that day: ``rmin = rmax``);
+    only the others go through the slower ordered, distinct aggregates.
     """
     return Step(
         "ep_first_tx",
@@ -229,13 +230,23 @@ def step_first_treatment() -> Step:
             WHERE c.failure_date IS NOT NULL AND t.start_date >= c.failure_date
         ), first_date AS (
             SELECT pid, min(start_date) AS tx_date FROM cand GROUP BY pid
+        ), first_day AS (
+            SELECT f.pid, f.tx_date, arg_min(c.class, c.prec) AS tx_class,
+                   min(c.regimen) AS rmin, max(c.regimen) AS rmax
+            FROM first_date f JOIN cand c ON c.pid = f.pid AND c.start_date = f.tx_date
+            GROUP BY f.pid, f.tx_date
+        ), combined AS (
+            SELECT c.pid,
+                   string_agg(DISTINCT c.regimen, ' + ' ORDER BY c.regimen) AS tx_regimen,
+                   count(DISTINCT c.regimen_key) AS tx_n_regimens
+            FROM first_day d JOIN cand c ON c.pid = d.pid AND c.start_date = d.tx_date
+            WHERE d.rmin <> d.rmax
+            GROUP BY c.pid
         )
-        SELECT f.pid, f.tx_date,
-               arg_min(c.class, c.prec) AS tx_class,
-               array_to_string(list_sort(list_distinct(list(c.regimen))), ' + ') AS tx_regimen,
-               CAST(len(list_distinct(list(c.regimen_key))) AS BIGINT) AS tx_n_regimens
-        FROM first_date f JOIN cand c ON c.pid = f.pid AND c.start_date = f.tx_date
-        GROUP BY f.pid, f.tx_date
+        SELECT d.pid, d.tx_date, d.tx_class,
+               coalesce(m.tx_regimen, d.rmin) AS tx_regimen,
+               coalesce(m.tx_n_regimens, 1) AS tx_n_regimens
+        FROM first_day d LEFT JOIN combined m ON m.pid = d.pid
         """,
     )
 

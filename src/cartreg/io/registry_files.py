@@ -22,6 +22,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from cartreg.errors import CartregError
 TABLE_NAMES: tuple[str, ...] = ("patients", "infusions", "responses", "treatments")
 
 _BOM = b"\xef\xbb\xbf"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # control characters cannot be part of a column name
 
 
 @dataclass(frozen=True)
@@ -131,10 +133,11 @@ def _sniff_delimiter(header_line: str) -> str:
 
 
 def _normalise_header(names: list[str], label: str) -> list[str]:
-    """Trim and lower-case header names; name blank ones ``column_N``; reject duplicates."""
+    """Trim and lower-case header names (control characters removed); name blank ones ``column_N``;
+    reject duplicates."""
     out: list[str] = []
     for i, n in enumerate(names):
-        n = n.strip().lower() or f"column_{i + 1}"
+        n = _CONTROL.sub("", n).strip().lower() or f"column_{i + 1}"
         if n in out:
             raise CartregError(f"{label}: column '{n}' appears twice in the header", 2)
         out.append(n)
@@ -145,7 +148,8 @@ def read_csv_table(path: Path, name: str) -> tuple[RawTable, list[ReadProblem]]:
     """Read one CSV file as text columns plus ``_row``."""
     label = path.name
     try:
-        head = path.open("rb").read(1 << 16)
+        with path.open("rb") as f:
+            head = f.read(1 << 16)
     except OSError as exc:
         raise CartregError(f"{label}: cannot read ({exc.strerror})", 2) from exc
     if head.startswith(_BOM):

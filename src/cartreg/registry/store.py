@@ -87,10 +87,12 @@ class Registry:
     def without_invalid_patients(self) -> Registry:
         """A new registry without any row of a patient that has an error (no patient is half-loaded).
 
-        Rows without a patient_id are dropped too (they carry a missing_value error).
+        Rows without a patient_id are dropped too (they carry a missing_value error). Its report keeps
+        only the issues of the data kept: no errors, and no issue of a patient left out.
         """
         new = duckdb.connect()
-        bad = pa.table({"patient_id": pa.array(self.invalid_patient_ids(), pa.string())})
+        ids = self.invalid_patient_ids()
+        bad = pa.table({"patient_id": pa.array(ids, pa.string())})
         cur = self.con.cursor()  # own cursor: the caller may have a result open on con
         cur.register("__bad", bad)
         try:
@@ -107,7 +109,7 @@ class Registry:
             cur.close()
         counts = _row_counts(new)
         meta = dc_replace(self.metadata, row_counts=counts, drop_invalid=True, rejected_patients=bad.num_rows)
-        return Registry(new, self.report, meta, self.path, self.fingerprint)
+        return Registry(new, _report_without(self.report, ids), meta, self.path, self.fingerprint)
 
 
 @dataclass(frozen=True)
@@ -388,10 +390,9 @@ def import_registry(
         raise RegistryInvalidError(f"{path}: {n} errors; not imported (fix them, or use --drop-invalid)", reg.report)
     rejected = _rejected_rows(reg.report)
     if drop_invalid and reg.report.has_errors:
-        kept = reg.without_invalid_patients()
         # The stored report describes the stored data: the errors (and the issues of the patients left
         # out) move to rejected_rows.
-        kept = dc_replace(kept, report=_report_without(reg.report, reg.invalid_patient_ids()))
+        kept = reg.without_invalid_patients()
     else:
         kept = dc_replace(reg, metadata=dc_replace(reg.metadata, drop_invalid=drop_invalid))
         rejected = rejected.slice(0, 0)
