@@ -165,3 +165,12 @@ def test_workbook_without_mandatory_sheet_is_unusable(tmp_path):
     with pytest.raises(CartregError) as e:
         read_registry(path)
     assert e.value.exit_code == 2 and "sheet 'infusions'" in e.value.message
+
+
+def test_invalid_utf8_in_a_malformed_row_is_reported_quietly(tmp_path, capfd):
+    p = tmp_path / "patients.csv"
+    p.write_bytes(b"patient_id,age\nA,1\nB,\xfd,extra\nC,3\n")
+    table, problems = read_csv_table(p, "patients")
+    assert sorted((x.rule, x.row) for x in problems) == [("malformed_row", 3), ("not_utf8", None)]
+    assert table.data.column("_row").to_pylist() == [2, 4]
+    assert capfd.readouterr().err == ""

@@ -233,3 +233,14 @@ def test_long_listing_is_plain_lines(make_registry, base_tables, monkeypatch):
     text = read_registry(make_registry(base_tables)).report.to_text(limit=None)
     assert "patients.csv:2\tsex\tX\tunknown_code\tsex 'X' is not a known code (allowed: M, F)\n" in text
     assert "infusions.csv:2\tecog\t9\tout_of_range\tecog 9 is outside the allowed range 0–4\n" in text
+
+
+def test_not_a_cartreg_duckdb_and_missing_output_dir(make_registry, base_tables, tmp_path):
+    other = tmp_path / "other.duckdb"
+    con = duckdb.connect(str(other))
+    con.execute("CREATE TABLE t (x INTEGER)")
+    con.close()
+    with pytest.raises(CartregError) as e:
+        read_registry(other)
+    assert e.value.exit_code == 2 and "not a cartreg registry" in e.value.message
+    assert main(["import", str(make_registry(base_tables)), "-o", str(tmp_path / "no" / "r.duckdb")]) == 2

@@ -51,7 +51,7 @@ def _apply(path: Path, kind: str, pos: int, length: int, noise: str, blob: bytes
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(corruption(), min_size=1, max_size=3))
-def test_corruption_never_crashes(tmp_path, edits):
+def test_corruption_never_crashes(tmp_path, capfd, edits):
     d = tmp_path / "reg"
     shutil.rmtree(d, ignore_errors=True)
     write_registry(d, BASE)
@@ -63,6 +63,8 @@ def test_corruption_never_crashes(tmp_path, edits):
     except CartregError as exc:
         assert exc.exit_code in (1, 2) and exc.message
         return
+    finally:
+        assert capfd.readouterr().err == ""  # nothing (e.g. "Exception ignored ...") leaks to stderr
     summary = report.summary()
     assert summary["errors"] + summary["warnings"] + summary["notes"] == len(report)
     report.to_json()

@@ -18,6 +18,7 @@ Example::
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import hashlib
@@ -64,6 +65,7 @@ class RawTable:
     label: str
     columns: tuple[str, ...]
     data: pa.Table
+    sha256: str = ""
 
 
 @dataclass(frozen=True)
@@ -79,11 +81,31 @@ class RawRegistry:
 
 def sha256_file(path: Path) -> str:
     """SHA-256 of a file's bytes, read in 1 MiB blocks."""
+    return scan_file(path)[0]
+
+
+def scan_file(path: Path) -> tuple[str, bool]:
+    """(SHA-256, whether the whole file is valid UTF-8), in one pass of 1 MiB blocks."""
     h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    utf8 = True
+    try:
+        with path.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+                if utf8:
+                    try:
+                        decoder.decode(block)
+                    except UnicodeDecodeError:
+                        utf8 = False
+            if utf8:
+                try:
+                    decoder.decode(b"", final=True)
+                except UnicodeDecodeError:
+                    utf8 = False
+    except OSError as exc:
+        raise CartregError(f"{path.name}: cannot read ({exc.strerror})", 2) from exc
+    return h.hexdigest(), utf8
 
 
 def read_registry_files(path: Path) -> RawRegistry:
@@ -123,7 +145,7 @@ def _read_csv_dir(directory: Path) -> RawRegistry:
         table, probs = read_csv_table(p, name)
         tables[name] = table
         problems.extend(probs)
-    sources = tuple(sorted((p.name, sha256_file(p)) for p in files.values()))
+    sources = tuple(sorted((tables[name].label, tables[name].sha256) for name in files))
     return RawRegistry(directory, "csv", tables, sources, tuple(problems))
 
 
@@ -147,21 +169,15 @@ def _normalise_header(names: list[str], label: str) -> list[str]:
 def read_csv_table(path: Path, name: str) -> tuple[RawTable, list[ReadProblem]]:
     """Read one CSV file as text columns plus ``_row``."""
     label = path.name
-    try:
-        with path.open("rb") as f:
-            head = f.read(1 << 16)
-    except OSError as exc:
-        raise CartregError(f"{label}: cannot read ({exc.strerror})", 2) from exc
+    # The whole file is checked: pyarrow cannot report a malformed row whose bytes are not UTF-8.
+    sha, utf8 = scan_file(path)
+    with path.open("rb") as f:
+        head = f.read(1 << 16)
     if head.startswith(_BOM):
         head = head[len(_BOM):]
-    encoding = "utf8"
-    try:
-        head_text = head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        # A block boundary can cut a character; only a decode error well before the end counts.
-        if exc.start < len(head) - 4:
-            encoding = "cp1252"
-        head_text = head.decode("cp1252", errors="replace")
+    encoding = "utf8" if utf8 else "cp1252"
+    # errors="ignore" for UTF-8: the 64 KiB block may end inside a character.
+    head_text = head.decode("utf-8", errors="ignore") if utf8 else head.decode("cp1252", errors="replace")
     first_line = head_text.splitlines()[0] if head_text.strip() else ""
     if not first_line.strip():
         raise CartregError(f"{label}: empty file (no header row)", 2)
@@ -188,7 +204,7 @@ def read_csv_table(path: Path, name: str) -> tuple[RawTable, list[ReadProblem]]:
         )
     rows = _spreadsheet_rows(data.num_rows, [n for n, _ in bad if n is not None])
     data = data.append_column("_row", pa.array(rows, pa.int64()))
-    return RawTable(name, label, tuple(columns), data), problems
+    return RawTable(name, label, tuple(columns), data, sha), problems
 
 
 def _arrow_read(

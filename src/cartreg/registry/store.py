@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 
 from cartreg.errors import CartregError
 from cartreg.io.registry_files import read_registry_files
-from cartreg.registry.report import ISSUE_SCHEMA, ValidationReport
+from cartreg.registry.report import ValidationReport
 from cartreg.registry.schema import FORMAT_VERSION, TABLES, date_columns
 from cartreg.registry.validate import fetch_sorted_issues, validate_raw
 
@@ -302,6 +302,7 @@ def _write_store(reg: Registry, target: Path, rejected: pa.Table) -> None:
         con.unregister("__rejected")
         con.execute("CREATE TABLE out.metadata (key VARCHAR PRIMARY KEY, value VARCHAR)")
         con.executemany("INSERT INTO out.metadata VALUES (?, ?)", _metadata_rows(reg.metadata, reg.fingerprint))
+        con.execute("CHECKPOINT out")  # everything in the main file: no .wal may be left beside it
     finally:
         con.execute("DETACH out")
         con.close()
@@ -382,6 +383,8 @@ def import_registry(
     out = Path(out)
     if out.exists() and not replace:
         raise CartregError(f"{out} already exists; use --replace to overwrite it", 2)
+    if not out.parent.is_dir():  # fail before the (long) validation
+        raise CartregError(f"{out.parent}: no such directory", 2)
     if Path(path).resolve() == out.resolve():
         raise CartregError(f"{out}: the output would overwrite the input", 2)
     reg = read_registry(path, cutoff=cutoff)

@@ -1,0 +1,131 @@
+"""The fast paths of issue 7 give the answers of the plain rules (docs/endpoints.md), worked by hand.
+
+The derivation keys patients by an integer (``ep_infused.rowid``), takes a shortcut for first
+treatments of a single regimen text, counts ignored records in one pass, and the study converts
+columns once (dictionary-encoded text) and counts categories by hashing. Each is checked here on a
+few patients, or against the obvious NumPy implementation it replaces.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from cartreg.endpoints import derive_endpoints
+from cartreg.study import blocks as b
+from cartreg.study.late_failure import Columns, _value_counts
+
+from tiny_registry import build, infusion, patient, resp, tx
+
+
+def rows(ep) -> dict[str, dict]:
+    return {r["patient_id"]: r for r in ep.patients.to_pylist()}
+
+
+def test_first_treatment_text_and_count_for_single_and_combined_regimens():
+    con = build(
+        patients=[patient(p, 400) for p in ("twice", "spelling", "three", "one")],
+        infusions=[infusion(p) for p in ("twice", "spelling", "three", "one")],
+        responses=[resp(p, 100, "PMD") for p in ("twice", "spelling", "three", "one")],
+        treatments=[
+            # the same text twice on the first day: one regimen
+            tx("twice", 110, "R-GemOx"), tx("twice", 110, "R-GemOx"),
+            # two spellings of one regimen (same normalised key): both texts listed, one regimen
+            tx("spelling", 110, "R-GemOx"), tx("spelling", 110, "R - GEMOX"),
+            # three rows, two regimens, listed sorted and once each
+            tx("three", 120, "radiotherapy"), tx("three", 120, "glofitamab"), tx("three", 120, "radiotherapy"),
+            tx("three", 130, "R-ICE"),
+            tx("one", 105, "lenalidomide + rituximab"), tx("one", 300, "glofitamab"),
+        ],
+    )
+    r = rows(derive_endpoints(con))
+    assert (r["twice"]["tx_regimen"], r["twice"]["tx_n_regimens"], r["twice"]["tx_class"]) == ("R-GemOx", 1, "chemotherapy")
+    assert (r["spelling"]["tx_regimen"], r["spelling"]["tx_n_regimens"]) == ("R - GEMOX + R-GemOx", 1)
+    assert (r["three"]["tx_regimen"], r["three"]["tx_n_regimens"], r["three"]["tx_class"]) == (
+        "glofitamab + radiotherapy", 2, "bispecific")
+    assert r["three"]["tx_gap_days"] == 20 and r["three"]["next_tx_date"].isoformat() == "2020-05-10"
+    assert (r["one"]["tx_regimen"], r["one"]["tx_n_regimens"], r["one"]["tx_class"]) == (
+        "lenalidomide + rituximab", 1, "IMiD")
+
+
+def test_rows_come_out_in_patient_id_order_whatever_the_input_order():
+    ids = ["p10", "p02", "p1", "P3", "p01"]
+    con = build(
+        patients=[patient(p, 400) for p in ids],
+        infusions=[infusion(p) for p in reversed(ids)],
+        responses=[resp(p, 50 + i, "PMD") for i, p in enumerate(ids)],
+    )
+    ep = derive_endpoints(con)
+    assert ep.patients.column("patient_id").to_pylist() == sorted(ids)
+    assert rows(ep)["p1"]["ttf_days"] == 52  # each patient keeps their own records
+
+
+def test_ignored_records_counted_in_one_pass_including_undated_infusions_and_unknown_patients():
+    con = build(
+        patients=[patient("a", 400), patient("undated", 400), patient("none", 400)],
+        infusions=[infusion("a"), {"patient_id": "undated", "infusion_date": None, "product": "axi-cel"}],
+        responses=[resp("a", -1, "PR"), resp("a", 0, "CR"), resp("a", 10, "PR"), resp("undated", 10, "PD"),
+                   resp("none", 10, "PD"), resp("ghost", 10, "PD"), {"patient_id": "a", "assessment_date": None,
+                                                                      "response": "PD"}],
+        treatments=[tx("a", 0, "R-ICE"), tx("a", 20, "R-ICE"), tx("ghost", 5, "R-ICE"), tx("undated", 5, "RT")],
+    )
+    ep = derive_endpoints(con)
+    assert ep.ignored == {
+        "responses_on_or_before_infusion": 2,       # day -1 and day 0 (an undated assessment is neither)
+        "treatments_on_or_before_infusion": 1,
+        "responses_of_patients_not_infused": 3,     # undated infusion, no infusion, unknown patient
+        "treatments_of_patients_not_infused": 2,
+    }
+    assert ep.patients.column("patient_id").to_pylist() == ["a"]
+
+
+def test_columns_convert_once_read_only_and_keep_missing_text():
+    t = pa.table({
+        "s": pa.chunked_array([["b", None, "a"], ["b", ""]]),
+        "x": pa.array([1, None, 3, 4, 5], pa.int64()),
+        "f": pa.array([True, None, False, True, None]),
+    })
+    c = Columns(t)
+    s = c.text("s")
+    assert s.dtype == object and s.tolist() == ["b", None, "a", "b", ""]
+    assert c.text("s") is s
+    with pytest.raises(ValueError):
+        s[0] = "z"
+    x = c.num("x")
+    assert np.isnan(x[1]) and x[[0, 2, 3, 4]].tolist() == [1.0, 3.0, 4.0, 5.0]
+    value, valid = c.flag("f")
+    assert value.tolist() == [True, False, False, True, False] and valid.tolist() == [True, False, True, True, False]
+    assert c.text("absent").tolist() == [None] * 5 and np.isnan(c.num("absent")).all()
+    assert Columns(t.slice(0, 0)).text("s").tolist() == []
+
+
+def _categories_reference(values, levels):
+    """The implementation the hashing version replaced (np.unique, one comparison per level)."""
+    from cartreg.stats._data import is_missing
+
+    v = np.asarray(values, dtype=object)
+    valid = ~is_missing(v)
+    present = {str(x) for x in np.unique(v[valid].astype(str))}
+    all_levels = list(levels) + sorted(present - set(levels))
+    return {lv: b.count(v == lv, valid) for lv in all_levels}
+
+
+def _value_counts_reference(values):
+    v = np.asarray(values, dtype=object)
+    v = v[v != None].astype(str)  # noqa: E711
+    if v.size == 0:
+        return {}
+    levels, counts = np.unique(v, return_counts=True)
+    order = np.lexsort((levels, -counts))
+    return {str(levels[i]): int(counts[i]) for i in order}
+
+
+def test_category_and_value_counts_match_the_sorting_implementations():
+    rng = np.random.default_rng(7)
+    pool = np.array(["DLBCL", "PMBL", "tFL", "zeta", "Alpha", "", None, "HGBCL", "tFL "], dtype=object)
+    for size in (0, 1, 50, 5000):
+        v = pool[rng.integers(0, len(pool), size)]
+        assert b.categories(v, ("DLBCL", "PMBL", "HGBCL", "tFL")) == _categories_reference(v, ("DLBCL", "PMBL", "HGBCL", "tFL"))
+        got, want = _value_counts(v), _value_counts_reference(v)
+        assert got == want and list(got) == list(want)
