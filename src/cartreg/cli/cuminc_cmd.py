@@ -28,34 +28,13 @@ from typing import Any
 import numpy as np
 import typer
 
+from cartreg.cli._common import json_number as _num
+from cartreg.cli._common import parse_at
 from cartreg.errors import CartregError
 
 
-def _num(x: Any) -> float | None:
-    """A JSON number or null (NaN/inf/None are null)."""
-    if x is None:
-        return None
-    f = float(x)
-    return f if math.isfinite(f) else None
 
 
-def parse_at(at: str | None) -> list[float]:
-    """``--at`` as a list of finite, non-negative floats (empty when not given)."""
-    if not at:
-        return []
-    out = []
-    for part in at.split(","):
-        p = part.strip()
-        if not p:
-            continue
-        try:
-            v = float(p)
-        except ValueError:
-            raise CartregError(f"--at: {p!r} is not a number") from None
-        if not math.isfinite(v) or v < 0:
-            raise CartregError(f"--at: {p!r} is not a finite time >= 0")
-        out.append(v)
-    return out
 
 
 def r_pretty(lo: float, hi: float, n: int = 5) -> list[float]:

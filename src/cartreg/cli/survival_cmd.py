@@ -12,7 +12,6 @@ prints the public JSON shape of issue 3 (extra keys allowed); the default is a r
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,18 +19,14 @@ from typing import Any
 import numpy as np
 import typer
 
+from cartreg.cli._common import json_number as _num
+from cartreg.cli._common import parse_at
 from cartreg.errors import CartregError
 
 TRUE_WORDS = ("1", "yes", "true")
 FALSE_WORDS = ("0", "no", "false")
 
 
-def _num(x: Any) -> float | None:
-    """A JSON number or null (NaN/inf/None are null)."""
-    if x is None:
-        return None
-    f = float(x)
-    return f if math.isfinite(f) else None
 
 
 def parse_event(table: Any, column: str) -> tuple[np.ndarray, str | None]:
@@ -77,22 +72,6 @@ def parse_event(table: Any, column: str) -> tuple[np.ndarray, str | None]:
     return values, note
 
 
-def _parse_at(at: str | None) -> list[float]:
-    if not at:
-        return []
-    out = []
-    for part in at.split(","):
-        p = part.strip()
-        if not p:
-            continue
-        try:
-            v = float(p)
-        except ValueError as exc:
-            raise CartregError(f"--at: {p!r} is not a number") from exc
-        if not math.isfinite(v):
-            raise CartregError(f"--at: {p!r} is not a finite time")
-        out.append(v)
-    return out
 
 
 def _stratum(group: str | None, km: Any, fu: Any, at: list[float]) -> dict[str, Any]:
@@ -317,7 +296,7 @@ def register(app: typer.Typer) -> None:
         if fmt not in ("table", "json"):
             raise CartregError(f"unknown --format {fmt!r}: use table or json")
         covs = [c.strip() for c in covariates.split(",") if c.strip()] if covariates else []
-        res, notes = survival_results(data, time, event, group, reference, covs, _parse_at(at),
+        res, notes = survival_results(data, time, event, group, reference, covs, parse_at(at),
                                       conf_type, conf_level, ties)
         for n in notes:
             typer.echo(n, err=True)

@@ -61,3 +61,25 @@ def complete_cases(*columns: np.ndarray | None) -> Complete:
     keep = ~bad
     out = tuple(None if c is None else np.asarray(c)[keep] for c in columns)
     return Complete(arrays=out, keep=keep, excluded=int(bad.sum()))
+
+
+#: ``sqrt(.Machine$double.eps)``: survival's ``aeqSurv`` tolerance for merging near-equal times.
+TIMEFIX_TOLERANCE: float = float(np.sqrt(np.finfo(float).eps))
+
+
+def timefix_cuts(y: np.ndarray) -> np.ndarray | None:
+    """``survival::aeqSurv``'s cut points for sorted unique times ``y``; ``None`` when nothing merges.
+
+    Times closer than :data:`TIMEFIX_TOLERANCE` (absolutely, or relative to the mean absolute time)
+    to the previous one are merged into the first of their run. ``survfit``, ``survdiff`` and ``coxph``
+    all apply this (``timefix = TRUE``). Map a time ``t`` to its merged value with
+    ``cuts[np.searchsorted(cuts, t, side="right") - 1]``.
+    """
+    y = y[np.isfinite(y)]
+    if y.size < 2:
+        return None
+    dy = np.diff(y)
+    tied = (dy <= TIMEFIX_TOLERANCE) | (dy / np.mean(np.abs(y)) <= TIMEFIX_TOLERANCE)
+    if not tied.any():
+        return None
+    return y[np.concatenate(([True], ~tied))]

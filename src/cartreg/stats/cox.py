@@ -47,7 +47,7 @@ import numpy as np
 from scipy import special
 
 from cartreg.errors import CartregError
-from cartreg.stats._data import complete_cases
+from cartreg.stats._data import complete_cases, timefix_cuts
 
 __all__ = ["CoxResult", "coxph"]
 
@@ -55,7 +55,6 @@ EPS = 1e-9  #: coxph.control(eps): relative change in log-likelihood at converge
 ITER_MAX = 20  #: coxph.control(iter.max)
 TOLER_CHOL = float(np.finfo(float).eps) ** 0.75  #: coxph.control(toler.chol)
 TOLER_INF = math.sqrt(EPS)  #: coxph.control(toler.inf)
-TIMEFIX_TOL = math.sqrt(float(np.finfo(float).eps))  #: aeqSurv tolerance
 STRATA_LOOP_MAX = 1000  #: up to this many strata, cumulative sums restart per stratum slice
 BLOCK_ELEMENTS = 32768  #: covariate values per cache-sized block of columns in a Newton step
 
@@ -385,23 +384,9 @@ def _evaluate(d: _Sorted, beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarr
 
 
 def _aeq_times(t: np.ndarray, y: np.ndarray) -> np.ndarray | None:
-    """R's ``aeqSurv``: merge times whose gap is <= tol absolutely or relative to mean |time|.
-
-    ``y`` are the sorted unique times. Returns the corrected times, or None when nothing changes.
-    """
-    if y.size < 2:
-        return None
-    dy = np.diff(y)
-    tied = (dy <= TIMEFIX_TOL) | (dy / np.mean(np.abs(y)) <= TIMEFIX_TOL)
-    if not tied.any():
-        return None
-    cuts = y[np.concatenate(([True], ~tied))]
-    out = t.copy()
-    merged = y[1:][tied]  # the values that move down to a cut
-    at = np.minimum(np.searchsorted(merged, t), merged.size - 1)
-    move = merged[at] == t
-    out[move] = cuts[np.searchsorted(cuts, t[move], side="right") - 1]
-    return out
+    """R's ``aeqSurv`` on ``t`` given its sorted unique times ``y``; None when nothing changes."""
+    cuts = timefix_cuts(y)  # y is ascending on both paths of coxph
+    return None if cuts is None else cuts[np.searchsorted(cuts, t, side="right") - 1]
 
 
 def _sort_rows(t: np.ndarray, status: np.ndarray, scode: np.ndarray | None) -> np.ndarray:

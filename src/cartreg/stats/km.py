@@ -23,12 +23,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from cartreg.errors import CartregError
-from cartreg.stats._data import complete_cases, is_missing
+from cartreg.stats._data import TIMEFIX_TOLERANCE, complete_cases, is_missing, timefix_cuts
 from cartreg.stats.ci import check_conf, confint
 
 #: R's ``sqrt(.Machine$double.eps)``: the tolerance of ``survmean``'s median rule, of
 #: ``quantile.survfit`` and of ``aeqSurv`` (the ``timefix`` tie correction).
-TOLERANCE: float = float(np.sqrt(np.finfo(float).eps))
+TOLERANCE: float = TIMEFIX_TOLERANCE
 
 
 # --------------------------------------------------------------------------------------------
@@ -46,20 +46,10 @@ def fix_ties(time: np.ndarray) -> np.ndarray:
     [1.0, 1.0, 2.0]
     """
     t = np.asarray(time, dtype=float)
-    cuts = _tie_cuts(np.unique(t))
+    cuts = timefix_cuts(np.unique(t))
     return t if cuts is None else cuts[np.searchsorted(cuts, t, side="right") - 1]
 
 
-def _tie_cuts(y: np.ndarray) -> np.ndarray | None:
-    """``aeqSurv``'s cut points for the sorted unique times ``y``; ``None`` when nothing merges."""
-    y = y[np.isfinite(y)]
-    if y.size < 2:
-        return None
-    dy = np.diff(y)
-    tied = (dy <= TOLERANCE) | (dy / np.mean(np.abs(y)) <= TOLERANCE)
-    if not tied.any():
-        return None
-    return y[np.concatenate(([True], ~tied))]
 
 
 def as_event(event: np.ndarray) -> np.ndarray:
