@@ -30,6 +30,16 @@ def test_analyze_writes_results_and_identifying_patient_table(tmp_path, capsys):
     assert header.startswith('"patient_id"')
     assert "identifiers" in (tmp_path / "IDENTIFYING-DATA.txt").read_text()
     assert "registered 20" in out and "results.json" in out
+    assert (tmp_path / "tables" / "table1_baseline.csv").is_file() and not (tmp_path / "report.html").exists()
+
+
+def test_analyze_writes_the_report_by_default(tmp_path, capsys):
+    code, out, err = run(["analyze", EXAMPLE, "-o", tmp_path], capsys)
+    assert code == 0, err
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "<svg" in html and "http://" not in html.replace("http://www.w3.org", "")
+    assert (tmp_path / "figures" / "figure1a_pfs2_by_class.svg").is_file()
+    assert "report.html" in out
 
 
 def test_flags_and_config_are_resolved_into_the_results(tmp_path, capsys):

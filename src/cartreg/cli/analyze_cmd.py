@@ -57,7 +57,7 @@ def register(app: typer.Typer) -> None:
         class_map: Optional[Path] = typer.Option(None, "--class-map", help="CSV mapping regimens to classes."),
         cutoff: Optional[str] = typer.Option(None, "--cutoff", help="Data cut-off YYYY-MM-DD (CSV/XLSX input)."),
         drop_invalid: bool = typer.Option(False, "--drop-invalid", help="Leave out patients with errors instead of stopping."),
-        no_report: bool = typer.Option(False, "--no-report", help="Write results.json and tables only."),
+        no_report: bool = typer.Option(False, "--no-report", help="Write results.json, tables/ and patients.csv, without the HTML report and figures."),
         identifiers: bool = typer.Option(False, "--identifiers", help="Allow patient identifiers in the report."),
     ) -> None:
         """Derive every endpoint and compute the study; write results.json, tables/, patients.csv, report.html."""
@@ -95,7 +95,11 @@ def register(app: typer.Typer) -> None:
         report_path = None
         if study != "late-failure":
             typer.echo(f"{study}: the HTML report covers the late-failure study only; results.json written")
-        elif not no_report:
+        elif no_report:
+            from cartreg.report import write_tables
+
+            write_tables(analysis.results, out)
+        else:
             from cartreg.report import write_report
 
             report_path = write_report(analysis.results, out, identifiers=identifiers)

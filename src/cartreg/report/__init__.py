@@ -22,7 +22,7 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["write_report", "render_report"]
+__all__ = ["write_report", "write_tables", "render_report"]
 
 
 def _atomic_write(path: Path, data: str) -> None:
@@ -36,6 +36,19 @@ def _atomic_write(path: Path, data: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_tables(results: dict, outdir: Path, table_stat: str = "range", tables: list | None = None) -> list[Path]:
+    """Write every report table as ``outdir/tables/<id>.csv`` (also used by ``analyze --no-report``)."""
+    from cartreg.report.tables import build_tables
+
+    tdir = Path(outdir) / "tables"
+    tdir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for t in tables if tables is not None else build_tables(results, stat=table_stat):
+        _atomic_write(tdir / f"{t.id}.csv", t.to_csv())
+        paths.append(tdir / f"{t.id}.csv")
+    return paths
 
 
 def render_report(results: dict, outdir: Path | None = None, identifiers: bool = False,
@@ -66,10 +79,7 @@ def render_report(results: dict, outdir: Path | None = None, identifiers: bool =
         embedded.append({"id": fig.id, "title": fig.title, "caption": fig.caption,
                          "svg": inline_svg(svg_text, f"f{i + 1}", fig.title)})
     if outdir is not None:
-        tdir = Path(outdir) / "tables"
-        tdir.mkdir(parents=True, exist_ok=True)
-        for t in tables:
-            _atomic_write(tdir / f"{t.id}.csv", t.to_csv())
+        write_tables(results, Path(outdir), tables=tables)
     return render_html(results, tables, embedded, summary_paragraphs(results),
                        identifiers=identifiers, report_version=__version__)
 
