@@ -129,3 +129,95 @@ def test_category_and_value_counts_match_the_sorting_implementations():
         assert b.categories(v, ("DLBCL", "PMBL", "HGBCL", "tFL")) == _categories_reference(v, ("DLBCL", "PMBL", "HGBCL", "tFL"))
         got, want = _value_counts(v), _value_counts_reference(v)
         assert got == want and list(got) == list(want)
+
+
+def test_parallel_csv_is_byte_identical_to_one_write(tmp_path):
+    import datetime as dt
+
+    import pyarrow.csv as pacsv
+
+    from cartreg.study import write_csv
+
+    n = 1001
+    t = pa.table({
+        "patient_id": [f"P{i:05d}" for i in range(n)],
+        "text": [None if i % 7 == 0 else ('say "hi", ok' if i % 5 == 0 else f"v{i % 3}") for i in range(n)],
+        "day": [dt.date(2020, 1, 1) + dt.timedelta(days=i) if i % 4 else None for i in range(n)],
+        "x": [i / 3 if i % 6 else None for i in range(n)],
+        "flag": [bool(i % 2) if i % 9 else None for i in range(n)],
+    })
+    one = tmp_path / "one.csv"
+    pacsv.write_csv(t, one)
+    for parts in (2, 3, 4, 7):
+        many = tmp_path / f"many{parts}.csv"
+        write_csv(t, many, parts=parts)
+        assert many.read_bytes() == one.read_bytes()
+    small = tmp_path / "small.csv"
+    write_csv(t.slice(0, 1), small, parts=4)
+    assert small.read_bytes().count(b"\n") == 2
+
+
+def test_prefetched_csv_bytes_are_written_once_and_identical(tmp_path, monkeypatch):
+    import pyarrow.csv as pacsv
+
+    from cartreg.study import output
+
+    monkeypatch.setattr(output, "PARALLEL_MIN_ROWS", 10)
+    t = pa.table({"patient_id": [f"P{i}" for i in range(50)], "x": [i / 7 if i % 3 else None for i in range(50)]})
+    one = tmp_path / "one.csv"
+    pacsv.write_csv(t, one)
+    output.prefetch_csv(t)
+    assert output._pending is not None and output._pending[0] is t
+    output.write_csv(t, tmp_path / "pre.csv")
+    assert output._pending is None  # claimed
+    assert (tmp_path / "pre.csv").read_bytes() == one.read_bytes()
+    # another table never picks up bytes prepared for this one
+    other = t.slice(0, 20)
+    output.prefetch_csv(t)
+    output.write_csv(other, tmp_path / "other.csv")
+    pacsv.write_csv(other, one)
+    assert (tmp_path / "other.csv").read_bytes() == one.read_bytes()
+    token = output.prefetch_enabled.set(False)
+    try:
+        output._pending = None
+        output.prefetch_csv(t)
+        assert output._pending is None
+    finally:
+        output.prefetch_enabled.reset(token)
+
+
+def test_columns_eq_and_isin_match_object_comparisons():
+    rng = np.random.default_rng(3)
+    pool = np.array(["treated", "untreated", "unknown", None, ""], dtype=object)
+    v = pool[rng.integers(0, len(pool), 2000)]
+    t = pa.table({"s": pa.chunked_array([v[:700].tolist(), v[700:].tolist()], pa.string()),
+                  "n": pa.array(rng.integers(0, 3, 2000))})
+    c = Columns(t)
+    for value in ("treated", "unknown", "", "absent"):
+        assert np.array_equal(c.eq("s", value), v == value)
+    assert np.array_equal(c.eq("s", None), np.equal(v, None))
+    assert np.array_equal(c.isin("s", ("treated", "untreated")), np.isin(v, ["treated", "untreated"]))
+    assert c.text("s").tolist() == v.tolist()
+    assert not c.eq("missing_column", "x").any() and c.eq("missing_column", None).all()
+    assert np.array_equal(c.eq("n", 1), t.column("n").to_numpy() == 1)  # not text: compared as objects
+
+
+def test_columns_read_arrow_buffers_like_to_numpy_including_offsets_and_nulls():
+    rng = np.random.default_rng(11)
+    n = 1000
+    ints = [None if i % 7 == 0 else int(v) for i, v in enumerate(rng.integers(-50, 50, n))]
+    floats = [None if i % 5 == 0 else float(v) for i, v in enumerate(rng.normal(size=n))]
+    bools = [None if i % 3 == 0 else bool(v) for i, v in enumerate(rng.integers(0, 2, n))]
+    full = pa.table({"i": pa.array(ints, pa.int32()), "f": pa.array(floats), "b": pa.array(bools),
+                     "nb": pa.array([bool(i % 2) for i in range(n)]), "s": pa.array([None if i % 4 else "x" for i in range(n)])})
+    for t in (full, full.slice(3, 517), full.slice(9, 0), pa.concat_tables([full.slice(0, 10), full.slice(13, 50)])):
+        c = Columns(t)
+        for name in ("i", "f"):
+            want = t.column(name).cast(pa.float64()).to_numpy(zero_copy_only=False)
+            assert np.array_equal(c.num(name), want, equal_nan=True)
+        for name in ("b", "nb"):
+            col = t.column(name)
+            value, valid = c.flag(name)
+            assert value.tolist() == [bool(v) for v in col.fill_null(False).to_pylist()]
+            assert valid.tolist() == [v is not None for v in col.to_pylist()]
+        assert c.text("s").tolist() == t.column("s").to_pylist()

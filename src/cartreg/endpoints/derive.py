@@ -20,7 +20,6 @@ from typing import Literal
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from cartreg.endpoints.treatment_classes import (
     CLASSES,
@@ -119,8 +118,8 @@ class Endpoints:
     @property
     def unmapped_regimens(self) -> list[tuple[str, int]]:
         """Regimen texts classified ``other`` because no drug was recognised, with their row counts."""
-        rows = self.regimens.filter(pc.equal(self.regimens.column("recognised"), False)).to_pylist()
-        return [(r["regimen"], r["n_rows"]) for r in rows]
+        # plain Python over the few distinct texts (an Arrow filter would make pyarrow import pandas)
+        return [(r["regimen"], r["n_rows"]) for r in self.regimens.to_pylist() if r["recognised"] is False]
 
 
 # --- steps ------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -20,6 +21,7 @@ from cartreg import __version__
 from cartreg.endpoints import Endpoints
 from cartreg.errors import CartregError
 from cartreg.study import late_failure, product_outcomes
+from cartreg.study.output import prefetch_enabled, write_csv
 from cartreg.study.params import LateFailureParams, resolve_params
 
 
@@ -85,7 +87,11 @@ def run_study(reg: Any, study: str = "late-failure", params: Any | None = None) 
 
 def analyze(reg: Any, study: str = "late-failure", params: Any | None = None) -> dict[str, Any]:
     """The results dictionary of ``study`` on ``reg`` (what ``cartreg analyze`` writes as results.json)."""
-    return run_study(reg, study, params).results
+    token = prefetch_enabled.set(False)  # patients.csv is not written: do not prepare it
+    try:
+        return run_study(reg, study, params).results
+    finally:
+        prefetch_enabled.reset(token)
 
 
 def jsonable(obj: Any) -> Any:
@@ -109,16 +115,20 @@ def jsonable(obj: Any) -> Any:
 
 
 def write_results(analysis: Analysis, outdir: Path) -> dict[str, Path]:
-    """Write ``results.json`` and the identifying per-patient ``patients.csv`` into ``outdir``."""
-    import pyarrow.csv as pacsv
+    """Write ``results.json`` and the identifying per-patient ``patients.csv`` into ``outdir``.
 
+    patients.csv is written by :func:`write_csv` (its bytes usually prepared while the statistics
+    ran, see :mod:`cartreg.study.output`) while results.json is encoded.
+    """
     outdir.mkdir(parents=True, exist_ok=True)
-    results_path = outdir / "results.json"
-    tmp = results_path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(analysis.results, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    tmp.replace(results_path)
     patients_path = outdir / "patients.csv"
-    pacsv.write_csv(analysis.endpoints.patients, patients_path)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        csv_done = pool.submit(write_csv, analysis.endpoints.patients, patients_path)
+        results_path = outdir / "results.json"
+        tmp = results_path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(analysis.results, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+        tmp.replace(results_path)
+        csv_done.result()
     (outdir / "IDENTIFYING-DATA.txt").write_text(
         "patients.csv holds patient identifiers (patient_id) and dates: it is health data.\n"
         "Do not share it outside the registry's governance. results.json and report.html hold no identifiers.\n",
@@ -128,4 +138,4 @@ def write_results(analysis: Analysis, outdir: Path) -> dict[str, Path]:
 
 
 __all__ = ["STUDIES", "Analysis", "LateFailureParams", "StudyPlan", "analyze", "resolve_params", "run_study",
-           "write_results"]
+           "write_csv", "write_results"]

@@ -204,9 +204,19 @@ def cox_vs_reference(
     return hrs, notes
 
 
-def cif_at(days: np.ndarray, status: np.ndarray, at_months: Sequence[float], cause: int = 1) -> list[dict]:
-    """Cumulative incidence of ``cause`` (Aalen-Johansen; cmprsk variance, log(-log) CI) at given months."""
-    res = cuminc(days, status)
+def cif_fit(days: np.ndarray, status: np.ndarray) -> Any:
+    """The Aalen-Johansen fit behind :func:`cif_at` and :func:`cif_curve` (fit once, pass as ``fit``)."""
+    return cuminc(days, status)
+
+
+def cif_at(days: np.ndarray, status: np.ndarray, at_months: Sequence[float], cause: int = 1,
+           fit: Any | None = None) -> list[dict]:
+    """Cumulative incidence of ``cause`` (Aalen-Johansen; cmprsk variance, log(-log) CI) at given months.
+
+    ``fit``: ``cuminc(days, status)`` when the caller already has it (fitted once, used by
+    :func:`cif_at` and :func:`cif_curve`).
+    """
+    res = fit if fit is not None else cuminc(days, status)
     pts = res.at(str(cause), None, [m * DAYS_PER_MONTH for m in at_months])
     out = []
     for m, est, lo, hi in zip(at_months, pts.est, pts.lower, pts.upper):
@@ -215,9 +225,9 @@ def cif_at(days: np.ndarray, status: np.ndarray, at_months: Sequence[float], cau
     return out
 
 
-def cif_curve(days: np.ndarray, status: np.ndarray) -> dict[str, Any]:
+def cif_curve(days: np.ndarray, status: np.ndarray, fit: Any | None = None) -> dict[str, Any]:
     """Step data of the cumulative incidence of failure (1) and of death without failure (2), in months."""
-    res = cuminc(days, status)
+    res = fit if fit is not None else cuminc(days, status)
     out: dict[str, Any] = {}
     for cause, key in (("1", "failure"), ("2", "death_without_failure")):
         if cause not in [str(c) for c in res.causes]:

@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 
 from cartreg.endpoints import CLASSES, DAYS_PER_MONTH, Endpoints, derive_endpoints, load_class_map
 from cartreg.study import blocks as b
+from cartreg.study.output import prefetch_csv
 from cartreg.study.params import LateFailureParams
 
 HISTOLOGIES = ("DLBCL", "PMBL", "HGBCL", "tFL", "tMZL", "PCNSL", "GZL", "RICHTER", "OTHER")
@@ -43,7 +44,8 @@ class Columns:
         if key not in self._cache:
             value = make()
             for a in value if isinstance(value, tuple) else (value,):
-                a.flags.writeable = False
+                if isinstance(a, np.ndarray):
+                    a.flags.writeable = False
             self._cache[key] = value
         return self._cache[key]
 
@@ -51,13 +53,42 @@ class Columns:
         """Numbers as float (NaN = missing); a missing column is all NaN."""
         if not self.has(name):
             return np.full(self.n, np.nan)
-        return self._cached("num", name, lambda: self.t.column(name).cast(pa.float64()).to_numpy(zero_copy_only=False))
+        def make() -> np.ndarray:
+            values, valid = _numpy(_one_chunk(self.t.column(name).cast(pa.float64())))
+            return values if valid is None else np.where(valid, values, np.nan)
+
+        return self._cached("num", name, make)
 
     def text(self, name: str) -> np.ndarray:
         """Text as an object array (None = missing)."""
         if not self.has(name):
             return np.full(self.n, None, dtype=object)
-        return self._cached("text", name, lambda: _text_array(self.t.column(name)))
+        return self._cached("text", name, lambda: self._text_from_codes(name))
+
+    def _text_from_codes(self, name: str) -> np.ndarray:
+        codes, levels = self._cached("codes", name, lambda: _text_codes(self.t.column(name)))
+        if levels is None:
+            return np.asarray(self.t.column(name).to_numpy(zero_copy_only=False), dtype=object)
+        return np.array(levels + [None], dtype=object)[codes]
+
+    def eq(self, name: str, value: str | None) -> np.ndarray:
+        """``text(name) == value`` (``None``: missing), compared on dictionary codes, not strings."""
+        if not self.has(name):
+            return np.full(self.n, value is None)
+        codes, levels = self._cached("codes", name, lambda: _text_codes(self.t.column(name)))
+        if levels is None:  # not a text column: compare the objects
+            text = self.text(name)
+            return np.equal(text, None) if value is None else text == value
+        if value is None:
+            return codes == len(levels)
+        return codes == levels.index(value) if value in levels else np.zeros(self.n, bool)
+
+    def isin(self, name: str, values: tuple[str, ...]) -> np.ndarray:
+        """``np.isin(text(name), values)`` for text values."""
+        out = np.zeros(self.n, bool)
+        for v in values:
+            out |= self.eq(name, v)
+        return out
 
     def flag(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """A boolean column as (value with NULL -> False, valid mask)."""
@@ -65,26 +96,59 @@ class Columns:
             return np.zeros(self.n, bool), np.zeros(self.n, bool)
 
         def make() -> tuple[np.ndarray, np.ndarray]:
-            col = self.t.column(name).combine_chunks() if self.t.num_rows else pa.array([], pa.bool_())
-            valid = col.is_valid().to_numpy(zero_copy_only=False)
-            value = col.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
-            return value, valid
+            values, valid = _numpy(_one_chunk(self.t.column(name)))
+            if valid is None:
+                return values.astype(bool), np.ones(self.n, bool)
+            return values.astype(bool) & valid, valid
 
         return self._cached("flag", name, make)
 
 
-def _text_array(col: pa.ChunkedArray) -> np.ndarray:
-    """An Arrow text column as an object array of str (None = missing), via dictionary encoding."""
-    if col.num_chunks == 0 or len(col) == 0:
-        return np.asarray(col.to_numpy(zero_copy_only=False), dtype=object)
-    arr = col.combine_chunks()
-    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
-        return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object)
+def _text_codes(col: pa.ChunkedArray) -> tuple[np.ndarray, list[str] | None]:
+    """(codes, levels) of a text column: ``levels[code]``, or missing where ``code == len(levels)``.
+
+    ``levels`` is None for a column that is not text (or empty): callers then use the objects.
+    """
+    arr = col.combine_chunks() if col.num_chunks else None
+    if arr is None or len(arr) == 0 or not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return np.zeros(len(col), np.int64), None
     enc = pc.dictionary_encode(arr)
     levels = enc.dictionary.to_pylist()
-    lookup = np.array(levels + [None], dtype=object)
-    codes = enc.indices.fill_null(len(levels)).to_numpy(zero_copy_only=False)
-    return lookup[codes]
+    codes, valid = _numpy(enc.indices)
+    codes = codes.astype(np.int64)
+    if valid is not None:
+        codes[~valid] = len(levels)
+    return codes, levels
+
+
+def _one_chunk(col: pa.ChunkedArray) -> pa.Array:
+    return col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+
+
+_NUMPY_TYPES = {pa.float64(): np.float64, pa.int8(): np.int8, pa.int16(): np.int16, pa.int32(): np.int32,
+                pa.int64(): np.int64, pa.uint8(): np.uint8, pa.uint16(): np.uint16, pa.uint32(): np.uint32,
+                pa.uint64(): np.uint64}
+
+
+def _numpy(arr: pa.Array) -> tuple[np.ndarray, np.ndarray | None]:
+    """(values, validity mask or None when nothing is missing) of a boolean or numeric Arrow array.
+
+    Read from the Arrow buffers with ``np.frombuffer``: ``Array.to_numpy`` would do the same, but
+    first makes pyarrow import pandas when it is installed (0.4-0.6 s per process). Values under a
+    missing entry are unspecified; callers mask them.
+    """
+    n, off = len(arr), arr.offset
+    if n == 0:
+        return np.zeros(0, bool if pa.types.is_boolean(arr.type) else _NUMPY_TYPES[arr.type]), None
+    bufs = arr.buffers()
+
+    def bits(buf) -> np.ndarray:
+        return np.unpackbits(np.frombuffer(buf, np.uint8), count=off + n, bitorder="little")[off:].astype(bool)
+
+    valid = bits(bufs[0]) if arr.null_count and bufs[0] is not None else None
+    if pa.types.is_boolean(arr.type):
+        return bits(bufs[1]), valid
+    return np.frombuffer(bufs[1], _NUMPY_TYPES[arr.type], count=off + n)[off:], valid
 
 
 def baseline(c: Columns, m: np.ndarray) -> dict[str, Any]:
@@ -141,25 +205,26 @@ def _value_counts(values: np.ndarray) -> dict[str, int]:
 def run(con, params: LateFailureParams) -> tuple[dict[str, Any], Endpoints]:
     """Derive endpoints on ``con`` and compute every figure of the late-failure study."""
     ep = derive_endpoints(con, params.rules(), load_class_map(params.class_map))
+    prefetch_csv(ep.patients)  # patients.csv is formatted on a worker thread while the statistics run
     c = Columns(ep.patients)
     ct, cl = params.conf_type, params.conf_level
     failed, _ = c.flag("failed")
     late, _ = c.flag("late")
     early = failed & ~late
     ttf = c.num("ttf_days")
-    ftype = c.text("failure_type")
     infused = c.n
 
     cif_days, cif_status = c.num("cif_days"), c.num("cif_status").astype(int)
+    cif_fit = b.cif_fit(cif_days, cif_status) if infused else None  # one Aalen-Johansen fit for both blocks
     failures = {
         "n": int(failed.sum()),
         "pct": b.pct(int(failed.sum()), infused),
-        "relapse": {"n": int((ftype == "relapse").sum())},
-        "progression": {"n": int((ftype == "progression").sum())},
+        "relapse": {"n": int(c.eq("failure_type", "relapse").sum())},
+        "progression": {"n": int(c.eq("failure_type", "progression").sum())},
         "early": {"n": int(early.sum()), "pct": b.pct(int(early.sum()), int(failed.sum()))},
         "late": {"n": int(late.sum()), "pct": b.pct(int(late.sum()), int(failed.sum()))},
-        "cif": b.cif_at(cif_days, cif_status, params.cif_months) if infused else [],
-        "cif_curve": b.cif_curve(cif_days, cif_status) if infused else None,
+        "cif": b.cif_at(cif_days, cif_status, params.cif_months, fit=cif_fit) if infused else [],
+        "cif_curve": b.cif_curve(cif_days, cif_status, fit=cif_fit) if infused else None,
         "sensitivity": [
             {
                 "late_after_days": float(d),
@@ -171,11 +236,8 @@ def run(con, params: LateFailureParams) -> tuple[dict[str, Any], Endpoints]:
         "time_to_failure": b.distribution(ttf[failed] / DAYS_PER_MONTH),
     }
 
-    best = c.text("best_response")
-    status = c.text("tx_status")
-    treated = late & (status == "treated")
+    treated = late & c.eq("tx_status", "treated")
     tx_class = c.text("tx_class")
-    post = c.text("post_best_response")
     pfs2_days, pfs2_event = c.num("pfs2_days"), c.flag("pfs2_event")[0]
     os2_days, os2_event = c.num("os2_days"), c.flag("os2_event")[0]
     os2t_days, os2t_event = c.num("os2_treated_days"), c.flag("os2_treated_event")[0]
@@ -197,7 +259,7 @@ def run(con, params: LateFailureParams) -> tuple[dict[str, Any], Endpoints]:
     curves_os2: dict[str, Any] = {}
     step = params.risk_table_step_months
     for cls in CLASSES:
-        m = treated & (tx_class == cls)
+        m = treated & c.eq("tx_class", cls)
         is_ref = cls == params.reference_class
         by_class[cls] = {
             "n": int(m.sum()),
@@ -221,23 +283,23 @@ def run(con, params: LateFailureParams) -> tuple[dict[str, Any], Endpoints]:
         "n": n_late,
         "baseline": baseline(c, late),
         "best_response": {
-            "orr": share(np.isin(best, ["CR", "PR"]), late),
-            "cmr": share(best == "CR", late),
-            "categories": {k: share(best == k, late) for k in ("CR", "PR", "SD", "NE")}
-            | {"none": share(best == None, late)},  # noqa: E711
+            "orr": share(c.isin("best_response", ("CR", "PR")), late),
+            "cmr": share(c.eq("best_response", "CR"), late),
+            "categories": {k: share(c.eq("best_response", k), late) for k in ("CR", "PR", "SD", "NE")}
+            | {"none": share(c.eq("best_response", None), late)},
         },
         "time_to_failure": b.distribution(ttf[late] / DAYS_PER_MONTH),
         "first_treatment": {
-            "treated": share(status == "treated", late),
-            "untreated": share(status == "untreated", late),
-            "unknown": share(status == "unknown", late),
-            "classes": {cls: share(tx_class == cls, treated) for cls in CLASSES},
+            "treated": share(c.eq("tx_status", "treated"), late),
+            "untreated": share(c.eq("tx_status", "untreated"), late),
+            "unknown": share(c.eq("tx_status", "unknown"), late),
+            "classes": {cls: share(c.eq("tx_class", cls), treated) for cls in CLASSES},
             "regimens": {cls: by_class[cls]["regimens"] for cls in CLASSES},
             "gap_days": b.distribution(c.num("tx_gap_days")[treated]),
         },
         "post_failure_response": {
-            "orr": share(np.isin(post, ["CR", "PR"]), treated),
-            "cmr": share(post == "CR", treated),
+            "orr": share(c.isin("post_best_response", ("CR", "PR")), treated),
+            "cmr": share(c.eq("post_best_response", "CR"), treated),
         },
         "followup": b.followup(os2_days[late], os2_event[late], ct, cl),
         "os2": b.km_summary(os2_days[late], os2_event[late], ct, cl),
@@ -273,7 +335,7 @@ def run(con, params: LateFailureParams) -> tuple[dict[str, Any], Endpoints]:
         "cohort": {
             "registered": ep.registered,
             "infused": infused,
-            "products": _value_counts(np.where(c.text("product") == None, "unknown", c.text("product"))),  # noqa: E711
+            "products": _value_counts(np.where(c.eq("product", None), "unknown", c.text("product"))),
         },
         "failures": failures,
         "early": {"n": int(early.sum()), "baseline": baseline(c, early)},
