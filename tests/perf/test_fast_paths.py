@@ -221,3 +221,16 @@ def test_columns_read_arrow_buffers_like_to_numpy_including_offsets_and_nulls():
             assert value.tolist() == [bool(v) for v in col.fill_null(False).to_pylist()]
             assert valid.tolist() == [v is not None for v in col.to_pylist()]
         assert c.text("s").tolist() == t.column("s").to_pylist()
+
+
+def test_cuminc_special_functions_equal_the_scipy_stats_ones():
+    """stats/cuminc.py uses scipy.special (cheap to import) where it used scipy.stats: same numbers."""
+    from scipy.special import chdtr, ndtri
+    from scipy.stats import chi2, norm
+
+    for level in (0.5, 0.8, 0.9, 0.95, 0.99, 0.999):
+        assert ndtri((1 - level) / 2) == norm.ppf((1 - level) / 2)
+    for df in (1, 2, 3, 6):
+        for stat in (0.0, 1e-12, 0.3, 2.5, 17.0, 250.0, np.inf):
+            assert 1.0 - chdtr(df, stat) == 1.0 - chi2.cdf(stat, df)
+    assert 1.0 - chi2.cdf(-1e-15, 1) == 1.0  # the guard in cuminc: a negative statistic gives p = 1
