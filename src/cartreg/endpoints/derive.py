@@ -106,15 +106,6 @@ class Endpoints:
     rules: EndpointRules
     class_map_source: str
 
-    def column(self, name: str) -> np.ndarray:
-        """A per-patient column as a NumPy array (dates as ``datetime64[D]``; NULL -> NaN/None)."""
-        col = self.patients.column(name)
-        if pa.types.is_boolean(col.type):
-            return np.array(col.to_pylist(), dtype=object) if col.null_count else col.to_numpy(zero_copy_only=False)
-        if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
-            return col.cast(pa.float64()).to_numpy(zero_copy_only=False)
-        return col.to_numpy(zero_copy_only=False)
-
     @property
     def unmapped_regimens(self) -> list[tuple[str, int]]:
         """Regimen texts classified ``other`` because no drug was recognised, with their row counts."""

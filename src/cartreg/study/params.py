@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +53,6 @@ class LateFailureParams:
     cif_months: tuple[float, ...] = (3.0, 6.0, 12.0)
     sensitivity_days: tuple[float, ...] = (60.0, 90.0, 91.3125, 120.0)
     risk_table_step_months: float = 3.0
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.conf_type not in CONF_TYPES:
@@ -80,7 +79,7 @@ class LateFailureParams:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready parameters (tuples as lists)."""
-        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
 
 
@@ -129,7 +128,7 @@ def resolve_params(
     ``params_type`` is the plan's parameter dataclass (default :class:`LateFailureParams`).
     """
     params_type = params_type or LateFailureParams
-    fields = {f.name: f for f in dataclasses.fields(params_type) if f.name != "extra"}
+    fields = {f.name: f for f in dataclasses.fields(params_type)}
     values: dict[str, Any] = {}
     if config is not None:
         path = Path(config)
