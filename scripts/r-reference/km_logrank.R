@@ -18,20 +18,7 @@ out_dir <- file.path("tests", "fixtures", "r")
 data_dir <- file.path(out_dir, "data")
 dir.create(data_dir, recursive = TRUE, showWarnings = FALSE)
 
-# ---- minimal JSON writer ---------------------------------------------------------------
-jnum <- function(x) {
-  x <- as.numeric(x)
-  if (length(x) != 1) stop("jnum needs a scalar")
-  if (is.na(x)) "null" else if (is.infinite(x)) (if (x > 0) "Infinity" else "-Infinity")
-  else sprintf("%.17g", x)
-}
-jarr <- function(x) paste0("[", paste(vapply(as.numeric(x), jnum, ""), collapse = ","), "]")
-jstr <- function(s) if (is.null(s) || is.na(s)) "null" else paste0('"', gsub('"', '\\\\"', s), '"')
-jsarr <- function(s) paste0("[", paste(vapply(as.character(s), jstr, ""), collapse = ","), "]")
-jobj <- function(lst) {
-  if (length(lst) == 0) return("{}")
-  paste0("{", paste(sprintf('%s:%s', vapply(names(lst), jstr, ""), unlist(lst)), collapse = ",\n"), "}")
-}
+source(file.path("scripts", "r-reference", "json.R"))   # jnum, jarr, jstr, jsarr, jmat, jobj
 
 probs <- c(0.1, 0.25, 0.5, 0.75, 0.9)
 
