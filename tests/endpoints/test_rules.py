@@ -148,7 +148,10 @@ def test_pfs2_ends_at_progression_or_death_whichever_first():
     assert (r["prog"]["os2_days"], r["prog"]["os2_event"]) == (400 - 150, True)
     assert (r["prog"]["os2_treated_days"], r["prog"]["os2_treated_event"]) == (400 - 160, True)
     assert (r["death"]["pfs2_days"], r["death"]["pfs2_event"]) == (260 - 170, True)
-    assert (r["cens"]["pfs2_days"], r["cens"]["pfs2_event"]) == (300 - 165, False)
+    # censored at the last assessment (CMR on day 250; issue 10 rule 3), not at the last contact (day 300)
+    assert (r["cens"]["pfs2_days"], r["cens"]["pfs2_event"]) == (250 - 165, False)
+    rc = rows(derive_endpoints(con, EndpointRules(pfs_censoring="last-contact")))
+    assert (rc["cens"]["pfs2_days"], rc["cens"]["pfs2_event"]) == (300 - 165, False)
     assert r["cens"]["post_best_response"] == "CR" and r["cens"]["tx_class"] == "radiotherapy"
     # measured from failure instead
     rf = rows(derive_endpoints(con, EndpointRules(treated_origin="failure")))

@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from cartreg.endpoints import derive_endpoints
+from cartreg.endpoints import EndpointRules, derive_endpoints
 from cartreg.study import blocks as b
 from cartreg.study.late_failure import Columns, _value_counts
 
@@ -39,7 +39,9 @@ def test_first_treatment_text_and_count_for_single_and_combined_regimens():
             tx("one", 105, "lenalidomide + rituximab"), tx("one", 300, "glofitamab"),
         ],
     )
-    r = rows(derive_endpoints(con))
+    # same-day lines (line_window_days=0): R-ICE on day 130 is then the next treatment (issue 10 rule 5
+    # would put it, 10 days after the first start, in the first line)
+    r = rows(derive_endpoints(con, EndpointRules(line_window_days=0)))
     assert (r["twice"]["tx_regimen"], r["twice"]["tx_n_regimens"], r["twice"]["tx_class"]) == ("R-GemOx", 1, "chemotherapy")
     assert (r["spelling"]["tx_regimen"], r["spelling"]["tx_n_regimens"]) == ("R - GEMOX + R-GemOx", 1)
     assert (r["three"]["tx_regimen"], r["three"]["tx_n_regimens"], r["three"]["tx_class"]) == (

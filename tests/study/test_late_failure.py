@@ -78,8 +78,12 @@ def test_by_class_landmarks_and_hazard_ratios(res):
     assert (chemo["n"], chemo["events_pfs2"], chemo["events_os2"], chemo["gap_days_median"]) == (2, 2, 1, 7.5)
     # chemotherapy PFS-2: events at 75 and 190 days -> S(182.625) = 0.5 with 1 at risk
     assert chemo["pfs2_6mo"]["est"] == pytest.approx(0.5, rel=1e-12) and chemo["pfs2_6mo"]["n_risk"] == 1
-    # bispecific PFS-2: event at 190, censored at 350 -> S(182.625) = 1 with 2 at risk
-    assert bsab["pfs2_6mo"]["est"] == 1.0 and bsab["pfs2_6mo"]["n_risk"] == 2
+    # bispecific PFS-2: event at 190 (P4); P3 censored at its last assessment (CMR day 250 = 100 days
+    # after its start; issue 10 rule 3) -> S(182.625) = 1 with 1 at risk
+    assert bsab["pfs2_6mo"]["est"] == 1.0 and bsab["pfs2_6mo"]["n_risk"] == 1
+    # censored at the last contact instead (the rule before issue 10): 350 days, 2 at risk
+    old = analyze(_registry(), params=resolve_params(overrides={"pfs_censoring": "last-contact"}))
+    assert old["late"]["by_class"]["bispecific"]["pfs2_6mo"]["n_risk"] == 2
     assert chemo["reference"] is True and chemo["pfs2_hr"] is None and chemo["os2_hr"] is None
     assert bsab["reference"] is False
     hr = bsab["pfs2_hr"]
@@ -106,8 +110,14 @@ def test_cut_off_parameter_changes_early_late(res):
 
 def test_cumulative_incidence_of_failure(res):
     cif = {c["months"]: c for c in res["failures"]["cif"]}
-    # failures by 3 months (91.3125 d): days 60 and 91 among 9 infused, no competing death before them
-    assert cif[3.0]["est"] == pytest.approx(2 / 9, rel=1e-12)
-    assert math.isclose(cif[3.0]["pct"], 100 * 2 / 9)
+    # failures by 3 months (91.3125 d): days 60 and 91 among 9 infused. P10 dies (no failure) on day 20;
+    # P8 (no failure, last assessment CMR day 30) is censored on day 30 (issue 10 rule 3). Aalen-Johansen:
+    # S(20) = 8/9; day 60: 7 at risk -> 8/9 * 1/7; day 91: 6 at risk -> 8/9 * 6/7 * 1/6; sum 16/63
+    assert cif[3.0]["est"] == pytest.approx(16 / 63, rel=1e-12)
+    assert math.isclose(cif[3.0]["pct"], 100 * 16 / 63)
     lo, hi = cif[3.0]["ci"]
-    assert 0 < lo < 2 / 9 < hi < 1
+    assert 0 < lo < 16 / 63 < hi < 1
+    # censored at the last contact (the rule before issue 10): no censoring before day 91 but the death
+    # on day 20 -> 2/9
+    old = analyze(_registry(), params=resolve_params(overrides={"pfs_censoring": "last-contact"}))
+    assert old["failures"]["cif"][0]["est"] == pytest.approx(2 / 9, rel=1e-12)

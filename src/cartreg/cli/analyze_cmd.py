@@ -36,6 +36,8 @@ def summary_lines(r: dict[str, Any]) -> list[str]:
         f"median follow-up from failure {_fmt_median(la['followup'])}",
         f"median PFS-2 {_fmt_median(la['pfs2'])}; median OS-2 {_fmt_median(la['os2'])}",
     ]
+    if co["infused"] and fa["n"] == 0:
+        lines.insert(1, "no failure recorded (no PD/PMD after infusion): the study has zero failures")
     return lines
 
 
@@ -55,7 +57,18 @@ def register(app: typer.Typer) -> None:
         class_precedence: Optional[str] = typer.Option(None, "--class-precedence", help="Comma-separated class order."),
         reference_class: Optional[str] = typer.Option(None, "--reference-class", help="Cox reference (default chemotherapy)."),
         class_map: Optional[Path] = typer.Option(None, "--class-map", help="CSV mapping regimens to classes."),
-        cutoff: Optional[str] = typer.Option(None, "--cutoff", help="Data cut-off YYYY-MM-DD (CSV/XLSX input)."),
+        failure_treatment_window_days: Optional[int] = typer.Option(
+            None, "--failure-treatment-window-days",
+            help="A treatment started up to this many days before the failure (after the last assessment) is post-failure (default 30; 0 = on or after the failure date)."),
+        pfs_censoring: Optional[str] = typer.Option(
+            None, "--pfs-censoring", help="last-assessment (default) | last-contact: censoring of PFS-2 and of the failure incidence."),
+        lymphoma_death_as_failure: Optional[bool] = typer.Option(
+            None, "--lymphoma-death-as-failure/--no-lymphoma-death-as-failure",
+            help="A lymphoma death without a recorded progression is a failure on the death date (default on)."),
+        line_window_days: Optional[int] = typer.Option(
+            None, "--line-window-days",
+            help="Regimens started within this many days of the first post-failure treatment form its line (default 14; 0 = same day)."),
+        cutoff: Optional[str] = typer.Option(None, "--cutoff", help="Data cut-off (freeze) YYYY-MM-DD: later records are ignored and counted, follow-up ends at it."),
         drop_invalid: bool = typer.Option(False, "--drop-invalid", help="Leave out patients with errors instead of stopping."),
         no_report: bool = typer.Option(False, "--no-report", help="Write results.json, tables/ and patients.csv, without the HTML report and figures."),
         identifiers: bool = typer.Option(False, "--identifiers", help="Allow patient identifiers in the report."),
@@ -74,6 +87,10 @@ def register(app: typer.Typer) -> None:
             "class_precedence": class_precedence,
             "reference_class": reference_class,
             "class_map": None if class_map is None else str(class_map),
+            "failure_treatment_window_days": failure_treatment_window_days,
+            "pfs_censoring": pfs_censoring,
+            "lymphoma_death_as_failure": lymphoma_death_as_failure,
+            "line_window_days": line_window_days,
         }
         plan = get_plan(study)
         params = resolve_params(config, overrides, study=study, params_type=plan.params_type)

@@ -34,7 +34,7 @@ def _print_report(report, fmt: OutputFormat, limit: int | None, err: bool = Fals
 def validate_cmd(
     path: Path = typer.Argument(..., help="Registry: a directory of CSV files, an .xlsx workbook or a cartreg .duckdb."),
     fmt: OutputFormat = typer.Option(OutputFormat.text, "--format", help="text (a table) or json (every issue)."),
-    cutoff: str = typer.Option(None, "--cutoff", help="Data cut-off YYYY-MM-DD: any later date is an error."),
+    cutoff: str = typer.Option(None, "--cutoff", help="Data cut-off YYYY-MM-DD: any later date is a warning (the analysis ignores it)."),
     limit: int = typer.Option(20, "--limit", min=1, help="Text: list at most this many issues per rule."),
     show_all: bool = typer.Option(False, "--all", help="Text: list every issue."),
 ) -> None:

@@ -179,7 +179,8 @@ RULES: tuple[Rule, ...] = (
     Rule("death_last_contact_mismatch", "error",
          "A death_date differs from last_contact_date (for a dead patient, last contact is the death date)."),
     Rule("death_cause_without_death", "error", "A death_cause is given without a death_date."),
-    Rule("date_after_cutoff", "error", "A date is after the data cut-off given with --cutoff."),
+    Rule("date_after_cutoff", "warning",
+         "A date is after the data cut-off given with --cutoff: the analysis ignores it and ends follow-up at the cut-off."),
     # warnings
     Rule("event_before_infusion", "warning",
          "An assessment or treatment is dated on or before the infusion date; analyses ignore it."),

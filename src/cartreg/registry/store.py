@@ -29,8 +29,8 @@ import pyarrow.compute as pc
 from cartreg.errors import CartregError
 from cartreg.io.registry_files import read_registry_files
 from cartreg.registry.report import ValidationReport
-from cartreg.registry.schema import FORMAT_VERSION, TABLES, date_columns
-from cartreg.registry.validate import fetch_sorted_issues, validate_raw
+from cartreg.registry.schema import FORMAT_VERSION, RULES_BY_ID, TABLES, date_columns
+from cartreg.registry.validate import cutoff_message, fetch_sorted_issues, validate_raw
 
 TABLE_NAMES = tuple(t.name for t in TABLES)
 _DUCKDB_MAGIC = b"DUCK"
@@ -266,13 +266,15 @@ def _open_duckdb(path: Path, cutoff: dt.date | None) -> Registry:
 
 
 def _insert_cutoff_issues(con: duckdb.DuckDBPyConnection, cutoff: dt.date, meta: RegistryMetadata) -> None:
+    """The ``date_after_cutoff`` warnings (the analysis ignores those records; docs/endpoints.md)."""
+    severity = RULES_BY_ID["date_after_cutoff"].severity
     for t in TABLES:
         label = _stored_label(meta, t.name)
         for col in date_columns(t):
             con.execute(
-                "INSERT INTO issues SELECT 'error', ?, _row, ?, CAST(" + col + " AS VARCHAR), 'date_after_cutoff', "
+                "INSERT INTO issues SELECT ?, ?, _row, ?, CAST(" + col + " AS VARCHAR), 'date_after_cutoff', "
                 "printf(?, " + col + ", ?::DATE), patient_id FROM " + t.name + " WHERE " + col + " > ?::DATE",
-                [label, col, f"{col} %s is after the data cut-off %s", cutoff, cutoff],
+                [severity, label, col, cutoff_message(col), cutoff, cutoff],
             )
 
 

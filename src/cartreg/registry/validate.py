@@ -334,6 +334,22 @@ def _create_contexts(con: duckdb.DuckDBPyConnection) -> None:
         )
 
 
+#: The date_after_cutoff message of each date column: what the analysis does with the record.
+_CUTOFF_MESSAGE = {
+    "eligibility_date": "eligibility_date %s is after the data cut-off %s: the patient is not in the analysed cohort",
+    "infusion_date": "infusion_date %s is after the data cut-off %s: the patient is not in the analysed cohort",
+    "assessment_date": "assessment_date %s is after the data cut-off %s: the analysis ignores this assessment",
+    "start_date": "start_date %s is after the data cut-off %s: the analysis ignores this treatment",
+    "death_date": "death_date %s is after the data cut-off %s: the analysis ignores it (censored at the cut-off)",
+    "last_contact_date": "last_contact_date %s is after the data cut-off %s: follow-up ends at the cut-off",
+}
+
+
+def cutoff_message(col: str) -> str:
+    """The printf template (date, cut-off) of a ``date_after_cutoff`` warning on column ``col``."""
+    return _CUTOFF_MESSAGE.get(col, f"{col} %s is after the data cut-off %s: the analysis ignores it")
+
+
 def _relational_checks(labels: dict[str, str], cutoff: dt.date | None) -> list[Query]:
     """Queries for rules across rows and tables, on the typed tables."""
     P, I, R, T = (labels[n] for n in ("patients", "infusions", "responses", "treatments"))
@@ -386,7 +402,7 @@ def _relational_checks(labels: dict[str, str], cutoff: dt.date | None) -> list[Q
         for table in TABLES:
             for col in date_columns(table):
                 q.append(_issue_select(table.name, labels[table.name], col, col, "date_after_cutoff",
-                                       Query(f"printf(?, {col}, ?::DATE)", (f"{col} %s is after the data cut-off %s", cutoff)),
+                                       Query(f"printf(?, {col}, ?::DATE)", (cutoff_message(col), cutoff)),
                                        Query(f"{col} > ?::DATE", (cutoff,)), frm=table.name))
     # warnings
     for t, lab in (("responses", R), ("treatments", T)):

@@ -69,9 +69,10 @@ def run_study(reg: Any, study: str = "late-failure", params: Any | None = None) 
     """Run ``study`` on a registry (anything with a DuckDB ``con``; a :class:`cartreg.registry.Registry`)."""
     plan = get_plan(study)
     params = params if params is not None else resolve_params(study=study, params_type=plan.params_type)
-    results, ep = plan.run(reg.con, params)
     meta = getattr(reg, "metadata", None)
     cutoff = getattr(meta, "data_cutoff", None)
+    # the data freeze: records after it are ignored and follow-up ends at it (docs/endpoints.md)
+    results, ep = plan.run(reg.con, params, data_cutoff=cutoff if isinstance(cutoff, dt.date) else None)
     results["parameters"]["data_cutoff"] = cutoff.isoformat() if isinstance(cutoff, dt.date) else cutoff
     results["parameters"]["data_cutoff_inferred"] = getattr(meta, "data_cutoff_inferred", None)
     results["meta"] = {

@@ -205,8 +205,16 @@ def cox_vs_reference(
 
 
 def cif_fit(days: np.ndarray, status: np.ndarray) -> Any:
-    """The Aalen-Johansen fit behind :func:`cif_at` and :func:`cif_curve` (fit once, pass as ``fit``)."""
-    return cuminc(days, status)
+    """The Aalen-Johansen fit behind :func:`cif_at` and :func:`cif_curve` (fit once, pass as ``fit``).
+
+    None when no row has an event (nothing to estimate: every incidence is 0).
+    """
+    return cuminc(days, status) if _has_events(status) else None
+
+
+def _has_events(status: np.ndarray) -> bool:
+    s = np.asarray(status, dtype=float)
+    return bool(np.any((s != 0) & ~np.isnan(s)))
 
 
 def cif_at(days: np.ndarray, status: np.ndarray, at_months: Sequence[float], cause: int = 1,
@@ -216,7 +224,11 @@ def cif_at(days: np.ndarray, status: np.ndarray, at_months: Sequence[float], cau
     ``fit``: ``cuminc(days, status)`` when the caller already has it (fitted once, used by
     :func:`cif_at` and :func:`cif_curve`).
     """
-    res = fit if fit is not None else cuminc(days, status)
+    res = fit if fit is not None else cif_fit(days, status)
+    if res is None or str(cause) not in [str(c) for c in res.causes]:
+        # no event of this cause (e.g. a registry without any failure): the incidence is 0 at every
+        # time, and has no confidence interval (cmprsk gives no curve for an absent cause)
+        return [{"months": float(m), "est": 0.0, "ci": [None, None], "pct": 0.0} for m in at_months]
     pts = res.at(str(cause), None, [m * DAYS_PER_MONTH for m in at_months])
     out = []
     for m, est, lo, hi in zip(at_months, pts.est, pts.lower, pts.upper):
@@ -227,10 +239,10 @@ def cif_at(days: np.ndarray, status: np.ndarray, at_months: Sequence[float], cau
 
 def cif_curve(days: np.ndarray, status: np.ndarray, fit: Any | None = None) -> dict[str, Any]:
     """Step data of the cumulative incidence of failure (1) and of death without failure (2), in months."""
-    res = fit if fit is not None else cuminc(days, status)
+    res = fit if fit is not None else cif_fit(days, status)
     out: dict[str, Any] = {}
     for cause, key in (("1", "failure"), ("2", "death_without_failure")):
-        if cause not in [str(c) for c in res.causes]:
+        if res is None or cause not in [str(c) for c in res.causes]:
             out[key] = {"time": [0.0], "est": [0.0], "lower": [0.0], "upper": [0.0]}
             continue
         cur = res.curve(cause, None)

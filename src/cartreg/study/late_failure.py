@@ -6,6 +6,8 @@ A plan: derive the endpoints (:mod:`cartreg.endpoints`), then compose summary bl
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 from collections import Counter
 from typing import Any
 
@@ -14,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cartreg.endpoints import CLASSES, DAYS_PER_MONTH, Endpoints, derive_endpoints, load_class_map
+from cartreg.endpoints.derive import AFTER_CUTOFF_KEYS
 from cartreg.study import blocks as b
 from cartreg.study.output import prefetch_csv
 from cartreg.study.params import LateFailureParams
@@ -202,9 +205,13 @@ def _value_counts(values: np.ndarray) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
-def run(con, params: LateFailureParams) -> tuple[dict[str, Any], Endpoints]:
-    """Derive endpoints on ``con`` and compute every figure of the late-failure study."""
-    ep = derive_endpoints(con, params.rules(), load_class_map(params.class_map))
+def run(con, params: LateFailureParams, data_cutoff: dt.date | None = None) -> tuple[dict[str, Any], Endpoints]:
+    """Derive endpoints on ``con`` and compute every figure of the late-failure study.
+
+    ``data_cutoff``: the data freeze (records after it are ignored, follow-up ends at it).
+    """
+    rules = dataclasses.replace(params.rules(), data_cutoff=data_cutoff)
+    ep = derive_endpoints(con, rules, load_class_map(params.class_map))
     prefetch_csv(ep.patients)  # patients.csv is formatted on a worker thread while the statistics run
     c = Columns(ep.patients)
     ct, cl = params.conf_type, params.conf_level
@@ -212,6 +219,7 @@ def run(con, params: LateFailureParams) -> tuple[dict[str, Any], Endpoints]:
     late, _ = c.flag("late")
     early = failed & ~late
     ttf = c.num("ttf_days")
+    by_lymphoma_death = c.flag("failure_by_lymphoma_death")[0] & failed
     infused = c.n
 
     cif_days, cif_status = c.num("cif_days"), c.num("cif_status").astype(int)
@@ -221,6 +229,8 @@ def run(con, params: LateFailureParams) -> tuple[dict[str, Any], Endpoints]:
         "pct": b.pct(int(failed.sum()), infused),
         "relapse": {"n": int(c.eq("failure_type", "relapse").sum())},
         "progression": {"n": int(c.eq("failure_type", "progression").sum())},
+        # failures found as a death from lymphoma without a recorded progression (counted as progression)
+        "lymphoma_death": {"n": int(by_lymphoma_death.sum())},
         "early": {"n": int(early.sum()), "pct": b.pct(int(early.sum()), int(failed.sum()))},
         "late": {"n": int(late.sum()), "pct": b.pct(int(late.sum()), int(failed.sum()))},
         "cif": b.cif_at(cif_days, cif_status, params.cif_months, fit=cif_fit) if infused else [],
@@ -297,6 +307,9 @@ def run(con, params: LateFailureParams) -> tuple[dict[str, Any], Endpoints]:
             "regimens": {cls: by_class[cls]["regimens"] for cls in CLASSES},
             "gap_days": b.distribution(c.num("tx_gap_days")[treated]),
         },
+        # a treatment after infusion that does not qualify as post-failure (consolidation, maintenance)
+        "pre_failure_treatment": share(c.flag("pre_failure_treatment")[0], late)
+        | {"regimens": _value_counts(c.text("pre_failure_regimens")[late])},
         "post_failure_response": {
             "orr": share(c.isin("post_best_response", ("CR", "PR")), treated),
             "cmr": share(c.eq("post_best_response", "CR"), treated),
@@ -326,6 +339,26 @@ def run(con, params: LateFailureParams) -> tuple[dict[str, Any], Endpoints]:
         if n:
             warnings.append({"kind": "ignored_records", "what": key, "n": n,
                              "message": f"{n} record(s) ignored: {key.replace('_', ' ')}"})
+    after_cutoff = ep.after_cutoff
+    if after_cutoff is not None:
+        what = {"responses": "assessment(s) dated after the cut-off ignored",
+                "treatments": "treatment(s) dated after the cut-off ignored",
+                "deaths": "death(s) after the cut-off ignored (censored at the cut-off)",
+                "last_contacts_truncated": "last contact(s) after the cut-off moved back to it",
+                "registered_after_cutoff": "patient(s) registered after the cut-off left out of the cohort",
+                "infused_after_cutoff": "patient(s) infused after the cut-off left out of the cohort"}
+        for key in AFTER_CUTOFF_KEYS:
+            if after_cutoff[key]:
+                warnings.append({"kind": "after_cutoff", "what": key, "n": after_cutoff[key],
+                                 "message": f"data cut-off {data_cutoff.isoformat()}: {after_cutoff[key]} {what[key]}"})
+    n_lymph = int(by_lymphoma_death.sum())
+    if n_lymph:
+        warnings.append({"kind": "lymphoma_death_as_failure", "n": n_lymph,
+                         "message": f"{n_lymph} death(s) from lymphoma without a recorded progression counted as "
+                                    "failure (progression) on the death date"})
+    if infused and not failed.any():
+        warnings.append({"kind": "no_failures", "n": 0,
+                         "message": "no failure recorded (no PD/PMD after infusion): the study has zero failures"})
     for endpoint, notes in (("pfs2", pfs2_notes), ("os2", os2_notes)):
         for note in notes:
             warnings.append({"kind": "hazard_ratio", "endpoint": endpoint, "message": note})
@@ -340,7 +373,7 @@ def run(con, params: LateFailureParams) -> tuple[dict[str, Any], Endpoints]:
         "failures": failures,
         "early": {"n": int(early.sum()), "baseline": baseline(c, early)},
         "late": late_out,
-        "ignored_records": ep.ignored,
+        "ignored_records": ep.ignored if after_cutoff is None else ep.ignored | {"after_cutoff": after_cutoff},
         "warnings": warnings,
     }
     results["parameters"] = params.to_dict() | {"class_map_source": ep.class_map_source}

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cartreg.endpoints import DEFAULT_PRECEDENCE, EndpointRules
+from cartreg.endpoints.derive import PFS_CENSORING
 from cartreg.endpoints.treatment_classes import CLASSES, validate_precedence
 from cartreg.errors import CartregError
 
@@ -39,6 +40,14 @@ class LateFailureParams:
     cif_months: times of the cumulative incidence of failure.
     sensitivity_days: late-failure cut-offs of the sensitivity table.
     risk_table_step_months: spacing of the number-at-risk table under the curves.
+    failure_treatment_window_days: a treatment started up to this many days before the failure (and
+        after the last assessment before it) is the first post-failure treatment (0 = the old rule).
+    pfs_censoring: ``last-assessment`` (PFS-2 and the CIF of failure censored at the last disease
+        assessment) or ``last-contact`` (the old rule).
+    lymphoma_death_as_failure: a lymphoma death without a recorded progression is a failure.
+    line_window_days: regimens started within this many days of the first post-failure treatment
+        form its line (0 = the same day only, the old rule).
+    (docs/endpoints.md, *Rules of issue 10*.)
     """
 
     late_after_days: float = 91.3125
@@ -53,6 +62,10 @@ class LateFailureParams:
     cif_months: tuple[float, ...] = (3.0, 6.0, 12.0)
     sensitivity_days: tuple[float, ...] = (60.0, 90.0, 91.3125, 120.0)
     risk_table_step_months: float = 3.0
+    failure_treatment_window_days: int = 30
+    pfs_censoring: str = "last-assessment"
+    lymphoma_death_as_failure: bool = True
+    line_window_days: int = 14
 
     def __post_init__(self) -> None:
         if self.conf_type not in CONF_TYPES:
@@ -75,6 +88,10 @@ class LateFailureParams:
             min_untreated_followup_days=int(self.min_untreated_followup_days),
             class_precedence=self.class_precedence,
             treated_origin=self.treated_origin,  # type: ignore[arg-type]
+            failure_treatment_window_days=self.failure_treatment_window_days,
+            pfs_censoring=self.pfs_censoring,  # type: ignore[arg-type]
+            lymphoma_death_as_failure=self.lymphoma_death_as_failure,
+            line_window_days=self.line_window_days,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -102,7 +119,7 @@ def _coerce(name: str, value: Any) -> Any:
             return float(value)
         except (TypeError, ValueError):
             raise CartregError(f"{name} must be a number, got {value!r}") from None
-    if name == "min_untreated_followup_days":
+    if name in ("min_untreated_followup_days", "failure_treatment_window_days", "line_window_days"):
         try:
             f = float(value)
         except (TypeError, ValueError):
@@ -110,6 +127,19 @@ def _coerce(name: str, value: Any) -> Any:
         if f != int(f):
             raise CartregError(f"{name} must be a whole number of days, got {value!r}")
         return int(f)
+    if name == "lymphoma_death_as_failure":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("true", "yes", "1"):
+            return True
+        if text in ("false", "no", "0"):
+            return False
+        raise CartregError(f"{name} must be true or false, got {value!r}")
+    if name == "pfs_censoring":
+        if value not in PFS_CENSORING:
+            raise CartregError(f"{name} must be one of {', '.join(PFS_CENSORING)}, got {value!r}")
+        return value
     if name in ("conf_type", "treated_origin", "reference_class", "class_map"):
         if value is not None and not isinstance(value, str):
             raise CartregError(f"{name} must be text, got {value!r}")

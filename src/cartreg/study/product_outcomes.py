@@ -7,12 +7,14 @@ PFS ends at the first failure (PD/PMD) or death. Products are compared with a Co
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from cartreg.endpoints import DAYS_PER_MONTH, Endpoints, derive_endpoints
+from cartreg.endpoints import DAYS_PER_MONTH, EndpointRules, Endpoints, derive_endpoints
 from cartreg.errors import CartregError
 from cartreg.study import blocks as b
 from cartreg.study.late_failure import Columns
@@ -40,9 +42,9 @@ class ProductOutcomesParams:
         return dict(self.__dict__)
 
 
-def run(con, params: ProductOutcomesParams) -> tuple[dict[str, Any], Endpoints]:
-    """OS and PFS from infusion, overall and by product."""
-    ep = derive_endpoints(con)
+def run(con, params: ProductOutcomesParams, data_cutoff: dt.date | None = None) -> tuple[dict[str, Any], Endpoints]:
+    """OS and PFS from infusion, overall and by product (default endpoint rules, at the data freeze)."""
+    ep = derive_endpoints(con, dataclasses.replace(EndpointRules(), data_cutoff=data_cutoff))
     c = Columns(ep.patients)
     ct, cl, step = params.conf_type, params.conf_level, params.risk_table_step_months
     product = c.text("product")
