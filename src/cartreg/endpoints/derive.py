@@ -477,8 +477,8 @@ def step_patient_table(rules: EndpointRules, baseline_cols: list[str]) -> Step:
         SELECT x.patient_id, x.infusion_date, x.product, x.last_contact_date, x.death_date, x.dead,
                x.failed, x.failure_date,
                x.failure_date - x.infusion_date AS ttf_days,
-               CASE WHEN NOT x.failed THEN NULL WHEN x.cr_before_failure THEN 'relapse' ELSE 'progression' END
-                   AS failure_type,
+               CASE WHEN NOT x.failed THEN NULL WHEN x.failure_by_lymphoma_death THEN 'progression'
+                    WHEN x.cr_before_failure THEN 'relapse' ELSE 'progression' END AS failure_type,
                CASE WHEN NOT x.failed THEN NULL ELSE (x.failure_date - x.infusion_date) > $late_after_days END AS late,
                x.first_tx_after_infusion,
                CASE x.best_rnk {labels} END AS best_response,

@@ -167,8 +167,12 @@ def validate_config(cfg: dict) -> None:
         for c in ("late", "early"):
             _dist(f"post_failure.{c}", {k: v for k, v in cfg["post_failure"][c].items()}, CLASSES + ("untreated",))
         pf = cfg["post_failure"]
-        for k in ("p_gap_zero", "p_same_day_second_regimen", "p_next_line_after_progression"):
+        for k in ("p_gap_zero", "p_same_day_second_regimen", "p_next_line_after_progression",
+                  "p_assessment_at_last_contact"):
             _prob(f"post_failure.{k}", pf[k])
+        if isinstance(pf["max_assessments"], bool) or not isinstance(pf["max_assessments"], int) \
+                or not 0 <= pf["max_assessments"] <= 100:
+            _fail("post_failure.max_assessments", "must be a whole number from 0 to 100")
         pr = cfg["post_response"]
         for k in CLASSES:
             _prob(f"post_response.p_response.{k}", pr["p_response"][k])

@@ -297,17 +297,34 @@ def generate(
     lo, hi = pf["response_first_days"]
     r_day = start_abs + rng.integers(lo, hi + 1, n)
     prog_end = np.where(progresses, prog_abs - 1, last)
+    max_post = int(pf["max_assessments"])
     for k in range(6):
         day = r_day + k * int(pf["response_every_days"]) + (rng.integers(-10, 11, n) if k else 0)
+        keep = tx_obs & (day <= prog_end) & (day <= last) & (k < max_post)
+        segments.append((pid_all[keep], day[keep], post_code[keep]))
+    # Issue 10: PFS is censored at the last disease assessment, so assessments go on while the patient
+    # is progression-free (up to max_assessments), and the status at the last contact is an assessment
+    # for a share of patients. Their draws come from a second stream: every other draw of the seed
+    # (and so every other record) is unchanged.
+    rng_fu = np.random.Generator(np.random.PCG64([int(seed), 10]))
+    for k in range(6, max_post):
+        day = r_day + k * int(pf["response_every_days"]) + rng_fu.integers(-10, 11, n)
         keep = tx_obs & (day <= prog_end) & (day <= last)
         segments.append((pid_all[keep], day[keep], post_code[keep]))
     prog_obs = progresses & tx_obs & (prog_abs <= last)
+    at_last = (tx_obs & ~dead & ~prog_obs & (last >= r_day)
+               & (rng_fu.random(n) < float(pf["p_assessment_at_last_contact"])))
+    segments.append((pid_all[at_last], last[at_last], post_code[at_last]))
     segments.append((pid_all[prog_obs], prog_abs[prog_obs], np.full(int(prog_obs.sum()), PMD)))
     r_pid = np.concatenate([s[0] for s in segments])
     r_day = np.concatenate([s[1] for s in segments])
     r_code = np.concatenate([s[2] for s in segments]).astype(np.int8)
-    order = np.lexsort((r_day, r_pid))
+    order = np.lexsort((r_code, r_day, r_pid))
     r_pid, r_day, r_code = r_pid[order], r_day[order], r_code[order]
+    # a status at the last contact that falls on a scheduled visit is the same record: keep one
+    first = np.ones(r_pid.size, bool)
+    first[1:] = (r_pid[1:] != r_pid[:-1]) | (r_day[1:] != r_day[:-1]) | (r_code[1:] != r_code[:-1])
+    r_pid, r_day, r_code = r_pid[first], r_day[first], r_code[first]
     r_code = np.where(ct_codes[r_pid], r_code + 5, r_code)
 
     # treatments ---------------------------------------------------------------------------------

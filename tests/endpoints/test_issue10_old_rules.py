@@ -1,0 +1,80 @@
+"""With the old-behaviour parameters, every number is the one of the code before issue 10.
+
+References made by that code (commit d9efbe5), committed as fixtures:
+
+* tests/fixtures/issue10/old_rules.json: the endpoint table and late-failure results of the rule
+  registries of tests/issue10_registry.py (made by tests/endpoints/make_issue10_old_rules.py);
+* tests/fixtures/issue10/study_results_old_rules.json: results.json of the 977-patient study fixture
+  (tests/fixtures/study/registry, ``cartreg analyze --no-report``), less ``meta``.
+
+The only differences allowed are the keys issue 10 adds (listed in ADDED): exact equality otherwise.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from cartreg.endpoints import derive_endpoints
+from cartreg.registry import read_registry
+from cartreg.study import analyze, resolve_params
+
+from issue10_registry import registry
+
+FIX = Path(__file__).resolve().parents[1] / "fixtures"
+OLD_RULES = {"failure_treatment_window_days": 0, "pfs_censoring": "last-contact", "lymphoma_death_as_failure": False,
+             "line_window_days": 0}
+#: results.json keys that issue 10 adds (absent before it).
+ADDED = {
+    ("failures", "lymphoma_death"), ("late", "pre_failure_treatment"), ("ignored_records", "after_cutoff"),
+    *(("parameters", k) for k in OLD_RULES),
+}
+#: endpoint-table columns that issue 10 adds.
+ADDED_COLUMNS = {"failure_by_lymphoma_death", "pre_failure_treatment", "pre_failure_regimens", "last_assessment_date"}
+
+
+def _without_added(results: dict) -> dict:
+    out = json.loads(json.dumps(results))
+    for section, key in ADDED:
+        out.get(section, {}).pop(key, None)
+    return out
+
+
+@pytest.fixture(scope="module")
+def old():
+    return json.loads((FIX / "issue10" / "old_rules.json").read_text(encoding="utf-8"))
+
+
+def test_rule_registries_endpoint_table_is_unchanged(old):
+    ep = derive_endpoints(registry(), resolve_params(overrides=OLD_RULES).rules())
+    new = [{k: v.isoformat() if isinstance(v, dt.date) else v for k, v in r.items()} for r in ep.patients.to_pylist()]
+    assert set(new[0]) - set(old["endpoints"][0]) == ADDED_COLUMNS
+    assert [{k: r[k] for k in old["endpoints"][0]} for r in new] == old["endpoints"]
+
+
+def test_rule_registries_results_are_unchanged(old):
+    new = analyze(SimpleNamespace(con=registry()), params=resolve_params(overrides=OLD_RULES))
+    new.pop("meta")
+    assert _without_added(new) == old["results"]
+    assert {(s, k) for s, k in ADDED if k in new.get(s, {})} == ADDED - {("ignored_records", "after_cutoff")}
+
+
+def test_rule_registries_results_differ_under_the_new_defaults(old):
+    # the fixture is not trivially equal to the new answers: the rules change them
+    new = analyze(SimpleNamespace(con=registry()))
+    assert new["failures"]["n"] != old["results"]["failures"]["n"]  # lymphoma deaths become failures
+
+
+def test_study_fixture_results_are_unchanged():
+    old = json.loads((FIX / "issue10" / "study_results_old_rules.json").read_text(encoding="utf-8"))
+    new = analyze(read_registry(FIX / "study" / "registry"), params=resolve_params(overrides=OLD_RULES))
+    new.pop("meta")
+    # the inferred cut-off is the latest date: nothing is after it
+    assert new["ignored_records"]["after_cutoff"] == dict.fromkeys(
+        ("responses", "treatments", "deaths", "last_contacts_truncated", "registered_after_cutoff",
+         "infused_after_cutoff"), 0)
+    assert _without_added(new) == old
