@@ -1,13 +1,18 @@
 #!/usr/bin/env Rscript
 # Reference numbers of the late-failure study, computed by R survival/cmprsk from the per-patient
 # endpoint table that cartreg derived (tests/fixtures/study/endpoints.csv).
-# Run from the repository root:  Rscript scripts/r-reference/late_failure_study.R
+# Run from the repository root:  Rscript scripts/r-reference/late_failure_study.R [ENDPOINTS.csv OUT.json]
 # Output: tests/fixtures/study/r_reference.json (compared by tests/study/test_against_r.py).
+# The endpoint table under the default rules of issue 10 is endpoints_new_rules.csv, its reference
+# r_reference_new_rules.json (scripts/r-reference/make_study_fixture.sh makes both).
 suppressPackageStartupMessages({ library(survival); library(cmprsk); library(jsonlite) })
 
 M <- 30.4375                      # days per month
 landmark <- 6 * M                 # landmark_months = 6
-ep <- read.csv("tests/fixtures/study/endpoints.csv", stringsAsFactors = FALSE, na.strings = "")
+args <- commandArgs(trailingOnly = TRUE)
+input <- if (length(args) >= 1) args[1] else "tests/fixtures/study/endpoints.csv"
+output <- if (length(args) >= 2) args[2] else "tests/fixtures/study/r_reference.json"
+ep <- read.csv(input, stringsAsFactors = FALSE, na.strings = "")
 lg <- function(x) x %in% c("true", "TRUE", TRUE)
 ep$late <- lg(ep$late); ep$os2_event <- lg(ep$os2_event); ep$pfs2_event <- lg(ep$pfs2_event)
 ep$os2_treated_event <- lg(ep$os2_treated_event)
@@ -73,5 +78,5 @@ z <- qnorm(0.975)
 lo <- est^exp(-z * sqrt(v) / (est * log(est))); hi <- est^exp(z * sqrt(v) / (est * log(est)))
 out$cif <- list(months = c(3, 6, 12), est = unname(est), lower = unname(lo), upper = unname(hi))
 
-write_json(out, "tests/fixtures/study/r_reference.json", auto_unbox = TRUE, digits = NA, pretty = TRUE)
-cat("wrote tests/fixtures/study/r_reference.json\n")
+write_json(out, output, auto_unbox = TRUE, digits = NA, pretty = TRUE)
+cat("wrote", output, "\n")

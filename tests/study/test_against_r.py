@@ -1,8 +1,9 @@
 """The late-failure study's KM, Cox, log-rank and CIF numbers against R survival/cmprsk.
 
-Fixture: a committed synthetic registry (tests/fixtures/study/registry), the endpoint table cartreg
-derived from it (endpoints.csv), and R's numbers from that table (r_reference.json), all made by
-scripts/r-reference/make_study_fixture.sh + late_failure_study.R. Tolerances as the stats engine:
+Fixture: a committed synthetic registry (tests/fixtures/study/registry), the endpoint tables cartreg
+derived from it (endpoints.csv under the rules before issue 10, endpoints_new_rules.csv under its
+default rules), and R's numbers from each table (r_reference.json, r_reference_new_rules.json), all
+made by scripts/r-reference/make_study_fixture.sh + late_failure_study.R. Tolerances as the stats engine:
 estimates and CIs 1e-6 relative, p-values 1e-4 relative, counts exact.
 """
 
@@ -28,14 +29,26 @@ def _r(x):
     return None if x == "NA" else x
 
 
-@pytest.fixture(scope="module")
-def analysis():
-    return run_study(read_registry(FIX / "registry"), "late-failure", resolve_params(overrides=OLD_RULES))
+#: (endpoint table, R reference, parameters): the rules before issue 10, and its default rules.
+VARIANTS = {
+    "old_rules": ("endpoints.csv", "r_reference.json", OLD_RULES),
+    "new_rules": ("endpoints_new_rules.csv", "r_reference_new_rules.json", {}),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(VARIANTS))
+def variant(request):
+    return VARIANTS[request.param]
 
 
 @pytest.fixture(scope="module")
-def ref():
-    return json.loads((FIX / "r_reference.json").read_text())
+def analysis(variant):
+    return run_study(read_registry(FIX / "registry"), "late-failure", resolve_params(overrides=variant[2]))
+
+
+@pytest.fixture(scope="module")
+def ref(variant):
+    return json.loads((FIX / variant[1]).read_text())
 
 
 def close(a, b, rel):
@@ -45,8 +58,8 @@ def close(a, b, rel):
     return a == pytest.approx(b, rel=rel, abs=1e-12)
 
 
-def test_derived_endpoints_are_the_ones_r_was_given(analysis):
-    committed = pacsv.read_csv(FIX / "endpoints.csv", convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
+def test_derived_endpoints_are_the_ones_r_was_given(analysis, variant):
+    committed = pacsv.read_csv(FIX / variant[0], convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
     derived = analysis.endpoints.patients.select(committed.column_names)
     for name in committed.column_names:
         assert derived.column(name).to_pylist() == committed.column(name).to_pylist(), name
