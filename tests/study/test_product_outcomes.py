@@ -31,3 +31,17 @@ def test_parameters_are_the_plans_own():
     assert p.landmark_months == 24.0
     with pytest.raises(CartregError, match="does not apply"):
         resolve_params(overrides={"late_after_days": 90}, study="product-outcomes", params_type=ProductOutcomesParams)
+
+
+def test_pfs_censored_at_the_last_assessment_unless_last_contact_is_asked():
+    from cartreg.study import run_study
+
+    def p8(**overrides):
+        params = resolve_params(overrides=overrides, study="product-outcomes", params_type=ProductOutcomesParams)
+        rows = run_study(registry(), "product-outcomes", params).endpoints.patients.to_pylist()
+        return next((r["cif_days"], r["cif_status"]) for r in rows if r["patient_id"] == "P8")
+
+    # P8: no failure, CMR on day 30, last contact day 600 (issue 10 rule 3)
+    assert p8() == (30, 0) and p8(pfs_censoring="last-contact") == (600, 0)
+    with pytest.raises(CartregError):
+        resolve_params(overrides={"pfs_censoring": "never"}, study="product-outcomes", params_type=ProductOutcomesParams)

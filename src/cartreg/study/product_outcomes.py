@@ -7,7 +7,6 @@ PFS ends at the first failure (PD/PMD) or death. Products are compared with a Co
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
@@ -24,19 +23,22 @@ from cartreg.study.params import CONF_TYPES
 @dataclass(frozen=True)
 class ProductOutcomesParams:
     """conf_type/conf_level: KM CIs; landmark_months: landmark of the rates; reference_product: Cox
-    reference; risk_table_step_months: spacing of the risk tables."""
+    reference; risk_table_step_months: spacing of the risk tables; pfs_censoring: ``last-assessment``
+    (PFS censored at the last disease assessment, the default of issue 10) or ``last-contact``."""
 
     conf_type: str = "log-log"
     conf_level: float = 0.95
     landmark_months: float = 12.0
     reference_product: str = "axi-cel"
     risk_table_step_months: float = 3.0
+    pfs_censoring: str = "last-assessment"
 
     def __post_init__(self) -> None:
         if self.conf_type not in CONF_TYPES:
             raise CartregError(f"conf_type must be one of {', '.join(CONF_TYPES)}, got {self.conf_type!r}")
         if not 0 < self.conf_level < 1 or self.landmark_months <= 0 or self.risk_table_step_months <= 0:
             raise CartregError("conf_level must be in (0, 1); landmark and risk-table step must be > 0")
+        EndpointRules(pfs_censoring=self.pfs_censoring)  # type: ignore[arg-type]  # validates it
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -44,7 +46,8 @@ class ProductOutcomesParams:
 
 def run(con, params: ProductOutcomesParams, data_cutoff: dt.date | None = None) -> tuple[dict[str, Any], Endpoints]:
     """OS and PFS from infusion, overall and by product (default endpoint rules, at the data freeze)."""
-    ep = derive_endpoints(con, dataclasses.replace(EndpointRules(), data_cutoff=data_cutoff))
+    rules = EndpointRules(pfs_censoring=params.pfs_censoring, data_cutoff=data_cutoff)  # type: ignore[arg-type]
+    ep = derive_endpoints(con, rules)
     c = Columns(ep.patients)
     ct, cl, step = params.conf_type, params.conf_level, params.risk_table_step_months
     product = c.text("product")
