@@ -31,7 +31,7 @@ OLD_RULES = {"failure_treatment_window_days": 0, "pfs_censoring": "last-contact"
 #: results.json keys that issue 10 adds (absent before it).
 ADDED = {
     ("failures", "lymphoma_death"), ("late", "pre_failure_treatment"), ("ignored_records", "after_cutoff"),
-    *(("parameters", k) for k in OLD_RULES),
+    *(("parameters", k) for k in OLD_RULES), ("parameters", "cutoff_rule"),
 }
 #: endpoint-table columns that issue 10 adds.
 ADDED_COLUMNS = {"failure_by_lymphoma_death", "pre_failure_treatment", "pre_failure_regimens", "last_assessment_date"}
@@ -78,3 +78,24 @@ def test_study_fixture_results_are_unchanged():
         ("responses", "treatments", "deaths", "last_contacts_truncated", "registered_after_cutoff",
          "infused_after_cutoff"), 0)
     assert _without_added(new) == old
+
+
+def test_cutoff_rule_drop_patients_is_cutoff_with_drop_invalid_before_issue_10():
+    # the code before issue 10: `analyze REG --cutoff 2021-12-31 --drop-invalid` (669 of 977 patients
+    # left out); now `--cutoff-rule drop-patients`, and validation only warns
+    old = json.loads((FIX / "issue10" / "study_results_cutoff_drop_old.json").read_text(encoding="utf-8"))
+    reg = read_registry(FIX / "study" / "registry", cutoff="2021-12-31")
+    assert not reg.report.has_errors
+    new = analyze(reg, params=resolve_params(overrides=OLD_RULES | {"cutoff_rule": "drop-patients"}))
+    new.pop("meta")
+    assert (new["cohort"]["registered"], new["failures"]["n"]) == (308, 241)
+    assert new["ignored_records"].pop("patients_left_out_for_a_date_after_cutoff") == 977 - 308
+    # the warnings it adds (what was after the cut-off, and the patients left out) come after the old ones
+    added = [w for w in new["warnings"] if w["kind"] == "after_cutoff"
+             or w.get("what") == "patients_left_out_for_a_date_after_cutoff"]
+    assert len(added) == 7
+    new["warnings"] = [w for w in new["warnings"] if w not in added]
+    assert _without_added(new) == old
+    # the default (censor) keeps every patient registered and infused by the cut-off
+    censor = analyze(reg)
+    assert censor["cohort"]["infused"] > 800

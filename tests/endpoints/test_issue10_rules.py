@@ -59,6 +59,17 @@ def test_without_a_cutoff_every_record_counts():
     assert ep.after_cutoff is None
 
 
+def test_cutoff_rule_drop_patients_leaves_out_every_patient_with_a_later_date():
+    # the rule before issue 10 (--cutoff --drop-invalid): all four patients have a date after day 200
+    ep = derive("freeze", data_cutoff=CUTOFF, cutoff_rule="drop-patients")
+    assert ep.patients.num_rows == 0 and ep.registered == 0
+    assert ep.ignored["patients_left_out_for_a_date_after_cutoff"] == 4
+    # a later cut-off (day 400) keeps those without a later date
+    ep = derive("freeze", data_cutoff=day(400), cutoff_rule="drop-patients")
+    assert sorted(rows(ep)) == ["F_alive", "F_dies", "F_late_inf", "F_late_reg"]
+    assert ep.ignored["patients_left_out_for_a_date_after_cutoff"] == 0
+
+
 # --- rule 2: a treatment started shortly before the recorded failure ----------------------------------
 
 
@@ -182,7 +193,8 @@ def test_line_window_zero_is_the_same_day_rule_before_issue_10():
 
 def test_bad_rule_parameters_are_user_errors():
     for bad in ({"failure_treatment_window_days": -1}, {"line_window_days": 1.5}, {"line_window_days": 10**9},
-                {"pfs_censoring": "last-visit"}, {"lymphoma_death_as_failure": "yes"}, {"data_cutoff": "2020-01-01"}):
+                {"pfs_censoring": "last-visit"}, {"lymphoma_death_as_failure": "yes"}, {"data_cutoff": "2020-01-01"},
+                {"cutoff_rule": "drop"}):
         with pytest.raises(CartregError):
             EndpointRules(**bad)
     assert dataclasses.replace(EndpointRules(), line_window_days=0).line_window_days == 0

@@ -68,6 +68,9 @@ def register(app: typer.Typer) -> None:
         line_window_days: Optional[int] = typer.Option(
             None, "--line-window-days",
             help="Regimens started within this many days of the first post-failure treatment form its line (default 14; 0 = same day)."),
+        cutoff_rule: Optional[str] = typer.Option(
+            None, "--cutoff-rule",
+            help="censor (default: records after the cut-off ignored, follow-up ends at it) | drop-patients (leave out every patient with a later date, as before)."),
         cutoff: Optional[str] = typer.Option(None, "--cutoff", help="Data cut-off (freeze) YYYY-MM-DD: later records are ignored and counted, follow-up ends at it."),
         drop_invalid: bool = typer.Option(False, "--drop-invalid", help="Leave out patients with errors instead of stopping."),
         no_report: bool = typer.Option(False, "--no-report", help="Write results.json, tables/ and patients.csv, without the HTML report and figures."),
@@ -91,6 +94,7 @@ def register(app: typer.Typer) -> None:
             "pfs_censoring": pfs_censoring,
             "lymphoma_death_as_failure": lymphoma_death_as_failure,
             "line_window_days": line_window_days,
+            "cutoff_rule": cutoff_rule,
         }
         plan = get_plan(study)
         params = resolve_params(config, overrides, study=study, params_type=plan.params_type)

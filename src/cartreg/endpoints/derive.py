@@ -43,6 +43,8 @@ RANK_LABEL: dict[int, str] = {5: "CR", 4: "PR", 3: "SD", 2: "PD", 1: "NE"}
 TreatedOrigin = Literal["treatment_start", "failure"]
 PfsCensoring = Literal["last-assessment", "last-contact"]
 PFS_CENSORING = ("last-assessment", "last-contact")
+CutoffRule = Literal["censor", "drop-patients"]
+CUTOFF_RULES = ("censor", "drop-patients")
 
 #: Keys of ``Endpoints.after_cutoff`` (results.json ``ignored_records.after_cutoff``), in order.
 AFTER_CUTOFF_KEYS = ("responses", "treatments", "deaths", "last_contacts_truncated", "registered_after_cutoff",
@@ -58,6 +60,14 @@ BASELINE_INFUSION_COLUMNS = (
 )
 
 _FAR = "DATE '9999-12-31'"  # stands for "no such date" inside LEAST/comparisons
+
+#: The date columns of each registry table (docs/data-format.md), for the data freeze.
+_DATE_COLUMNS = {
+    "patients": ["eligibility_date", "last_contact_date", "death_date"],
+    "infusions": ["infusion_date"],
+    "responses": ["assessment_date"],
+    "treatments": ["start_date"],
+}
 
 
 @dataclass(frozen=True)
@@ -80,6 +90,8 @@ class EndpointRules:
         form its line (default 14; 0 = the same day only, the rule before issue 10).
     data_cutoff: the data freeze; every record dated after it is ignored and follow-up ends at it
         (None = no freeze applied).
+    cutoff_rule: ``censor`` (default, above) or ``drop-patients``: every patient with any date after
+        the cut-off is left out, as ``--cutoff --drop-invalid`` did before issue 10.
     """
 
     late_after_days: float = 91.3125
@@ -91,6 +103,7 @@ class EndpointRules:
     lymphoma_death_as_failure: bool = True
     line_window_days: int = 14
     data_cutoff: dt.date | None = None
+    cutoff_rule: CutoffRule = "censor"
 
     def __post_init__(self) -> None:
         if not np.isfinite(self.late_after_days) or self.late_after_days < 0:
@@ -107,6 +120,8 @@ class EndpointRules:
             raise CartregError(f"pfs_censoring must be one of {', '.join(PFS_CENSORING)}, got {self.pfs_censoring!r}")
         if not isinstance(self.lymphoma_death_as_failure, bool):
             raise CartregError(f"lymphoma_death_as_failure must be true or false, got {self.lymphoma_death_as_failure!r}")
+        if self.cutoff_rule not in CUTOFF_RULES:
+            raise CartregError(f"cutoff_rule must be one of {', '.join(CUTOFF_RULES)}, got {self.cutoff_rule!r}")
         if self.data_cutoff is not None and not isinstance(self.data_cutoff, dt.date):
             raise CartregError(f"data_cutoff must be a date, got {self.data_cutoff!r}")
         object.__setattr__(self, "class_precedence", validate_precedence(self.class_precedence))
@@ -152,7 +167,8 @@ class Endpoints:
 
 
 def step_sources(
-    cutoff: dt.date | None, patient_cols: set[str] | frozenset[str] = frozenset()
+    cutoff: dt.date | None, patient_cols: set[str] | frozenset[str] = frozenset(), rule: str = "censor",
+    date_cols: dict[str, list[str]] | None = None,
 ) -> list[Step]:
     """The registry as it stood at the data freeze (docs/endpoints.md, *Data freeze*).
 
@@ -163,11 +179,27 @@ def step_sources(
     patient alive at the cut-off, or dying after it, is censored at the cut-off. The cut-off is a
     bound parameter, stored in the one-row temporary table ``ep_cut``. Without a cut-off the views
     are the tables themselves.
+
+    With ``rule = "drop-patients"`` (the rule before issue 10: ``--cutoff --drop-invalid``), every
+    patient with any date after the cut-off (``date_cols``: the date columns of each table) is left
+    out with all of their rows instead (``ep_cut_dropped``), and the other records are kept as they are.
     """
+    tables = ("patients", "infusions", "responses", "treatments")
     if cutoff is None:
         return [Step(f"ep_src_{t}", f"CREATE OR REPLACE TEMP VIEW ep_src_{t} AS SELECT * FROM {t}")
-                for t in ("patients", "infusions", "responses", "treatments")]
+                for t in tables]
     cut = "(SELECT cut FROM ep_cut)"
+    if rule == "drop-patients":
+        parts = [f"SELECT patient_id FROM {t} WHERE {c} > {cut}" for t in tables for c in (date_cols or {}).get(t, [])]
+        dropped = " UNION ".join(parts) if parts else "SELECT NULL::VARCHAR AS patient_id WHERE FALSE"
+        return [
+            Step("ep_cut", "CREATE OR REPLACE TEMP TABLE ep_cut AS SELECT $cutoff::DATE AS cut", {"cutoff": cutoff}),
+            Step("ep_cut_dropped", f"CREATE OR REPLACE TEMP TABLE ep_cut_dropped AS SELECT DISTINCT patient_id "
+                                   f"FROM ({dropped}) WHERE patient_id IS NOT NULL"),
+            *(Step(f"ep_src_{t}", f"CREATE OR REPLACE TEMP VIEW ep_src_{t} AS SELECT * FROM {t} "
+                                  f"WHERE patient_id NOT IN (SELECT patient_id FROM ep_cut_dropped)")
+              for t in tables),
+        ]
     replace = [f"CASE WHEN last_contact_date > {cut} THEN {cut} ELSE last_contact_date END AS last_contact_date",
                f"CASE WHEN death_date > {cut} THEN NULL ELSE death_date END AS death_date"]
     if "death_cause" in patient_cols:
@@ -194,6 +226,8 @@ def step_after_cutoff_counts(patient_cols: set[str] | frozenset[str]) -> Step:
     cut = "(SELECT cut FROM ep_cut)"
     registered = (f"(SELECT count(*) FROM patients WHERE eligibility_date > {cut})"
                   if "eligibility_date" in patient_cols else "0")
+    registered_by = (f"SELECT patient_id FROM patients WHERE eligibility_date IS NULL OR eligibility_date <= {cut}"
+                     if "eligibility_date" in patient_cols else "SELECT patient_id FROM patients")
     return Step(
         "after_cutoff",
         f"""
@@ -202,7 +236,7 @@ def step_after_cutoff_counts(patient_cols: set[str] | frozenset[str]) -> Step:
                (SELECT count(*) FROM patients WHERE death_date > {cut}) AS deaths,
                (SELECT count(*) FROM patients WHERE last_contact_date > {cut}) AS last_contacts_truncated,
                {registered} AS registered_after_cutoff,
-               (SELECT count(*) FROM infusions i SEMI JOIN ep_src_patients p ON p.patient_id = i.patient_id
+               (SELECT count(*) FROM infusions i SEMI JOIN ({registered_by}) p ON p.patient_id = i.patient_id
                 WHERE i.infusion_date > {cut}) AS infused_after_cutoff
         """,
     )
@@ -624,7 +658,8 @@ def derive_endpoints(
         if not _columns(con, table):
             raise CartregError(f"the registry has no {table} table")
     pcols, icols = _columns(con, "patients"), _columns(con, "infusions")
-    for step in step_sources(rules.data_cutoff, pcols):
+    date_cols = {t: [c for c in cols if c in _columns(con, t)] for t, cols in _DATE_COLUMNS.items()}
+    for step in step_sources(rules.data_cutoff, pcols, rules.cutoff_rule, date_cols):
         con.execute(step.sql, step.params or None)
     regimens = _regimen_classes(con, class_map, rules.class_precedence)
     baseline = [c for c in BASELINE_PATIENT_COLUMNS if c in pcols] + [c for c in BASELINE_INFUSION_COLUMNS if c in icols]
@@ -645,7 +680,12 @@ def derive_endpoints(
         con.execute(step.sql, step.params or None)
     patients = con.sql(table_step.sql, params=table_step.params or None).to_arrow_table()
     ignored = _one_row(con, step_ignored_counts())
-    after_cutoff = _one_row(con, step_after_cutoff_counts(pcols)) if rules.data_cutoff is not None else None
+    after_cutoff = None
+    if rules.data_cutoff is not None:
+        after_cutoff = _one_row(con, step_after_cutoff_counts(pcols))
+        if rules.cutoff_rule == "drop-patients":
+            ignored["patients_left_out_for_a_date_after_cutoff"] = int(
+                con.execute("SELECT count(*) FROM ep_cut_dropped").fetchall()[0][0])
     registered = int(con.execute("SELECT count(*) FROM ep_src_patients").fetchall()[0][0])
     return Endpoints(
         patients=patients,

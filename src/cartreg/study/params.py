@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cartreg.endpoints import DEFAULT_PRECEDENCE, EndpointRules
-from cartreg.endpoints.derive import PFS_CENSORING
+from cartreg.endpoints.derive import CUTOFF_RULES, PFS_CENSORING
 from cartreg.endpoints.treatment_classes import CLASSES, validate_precedence
 from cartreg.errors import CartregError
 
@@ -47,6 +47,9 @@ class LateFailureParams:
     lymphoma_death_as_failure: a lymphoma death without a recorded progression is a failure.
     line_window_days: regimens started within this many days of the first post-failure treatment
         form its line (0 = the same day only, the old rule).
+    cutoff_rule: ``censor`` (records after the data cut-off ignored, follow-up ends at it) or
+        ``drop-patients`` (every patient with a date after it left out: ``--cutoff --drop-invalid``
+        before issue 10).
     (docs/endpoints.md, *Rules of issue 10*.)
     """
 
@@ -66,6 +69,7 @@ class LateFailureParams:
     pfs_censoring: str = "last-assessment"
     lymphoma_death_as_failure: bool = True
     line_window_days: int = 14
+    cutoff_rule: str = "censor"
 
     def __post_init__(self) -> None:
         if self.conf_type not in CONF_TYPES:
@@ -92,6 +96,7 @@ class LateFailureParams:
             pfs_censoring=self.pfs_censoring,  # type: ignore[arg-type]
             lymphoma_death_as_failure=self.lymphoma_death_as_failure,
             line_window_days=self.line_window_days,
+            cutoff_rule=self.cutoff_rule,  # type: ignore[arg-type]
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -136,9 +141,10 @@ def _coerce(name: str, value: Any) -> Any:
         if text in ("false", "no", "0"):
             return False
         raise CartregError(f"{name} must be true or false, got {value!r}")
-    if name == "pfs_censoring":
-        if value not in PFS_CENSORING:
-            raise CartregError(f"{name} must be one of {', '.join(PFS_CENSORING)}, got {value!r}")
+    if name in ("pfs_censoring", "cutoff_rule"):
+        allowed = PFS_CENSORING if name == "pfs_censoring" else CUTOFF_RULES
+        if value not in allowed:
+            raise CartregError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
         return value
     if name in ("conf_type", "treated_origin", "reference_class", "class_map"):
         if value is not None and not isinstance(value, str):
