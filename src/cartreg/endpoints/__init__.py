@@ -1,15 +1,26 @@
 """Endpoint derivations (docs/endpoints.md): failure, early/late, responses, treatments, time-to-event."""
 
-from cartreg.endpoints.derive import DAYS_PER_MONTH, EndpointRules, Endpoints, derive_endpoints
+from cartreg.endpoints.derive import (
+    AFTER_CUTOFF_KEYS,
+    CUTOFF_RULES,
+    DAYS_PER_MONTH,
+    PFS_CENSORING,
+    EndpointRules,
+    Endpoints,
+    derive_endpoints,
+)
 from cartreg.endpoints.treatment_classes import CLASSES, DEFAULT_PRECEDENCE, ClassMap, load_class_map
 
 __all__ = [
+    "AFTER_CUTOFF_KEYS",
     "CLASSES",
+    "CUTOFF_RULES",
     "DAYS_PER_MONTH",
     "DEFAULT_PRECEDENCE",
     "ClassMap",
     "EndpointRules",
     "Endpoints",
+    "PFS_CENSORING",
     "derive_endpoints",
     "load_class_map",
 ]

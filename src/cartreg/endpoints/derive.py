@@ -708,6 +708,7 @@ def _one_row(con: duckdb.DuckDBPyConnection, step: Step) -> dict[str, int]:
 __all__ = [
     "AFTER_CUTOFF_KEYS",
     "CLASSES",
+    "CUTOFF_RULES",
     "DAYS_PER_MONTH",
     "EndpointRules",
     "Endpoints",
