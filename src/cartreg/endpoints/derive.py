@@ -9,7 +9,12 @@ Conventions (docs/endpoints.md, *Conventions*):
 
 * times are whole days between dates (``date - date`` in SQL);
 * "after X" means strictly later than X's date;
-* responses and treatments dated on or before the infusion date are ignored, and counted.
+* responses and treatments dated on or before the infusion date are ignored, and counted;
+* with a data cut-off, records dated after it do not exist and follow-up ends at it (*Data freeze*).
+
+The rules of issue 10 (data freeze, failure-treatment window, PFS censored at the last assessment
+after Cheson et al. 2014, lymphoma death as failure, line of treatment) each have a parameter of
+:class:`EndpointRules` whose other value gives the rule before it.
 """
 
 from __future__ import annotations
@@ -146,6 +151,8 @@ class Endpoints:
     registered: number of registered patients (registered on or before the data cut-off).
     rules: the rules used.
     class_map_source: where the regimen-to-class table came from.
+    after_cutoff: with a data cut-off, the records after it (AFTER_CUTOFF_KEYS -> count, over the whole
+    registry); None without a cut-off.
     """
 
     patients: pa.Table
@@ -154,7 +161,7 @@ class Endpoints:
     registered: int
     rules: EndpointRules
     class_map_source: str
-    after_cutoff: dict[str, int] | None = None  # AFTER_CUTOFF_KEYS -> count; None without a cut-off
+    after_cutoff: dict[str, int] | None = None
 
     @property
     def unmapped_regimens(self) -> list[tuple[str, int]]:
