@@ -97,3 +97,33 @@ def registry(*groups: str):
         R += r
         T += t
     return build(P, I, R, T)
+
+
+def random_registry(seed: int = 10, n: int = 150):
+    """A random registry of ``n`` patients exercising every rule at once (assessments of every code,
+    treatments before and after the failure, several regimens within days, lymphoma deaths with and
+    without a recorded progression). Deterministic for a seed; used for the old-behaviour check."""
+    import numpy as np
+
+    rng = np.random.Generator(np.random.PCG64(seed))
+    codes = ["CR", "CMR", "PR", "PMR", "SD", "NMR", "PD", "PMD", "NE"]
+    regimens = ["R-GemOx", "R-ICE", "glofitamab", "lenalidomide + rituximab", "ibrutinib", "ISRT",
+                "radiotherapy", "pembrolizumab", "clinical trial", "Pola-BR"]
+    P, I, R, T = [], [], [], []
+    for k in range(n):
+        pid = f"R{k:03d}"
+        last = int(rng.integers(20, 900))
+        dead = rng.random() < 0.4
+        cause = str(rng.choice(["lymphoma", "infection", "toxicity", "other"], p=[0.6, 0.2, 0.1, 0.1])) if dead else None
+        P.append(patient(pid, last, death=last if dead else None, death_cause=cause))
+        if rng.random() < 0.05:
+            continue  # registered, never infused
+        I.append(infusion(pid))
+        for _ in range(int(rng.integers(0, 7))):
+            R.append(resp(pid, int(rng.integers(1, last + 1)), str(rng.choice(codes, p=[.1, .15, .1, .15, .05, .05, .1, .2, .1]))))
+        for _ in range(int(rng.integers(0, 4))):
+            d = int(rng.integers(1, last + 1))
+            T.append(tx(pid, d, str(rng.choice(regimens))))
+            if rng.random() < 0.3:
+                T.append(tx(pid, min(last, d + int(rng.integers(0, 20))), str(rng.choice(regimens))))
+    return build(P, I, R, T)

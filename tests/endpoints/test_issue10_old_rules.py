@@ -3,7 +3,8 @@
 References made by that code (commit d9efbe5), committed as fixtures:
 
 * tests/fixtures/issue10/old_rules.json: the endpoint table and late-failure results of the rule
-  registries of tests/issue10_registry.py (made by tests/endpoints/make_issue10_old_rules.py);
+  registries of tests/issue10_registry.py and of its random registry (150 patients with every kind of
+  record), made by tests/endpoints/make_issue10_old_rules.py;
 * tests/fixtures/issue10/study_results_old_rules.json: results.json of the 977-patient study fixture
   (tests/fixtures/study/registry, ``cartreg analyze --no-report``), less ``meta``.
 
@@ -23,7 +24,7 @@ from cartreg.endpoints import derive_endpoints
 from cartreg.registry import read_registry
 from cartreg.study import analyze, resolve_params
 
-from issue10_registry import registry
+from issue10_registry import random_registry, registry
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures"
 OLD_RULES = {"failure_treatment_window_days": 0, "pfs_censoring": "last-contact", "lymphoma_death_as_failure": False,
@@ -61,6 +62,22 @@ def test_rule_registries_results_are_unchanged(old):
     new.pop("meta")
     assert _without_added(new) == old["results"]
     assert {(s, k) for s, k in ADDED if k in new.get(s, {})} == ADDED - {("ignored_records", "after_cutoff")}
+
+
+def test_random_registry_endpoints_and_results_are_unchanged(old):
+    params = resolve_params(overrides=OLD_RULES)
+    ep = derive_endpoints(random_registry(), params.rules())
+    new = [{k: v.isoformat() if isinstance(v, dt.date) else v for k, v in r.items()} for r in ep.patients.to_pylist()]
+    assert len(new) == len(old["random_endpoints"]) > 100
+    assert [{k: r[k] for k in old["random_endpoints"][0]} for r in new] == old["random_endpoints"]
+    res = analyze(SimpleNamespace(con=random_registry()), params=params)
+    res.pop("meta")
+    assert _without_added(res) == old["random_results"]
+    # under the new defaults the same registry gives other answers (the rules do bite on it)
+    ep_new = derive_endpoints(random_registry())
+    changed = {k for k in old["random_endpoints"][0]
+               if ep_new.patients.column(k).to_pylist() != ep.patients.column(k).to_pylist()}
+    assert {"failure_date", "tx_date", "tx_class", "pfs2_days", "cif_days"} <= changed
 
 
 def test_rule_registries_results_differ_under_the_new_defaults(old):

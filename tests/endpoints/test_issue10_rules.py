@@ -198,3 +198,26 @@ def test_bad_rule_parameters_are_user_errors():
         with pytest.raises(CartregError):
             EndpointRules(**bad)
     assert dataclasses.replace(EndpointRules(), line_window_days=0).line_window_days == 0
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_invariants_on_random_registries(seed):
+    from issue10_registry import random_registry
+
+    for rules in (EndpointRules(), EndpointRules(failure_treatment_window_days=10, line_window_days=3,
+                                                 data_cutoff=day(500))):
+        rs = derive_endpoints(random_registry(seed), rules).patients.to_pylist()
+        assert rs
+        for r in rs:
+            for col in ("pfs2_days", "os2_days", "os2_treated_days", "cif_days", "os_days"):
+                assert r[col] is None or r[col] >= 0, (col, r)
+            if r["tx_date"] is not None:
+                assert r["tx_gap_days"] >= -rules.failure_treatment_window_days
+                assert r["pfs2_days"] is not None and r["pre_failure_treatment"] is not None
+            if r["pd2_date"] is not None:
+                assert r["pd2_date"] > r["failure_date"] and r["pd2_date"] > r["tx_date"]
+            if rules.data_cutoff is not None:
+                for col in ("last_contact_date", "death_date", "failure_date", "tx_date", "pd2_date", "next_tx_date",
+                            "last_assessment_date", "infusion_date"):
+                    assert r[col] is None or r[col] <= rules.data_cutoff, (col, r)
+            assert (r["failure_by_lymphoma_death"] is True) <= (r["death_cause"] == "lymphoma")
