@@ -168,7 +168,7 @@ def validate_config(cfg: dict) -> None:
             _dist(f"post_failure.{c}", {k: v for k, v in cfg["post_failure"][c].items()}, CLASSES + ("untreated",))
         pf = cfg["post_failure"]
         for k in ("p_gap_zero", "p_same_day_second_regimen", "p_next_line_after_progression",
-                  "p_assessment_at_last_contact"):
+                  "p_assessment_at_last_contact", "p_failure_recorded_after_start", "p_radiotherapy_bridging_before"):
             _prob(f"post_failure.{k}", pf[k])
         if isinstance(pf["max_assessments"], bool) or not isinstance(pf["max_assessments"], int) \
                 or not 0 <= pf["max_assessments"] <= 100:

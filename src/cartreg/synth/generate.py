@@ -265,6 +265,20 @@ def generate(
         last[ni] = np.minimum(elig[ni] + rng.integers(0, 61, n)[ni], cutoff)
     failed = fails & infused & (fail_abs <= last)
     tx_obs = treated & failed & (start_abs <= last)
+    # Issue 10 (docs/endpoints.md): records the new rules are about. Their draws come from a second
+    # stream, so every other record of a seed is unchanged.
+    rng_fu = np.random.Generator(np.random.PCG64([int(seed), 10]))
+    # - salvage started a few days before the recorded progression (the PMD dated by the scan or biopsy
+    #   after the start): the failure record moves to start + 1-7 days, still before any later record
+    #   (late failures only, so that no early failure is recorded as a late one);
+    lag_rec = rng_fu.integers(1, 8, n)
+    fail_rec = np.where(tx_obs & (fail_day > 91.3125) & (rng_fu.random(n) < float(pf["p_failure_recorded_after_start"]))
+                        & (start_abs + lag_rec <= last) & (~progresses | (prog_abs > start_abs + lag_rec)),
+                        start_abs + lag_rec, fail_abs)
+    # - radiotherapy as bridging 3-10 days before a systemic line (not before the recorded failure)
+    rt_before = rng_fu.integers(3, 11, n)
+    bridging_rt = (tx_obs & (cls <= 4) & (rng_fu.random(n) < float(pf["p_radiotherapy_bridging_before"]))
+                   & (start_abs - rt_before >= fail_rec))
     u_cause = rng.random(n)
     dc = cfg["death_cause_after_failure"]
     cause_names = ("lymphoma", "toxicity", "infection", "other")
@@ -293,7 +307,7 @@ def generate(
         if k == 0:
             code = np.where((best == 0) & ~first_cmr, PMR, code)
         segments.append((pid_all[keep], day[keep], code[keep]))
-    segments.append((pid_all[failed], fail_abs[failed], np.full(int(failed.sum()), PMD)))
+    segments.append((pid_all[failed], fail_rec[failed], np.full(int(failed.sum()), PMD)))
     lo, hi = pf["response_first_days"]
     r_day = start_abs + rng.integers(lo, hi + 1, n)
     prog_end = np.where(progresses, prog_abs - 1, last)
@@ -304,9 +318,7 @@ def generate(
         segments.append((pid_all[keep], day[keep], post_code[keep]))
     # Issue 10: PFS is censored at the last disease assessment, so assessments go on while the patient
     # is progression-free (up to max_assessments), and the status at the last contact is an assessment
-    # for a share of patients. Their draws come from a second stream: every other draw of the seed
-    # (and so every other record) is unchanged.
-    rng_fu = np.random.Generator(np.random.PCG64([int(seed), 10]))
+    # for a share of patients (second stream, as above).
     for k in range(6, max_post):
         day = r_day + k * int(pf["response_every_days"]) + rng_fu.integers(-10, 11, n)
         keep = tx_obs & (day <= prog_end) & (day <= last)
@@ -354,6 +366,11 @@ def generate(
     sec_text[with_rt] = pick(with_rt, "with_radiotherapy")
     sec_text[with_bs] = pick(with_bs, "with_bispecific")
     t_segments.append((pid_all[sec], start_abs[sec], np.ones(int(sec.sum()), np.int8), sec_text[sec]))
+    rt_idx, rt_names = weighted_choice(rng_fu.random(n), regs["with_radiotherapy"])  # second stream
+    rt_text = rt_idx.astype(np.int64) + len(texts)
+    texts.extend(rt_names)
+    t_segments.append((pid_all[bridging_rt], (start_abs - rt_before)[bridging_rt],
+                       np.full(int(bridging_rt.sum()), 3, np.int8), rt_text[bridging_rt]))
     nl_obs = next_line & prog_obs & (next_abs <= last)
     t_segments.append((pid_all[nl_obs], next_abs[nl_obs], np.full(int(nl_obs.sum()), 2, np.int8), next_text[nl_obs]))
     t_pid = np.concatenate([s[0] for s in t_segments])
@@ -412,12 +429,13 @@ def generate(
     })
     truth = {
         "infused": infused, "course": course, "fails": fails, "failed": failed,
-        "failure_day": np.where(failed, fail_day, -1), "late": failed & (fail_day > 91.3125),
+        "failure_day": np.where(failed, fail_rec - inf, -1), "late": failed & (fail_rec - inf > 91.3125),
         "cls": np.where(failed, cls, -1), "treated_observed": tx_obs, "best_car_t": best,
         "responder_after_failure": responder & tx_obs, "progresses": progresses, "dead": dead,
         "infusion_day": inf, "last_contact_day": last, "death_day": np.where(dead, death_day, -1),
         "start_day": np.where(tx_obs, start_abs, -1), "prog_day": np.where(prog_obs, prog_abs, -1),
-        "failure_abs_day": np.where(failed, fail_abs, -1),
+        "failure_abs_day": np.where(failed, fail_rec, -1),
+        "bridging_radiotherapy": bridging_rt, "failure_recorded_after_start": failed & (fail_rec != fail_abs),
     }
     say("done")
     return SynthRegistry(
