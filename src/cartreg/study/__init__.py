@@ -27,12 +27,16 @@ from cartreg.study.params import LateFailureParams, resolve_params
 
 @dataclass(frozen=True)
 class StudyPlan:
-    """A named analysis: how to resolve its parameters and how to run it on a registry connection."""
+    """A named analysis: how to resolve its parameters and how to run it on a registry connection.
+
+    ``run(con, params, data_cutoff=None)``: ``data_cutoff`` is the registry's data freeze (records after
+    it are ignored and follow-up ends at it; docs/endpoints.md, *Data freeze*).
+    """
 
     name: str
     description: str
     params_type: type
-    run: Callable[[Any, Any], tuple[dict[str, Any], Endpoints]]
+    run: Callable[..., tuple[dict[str, Any], Endpoints]]
 
 
 STUDIES: dict[str, StudyPlan] = {
