@@ -24,6 +24,7 @@ import pyarrow as pa
 from cartreg.endpoints.treatment_classes import (
     CLASSES,
     DEFAULT_PRECEDENCE,
+    NOT_TREATMENT,
     ClassMap,
     load_class_map,
     normalise_key,
@@ -419,6 +420,15 @@ def _regimen_classes(
     return con.sql("SELECT * FROM ep_regimen_class ORDER BY regimen").to_arrow_table()
 
 
+def _drop_not_treatment(con: duckdb.DuckDBPyConnection) -> None:
+    """Rule 6 (docs/endpoints.md): entries of class ``none`` (best supportive care, a corticosteroid
+    alone, transfusion...) are not treatments. Removing them from the regimen lookup leaves them out of
+    ``ep_tx``, so no rule sees them: a patient whose only entries after failure are ``none`` is untreated.
+    ``Endpoints.regimens`` (returned before this step) still lists them, for the report's note.
+    """
+    con.execute("DELETE FROM ep_regimen_class WHERE class = $none", {"none": NOT_TREATMENT})
+
+
 def derive_endpoints(
     con: duckdb.DuckDBPyConnection,
     rules: EndpointRules | None = None,
@@ -449,6 +459,7 @@ def derive_endpoints(
         if not _columns(con, table):
             raise CartregError(f"the registry has no {table} table")
     regimens = _regimen_classes(con, class_map, rules.class_precedence)
+    _drop_not_treatment(con)
     pcols, icols = _columns(con, "patients"), _columns(con, "infusions")
     baseline = [c for c in BASELINE_PATIENT_COLUMNS if c in pcols] + [c for c in BASELINE_INFUSION_COLUMNS if c in icols]
     qualified = [f"pt.{c}" if c in BASELINE_PATIENT_COLUMNS else f"inf.{c}" for c in baseline]
