@@ -55,6 +55,7 @@ def register(app: typer.Typer) -> None:
         class_precedence: Optional[str] = typer.Option(None, "--class-precedence", help="Comma-separated class order."),
         reference_class: Optional[str] = typer.Option(None, "--reference-class", help="Cox reference (default chemotherapy)."),
         class_map: Optional[Path] = typer.Option(None, "--class-map", help="CSV mapping regimens to classes."),
+        min_class_size: Optional[int] = typer.Option(None, "--min-class-size", help="Classes with fewer treated patients (and 'other') are described, not compared (default 5; 1 = compare all)."),
         cutoff: Optional[str] = typer.Option(None, "--cutoff", help="Data cut-off YYYY-MM-DD (CSV/XLSX input)."),
         drop_invalid: bool = typer.Option(False, "--drop-invalid", help="Leave out patients with errors instead of stopping."),
         no_report: bool = typer.Option(False, "--no-report", help="Write results.json, tables/ and patients.csv, without the HTML report and figures."),
@@ -74,6 +75,7 @@ def register(app: typer.Typer) -> None:
             "class_precedence": class_precedence,
             "reference_class": reference_class,
             "class_map": None if class_map is None else str(class_map),
+            "min_class_size": min_class_size,
         }
         plan = get_plan(study)
         params = resolve_params(config, overrides, study=study, params_type=plan.params_type)

@@ -39,6 +39,9 @@ class LateFailureParams:
     cif_months: times of the cumulative incidence of failure.
     sensitivity_days: late-failure cut-offs of the sensitivity table.
     risk_table_step_months: spacing of the number-at-risk table under the curves.
+    min_class_size: a class with fewer treated patients, and the class ``other``, are described but
+        left out of the Cox models, the log-rank test and the forest plot (1 = compare every class,
+        ``other`` included: the behaviour before issue 10).
     """
 
     late_after_days: float = 91.3125
@@ -53,6 +56,7 @@ class LateFailureParams:
     cif_months: tuple[float, ...] = (3.0, 6.0, 12.0)
     sensitivity_days: tuple[float, ...] = (60.0, 90.0, 91.3125, 120.0)
     risk_table_step_months: float = 3.0
+    min_class_size: int = 5
 
     def __post_init__(self) -> None:
         if self.conf_type not in CONF_TYPES:
@@ -65,6 +69,8 @@ class LateFailureParams:
             raise CartregError(f"reference_class must be one of {', '.join(CLASSES)}, got {self.reference_class!r}")
         if self.risk_table_step_months <= 0:
             raise CartregError("risk_table_step_months must be > 0")
+        if isinstance(self.min_class_size, bool) or not isinstance(self.min_class_size, int) or self.min_class_size < 1:
+            raise CartregError(f"min_class_size must be a whole number >= 1, got {self.min_class_size!r}")
         object.__setattr__(self, "class_precedence", validate_precedence(self.class_precedence))
         self.rules()  # validates the remaining rule parameters
 
@@ -102,13 +108,13 @@ def _coerce(name: str, value: Any) -> Any:
             return float(value)
         except (TypeError, ValueError):
             raise CartregError(f"{name} must be a number, got {value!r}") from None
-    if name == "min_untreated_followup_days":
+    if name in ("min_untreated_followup_days", "min_class_size"):
         try:
             f = float(value)
         except (TypeError, ValueError):
-            raise CartregError(f"{name} must be a whole number of days, got {value!r}") from None
+            raise CartregError(f"{name} must be a whole number, got {value!r}") from None
         if f != int(f):
-            raise CartregError(f"{name} must be a whole number of days, got {value!r}")
+            raise CartregError(f"{name} must be a whole number, got {value!r}")
         return int(f)
     if name in ("conf_type", "treated_origin", "reference_class", "class_map"):
         if value is not None and not isinstance(value, str):
