@@ -272,6 +272,31 @@ def cif_at(days: np.ndarray, status: np.ndarray, at_months: Sequence[float], cau
     return out
 
 
+def cif_risk_table(days: np.ndarray, status: np.ndarray, step_months: float) -> dict[str, Any]:
+    """Numbers at risk under the cumulative incidence curve, every ``step_months`` up to the last time:
+    ``{months, n_risk, cum_failures, cum_deaths_without_failure, cum_censored}``. At risk at t: time >= t
+    (as survfit's ``n.risk``); cumulative counts: time <= t. Counts only (no estimate)."""
+    d = np.asarray(days, dtype=float)
+    st = np.asarray(status)
+    ok = ~np.isnan(d)
+    d, st = d[ok], st[ok]
+    horizon = float(d.max()) / DAYS_PER_MONTH if d.size else 0.0
+    grid = np.arange(0.0, horizon + 1e-9, step_months)
+    at = grid * DAYS_PER_MONTH
+    ds = np.sort(d)
+
+    def cum(mask: np.ndarray) -> list[int]:
+        return [int(v) for v in np.searchsorted(np.sort(d[mask]), at, side="right")]
+
+    return {
+        "months": [float(v) for v in grid],
+        "n_risk": [int(v) for v in d.size - np.searchsorted(ds, at, side="left")],
+        "cum_failures": cum(st == 1),
+        "cum_deaths_without_failure": cum(st == 2),
+        "cum_censored": cum(st == 0),
+    }
+
+
 def cif_curve(days: np.ndarray, status: np.ndarray, fit: Any | None = None) -> dict[str, Any]:
     """Step data of the cumulative incidence of failure (1) and of death without failure (2), in months."""
     res = fit if fit is not None else cuminc(days, status)

@@ -262,6 +262,8 @@ def run(con, params: LateFailureParams) -> tuple[dict[str, Any], Endpoints]:
         ],
         "time_to_failure": b.distribution(ttf[failed] / DAYS_PER_MONTH),
     }
+    if failures["cif_curve"] is not None:
+        failures["cif_curve"]["risk_table"] = b.cif_risk_table(cif_days, cif_status, params.risk_table_step_months)
 
     treated = late & c.eq("tx_status", "treated")
     tx_class = c.text("tx_class")
