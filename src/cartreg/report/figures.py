@@ -359,7 +359,7 @@ def cif_failure(results: dict, ci: bool = True) -> ReportFigure:
     cc = f["cif_curve"]
     rt = cc.get("risk_table") or {}
     fig = _figure((7.0, 4.5) if rt else (7.0, 3.6))
-    ax = fig.add_axes((0.16, 0.33, 0.8, 0.6) if rt else (0.1, 0.14, 0.86, 0.76))
+    ax = fig.add_axes((0.2, 0.33, 0.76, 0.6) if rt else (0.1, 0.14, 0.86, 0.76))
     cut = late_after_days(results) / MONTH_DAYS
     specs = [("failure", "Failure (progression or relapse)", OKABE_ITO["vermillion"], "-"),
              ("death_without_failure", "Death without failure (competing risk)", OKABE_ITO["blue"], (0, (5, 2)))]
@@ -419,7 +419,7 @@ def cif_failure(results: dict, ci: bool = True) -> ReportFigure:
         def cells(key: str) -> list[str]:
             return [str(rt[key][pos[float(m)]]) for m in shown]
 
-        rax = fig.add_axes((0.16, 0.03, 0.8, 0.17))
+        rax = fig.add_axes((0.2, 0.03, 0.76, 0.17))
         _risk_table(rax, shown, [("At risk", cells("n_risk"), "0.1", None),
                                  ("Failures", cells("cum_failures"), OKABE_ITO["vermillion"], None),
                                  ("Deaths w/o failure", cells("cum_deaths_without_failure"), OKABE_ITO["blue"], None),
