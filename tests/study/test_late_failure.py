@@ -105,6 +105,7 @@ def test_by_class_landmarks_and_hazard_ratios(res_all):
     assert bsab["reference"] is False
     hr = bsab["pfs2_hr"]
     assert hr is not None and 0 < hr["ci"][0] < hr["hr"] < hr["ci"][1] and 0 < hr["p"] < 1
+    assert hr["imprecise"] is True  # 1 bispecific PFS-2 event (and 2 in the reference) < 5
     # bispecific has no OS-2 event: left out of that model, null, with a note
     assert bsab["os2_hr"] is None
     notes = [w["message"] for w in res["warnings"] if w["kind"] == "hazard_ratio"]

@@ -219,7 +219,7 @@ def compared_classes(n_by_class: dict[str, int], min_class_size: int) -> tuple[l
         if n == 0:
             continue
         if cls == "other" and min_class_size > 1:
-            left_out[cls] = "class 'other' is heterogeneous: described, not compared"
+            left_out[cls] = "a mixture of unrelated treatments: described, not compared"
         elif n < min_class_size:
             left_out[cls] = f"{n} treated patient(s), fewer than min_class_size = {min_class_size}: described, not compared"
         else:
