@@ -7,17 +7,23 @@ suppressPackageStartupMessages({ library(survival); library(cmprsk); library(jso
 
 M <- 30.4375                      # days per month
 landmark <- 6 * M                 # landmark_months = 6
-ep <- read.csv("tests/fixtures/study/endpoints.csv", stringsAsFactors = FALSE, na.strings = "")
+# Optional arguments: ENDPOINTS.csv OUT.json MIN_CLASS_SIZE (defaults: the committed fixture paths, 5).
+args <- commandArgs(trailingOnly = TRUE)
+input <- if (length(args) >= 1) args[1] else "tests/fixtures/study/endpoints.csv"
+output <- if (length(args) >= 2) args[2] else "tests/fixtures/study/r_reference.json"
+ep <- read.csv(input, stringsAsFactors = FALSE, na.strings = "")
 lg <- function(x) x %in% c("true", "TRUE", TRUE)
 ep$late <- lg(ep$late); ep$os2_event <- lg(ep$os2_event); ep$pfs2_event <- lg(ep$pfs2_event)
 ep$os2_treated_event <- lg(ep$os2_treated_event)
 late <- ep[ep$late, ]
 treated_all <- late[!is.na(late$tx_status) & late$tx_status == "treated", ]
-# Rule 7 (issue 10): only classes with >= min_class_size (5) treated patients, and not `other`, are
-# compared (Cox, log-rank, cox.zph); every class is described (n, 6-month rates).
-min_class_size <- 5
+# Rule 7 (issue 10): only classes with >= min_class_size (default 5) treated patients, and not `other`,
+# are compared (Cox, log-rank, cox.zph); every class is described (n, 6-month rates).
+# min_class_size = 1 compares every class, `other` included (the behaviour before issue 10).
+min_class_size <- if (length(args) >= 3) as.integer(args[3]) else 5L
 n_cls <- table(treated_all$tx_class)
-compared <- setdiff(names(n_cls)[n_cls >= min_class_size], "other")
+compared <- names(n_cls)[n_cls >= min_class_size]
+if (min_class_size > 1) compared <- setdiff(compared, "other")
 treated <- treated_all[treated_all$tx_class %in% compared, ]
 
 med <- function(fit) {
@@ -83,5 +89,5 @@ z <- qnorm(0.975)
 lo <- est^exp(-z * sqrt(v) / (est * log(est))); hi <- est^exp(z * sqrt(v) / (est * log(est)))
 out$cif <- list(months = c(3, 6, 12), est = unname(est), lower = unname(lo), upper = unname(hi))
 
-write_json(out, "tests/fixtures/study/r_reference.json", auto_unbox = TRUE, digits = NA, pretty = TRUE)
-cat("wrote tests/fixtures/study/r_reference.json\n")
+write_json(out, output, auto_unbox = TRUE, digits = NA, pretty = TRUE)
+cat("wrote", output, "\n")

@@ -148,3 +148,13 @@ def test_cif_figure_numbers_at_risk(r10):
     texts = [t.get_text() for ax in fig.figure.axes for t in ax.texts]
     assert {"976", "610", "286", "9", "71", "Number at risk and cumulative numbers of events"} <= set(texts)
     assert "Under the axis: number at risk" in fig.caption
+
+
+def test_treatments_table_lists_entries_that_are_not_treatment(r10):
+    from cartreg.report.tables import treatments_table
+
+    r10["warnings"] = [{"kind": "not_treatment", "regimen": "Dexamethasone", "n_rows": 4, "message": "..."},
+                       {"kind": "not_treatment", "regimen": "BSC", "n_rows": 2, "message": "..."}]
+    assert treatments_table(r10).footnotes[-1] == (
+        "Not anticancer treatment, not counted as a treatment (a patient with only these entries after failure is "
+        "untreated); entries (rows): Dexamethasone (4); BSC (2).")

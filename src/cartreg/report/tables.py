@@ -460,8 +460,18 @@ def treatments_table(results: dict) -> Table:
             "failure; otherwise status unknown.",
             "Class percentages are of treated patients. A treatment combining regimens takes the class of "
             "highest precedence: " + " > ".join(class_label(c) for c in class_precedence(results)) + ".",
-        ],
+        ] + _not_treatment_note(results),
     )
+
+
+def _not_treatment_note(results: dict) -> list[str]:
+    """The entries recognised as no anticancer treatment (class none), from the warnings of results.json."""
+    items = [f"{w['regimen']} ({w['n_rows']})" for w in results.get("warnings") or []
+             if isinstance(w, dict) and w.get("kind") == "not_treatment" and "regimen" in w]
+    if not items:
+        return []
+    return ["Not anticancer treatment, not counted as a treatment (a patient with only these entries after "
+            "failure is untreated); entries (rows): " + "; ".join(items) + "."]
 
 
 # ---------------------------------------------------------------------------------------------
