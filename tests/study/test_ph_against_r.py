@@ -52,3 +52,15 @@ def test_imprecise_flag_follows_event_counts(late, endpoint):
         hr = v[f"{endpoint}_hr"]
         if hr is not None:
             assert hr["imprecise"] == (min(v[f"events_{endpoint}"], ref_events) < 5)
+
+
+def test_ph_test_of_a_singular_model_is_a_note_not_a_crash():
+    import numpy as np
+
+    from cartreg.study.blocks import cox_with_ph
+
+    # one event per class at the same time: the time-weighted information is singular
+    days = np.array([5.0, 5.0, 9.0, 9.0]); event = np.array([1, 1, 0, 0], bool)
+    group = np.array(["chemotherapy", "adc", "chemotherapy", "adc"], dtype=object)
+    hrs, notes, ph = cox_with_ph(days, event, group, "chemotherapy")
+    assert ph is None and any("proportional-hazards test not computable" in n for n in notes)

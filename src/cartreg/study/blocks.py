@@ -15,6 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from cartreg.endpoints import DAYS_PER_MONTH
+from cartreg.errors import CartregError
 from cartreg.stats.cox import coxph
 from cartreg.stats.cuminc import cuminc
 from cartreg.stats.design import design_matrix
@@ -226,8 +227,10 @@ def cox_with_ph(
     notes.extend(str(w) for w in fit.warnings)
     ph = None
     if ph_test:
-        z = cox_zph(fit, t_keep, e_keep, X)
-        ph = jsonable_zph(z)
+        try:
+            ph = jsonable_zph(cox_zph(fit, t_keep, e_keep, X))
+        except (np.linalg.LinAlgError, CartregError) as exc:  # singular information (as R's solve() fails)
+            notes.append(f"proportional-hazards test not computable: {exc}")
     return hrs, notes, ph
 
 
