@@ -62,6 +62,8 @@ CLASS_STYLE = {
     "targeted": (OKABE_ITO["green"], (0, (6, 2, 1.5, 2)), "D"),
     "anti-PD1": (OKABE_ITO["purple"], (0, (3, 1.5)), "v"),
     "radiotherapy": (OKABE_ITO["vermillion"], (0, (6, 1.5, 1.5, 1.5, 1.5, 1.5)), "P"),
+    "adc": (OKABE_ITO["green"], (0, (1, 1)), "h"),
+    "cellular": (OKABE_ITO["orange"], (0, (8, 2, 1, 2)), "*"),
     "other": (OKABE_ITO["sky"], (0, (1, 3)), "X"),
 }
 _SPARE_STYLES = [(OKABE_ITO["sky"], (0, (4, 4)), "*"), (OKABE_ITO["purple"], (0, (2, 4)), "h")]
@@ -299,6 +301,11 @@ def km_by_class(results: dict, endpoint: str, ci: bool = False) -> ReportFigure:
         f"medians. Curves stop where fewer than {MIN_AT_RISK} patients remain at risk (a class with fewer "
         f"than {MIN_AT_RISK} patients is not drawn). Under the axis: number at risk (cumulative number of events) at each time."
     )
+    cmp = late.get("comparisons")
+    if cmp and cmp.get("not_compared"):
+        caption += (" The log-rank test compares " + ", ".join(class_label(c) for c in cmp.get("compared") or [])
+                    + " only; " + ", ".join(class_label(c) for c in cmp["not_compared"])
+                    + " (fewer patients than min_class_size, or the class Other) are shown but not compared.")
     return ReportFigure(f"figure1{'a' if endpoint == 'pfs2' else 'b'}_{endpoint}_by_class",
                         f"Figure 1{'A' if endpoint == 'pfs2' else 'B'}. {name} by treatment class", caption, fig)
 

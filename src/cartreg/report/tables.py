@@ -50,7 +50,7 @@ CLASS_LABELS = {
     "targeted": "Targeted therapy",
     "anti-PD1": "Anti-PD-1",
     "radiotherapy": "Radiotherapy",
-    "adc": "Antibody-drug conjugate",
+    "adc": "ADC",  # antibody-drug conjugate (short: the figures and tables label rows with it)
     "cellular": "Cellular therapy",
     "other": "Other",
 }
