@@ -10,11 +10,11 @@ if [ "${1:-}" != "--keep-registry" ]; then
   rm -rf tests/fixtures/study/registry
   .venv/bin/cartreg synth --patients 977 --seed 11 -o tests/fixtures/study/registry
 fi
-old_rules="--failure-treatment-window-days 0 --pfs-censoring last-contact --no-lymphoma-death-as-failure --line-window-days 0"
+old_rules="--failure-treatment-window-days 0 --pfs-censoring last-contact --no-lymphoma-death-as-failure --line-window-days 0 --min-class-size 1 --class-map tests/fixtures/classes/treatment_classes_before_issue10.csv --class-precedence bispecific,IMiD,targeted,anti-PD1,chemotherapy,radiotherapy"
 for variant in old new; do
   tmp=$(mktemp -d)
-  if [ "$variant" = old ]; then flags=$old_rules; csv=endpoints.csv; json=r_reference.json
-  else flags=""; csv=endpoints_new_rules.csv; json=r_reference_new_rules.json; fi
+  if [ "$variant" = old ]; then flags=$old_rules; csv=endpoints.csv; json=r_reference.json; mcs=1
+  else flags=""; csv=endpoints_new_rules.csv; json=r_reference_new_rules.json; mcs=5; fi
   # shellcheck disable=SC2086
   .venv/bin/cartreg analyze tests/fixtures/study/registry -o "$tmp" --no-report $flags >/dev/null
   .venv/bin/python - "$tmp/patients.csv" "tests/fixtures/study/$csv" <<'PY'
@@ -24,5 +24,5 @@ cols = ["patient_id", "late", "tx_status", "tx_class", "os2_days", "os2_event", 
 c.write_csv(c.read_csv(sys.argv[1]).select(cols), sys.argv[2])
 PY
   rm -rf "$tmp"
-  Rscript scripts/r-reference/late_failure_study.R "tests/fixtures/study/$csv" "tests/fixtures/study/$json"
+  Rscript scripts/r-reference/late_failure_study.R "tests/fixtures/study/$csv" "tests/fixtures/study/$json" "$mcs"
 done

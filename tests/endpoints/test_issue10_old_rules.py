@@ -20,28 +20,55 @@ from types import SimpleNamespace
 
 import pytest
 
-from cartreg.endpoints import derive_endpoints
+from cartreg.endpoints import derive_endpoints, load_class_map
 from cartreg.registry import read_registry
 from cartreg.study import analyze, resolve_params
 
 from issue10_registry import random_registry, registry
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures"
-OLD_RULES = {"failure_treatment_window_days": 0, "pfs_censoring": "last-contact", "lymphoma_death_as_failure": False,
+#: rules 1-5 at their earlier behaviour
+RULES_1_5 = {"failure_treatment_window_days": 0, "pfs_censoring": "last-contact", "lymphoma_death_as_failure": False,
              "line_window_days": 0}
+#: rules 6-8 at their earlier behaviour: the class table and precedence of that time, every class compared
+CLASSES_BEFORE = {"min_class_size": 1,
+                  "class_map": str(FIX / "classes" / "treatment_classes_before_issue10.csv"),
+                  "class_precedence": ("bispecific", "IMiD", "targeted", "anti-PD1", "chemotherapy", "radiotherapy")}
+OLD_RULES = RULES_1_5 | CLASSES_BEFORE
 #: results.json keys that issue 10 adds (absent before it).
 ADDED = {
     ("failures", "lymphoma_death"), ("late", "pre_failure_treatment"), ("ignored_records", "after_cutoff"),
-    *(("parameters", k) for k in OLD_RULES), ("parameters", "cutoff_rule"),
+    *(("parameters", k) for k in RULES_1_5), ("parameters", "cutoff_rule"), ("parameters", "min_class_size"),
+    ("late", "comparisons"), ("late", "ph_test"),
 }
+#: keys issue 10 adds deeper in results.json (rules 6-8 and the report: units, compared classes, the CIF
+#: risk table, toxicity), and the class-map parameters, which name the earlier table's file here (removed
+#: from both sides: the class table itself is checked by the endpoint tables and every class result).
+ADDED_DEEP = {("toxicity",), ("failures", "cif_curve", "risk_table"),
+              *((g, "baseline", v, "unit") for g in ("early", "late") for v in ("age", "crp", "ferritin", "prior_lines")),
+              ("late", "by_class", "*", "compared"),
+              ("late", "by_class", "*", "pfs2_hr", "imprecise"), ("late", "by_class", "*", "os2_hr", "imprecise"), ("parameters", "class_map"), ("parameters", "class_map_source")}
 #: endpoint-table columns that issue 10 adds.
 ADDED_COLUMNS = {"failure_by_lymphoma_death", "pre_failure_treatment", "pre_failure_regimens", "last_assessment_date"}
+
+
+def _pop_path(d, path: tuple[str, ...]) -> None:
+    if not isinstance(d, dict):
+        return
+    head, *rest = path
+    if not rest:
+        d.pop(head, None)
+        return
+    for key in (list(d) if head == "*" else [head]):
+        _pop_path(d.get(key), tuple(rest))
 
 
 def _without_added(results: dict) -> dict:
     out = json.loads(json.dumps(results))
     for section, key in ADDED:
         out.get(section, {}).pop(key, None)
+    for path in ADDED_DEEP:
+        _pop_path(out, path)
     return out
 
 
@@ -51,7 +78,8 @@ def old():
 
 
 def test_rule_registries_endpoint_table_is_unchanged(old):
-    ep = derive_endpoints(registry(), resolve_params(overrides=OLD_RULES).rules())
+    params = resolve_params(overrides=OLD_RULES)
+    ep = derive_endpoints(registry(), params.rules(), load_class_map(params.class_map))
     new = [{k: v.isoformat() if isinstance(v, dt.date) else v for k, v in r.items()} for r in ep.patients.to_pylist()]
     assert set(new[0]) - set(old["endpoints"][0]) == ADDED_COLUMNS
     assert [{k: r[k] for k in old["endpoints"][0]} for r in new] == old["endpoints"]
@@ -60,19 +88,19 @@ def test_rule_registries_endpoint_table_is_unchanged(old):
 def test_rule_registries_results_are_unchanged(old):
     new = analyze(SimpleNamespace(con=registry()), params=resolve_params(overrides=OLD_RULES))
     new.pop("meta")
-    assert _without_added(new) == old["results"]
+    assert _without_added(new) == _without_added(old["results"])
     assert {(s, k) for s, k in ADDED if k in new.get(s, {})} == ADDED - {("ignored_records", "after_cutoff")}
 
 
 def test_random_registry_endpoints_and_results_are_unchanged(old):
     params = resolve_params(overrides=OLD_RULES)
-    ep = derive_endpoints(random_registry(), params.rules())
+    ep = derive_endpoints(random_registry(), params.rules(), load_class_map(params.class_map))
     new = [{k: v.isoformat() if isinstance(v, dt.date) else v for k, v in r.items()} for r in ep.patients.to_pylist()]
     assert len(new) == len(old["random_endpoints"]) > 100
     assert [{k: r[k] for k in old["random_endpoints"][0]} for r in new] == old["random_endpoints"]
     res = analyze(SimpleNamespace(con=random_registry()), params=params)
     res.pop("meta")
-    assert _without_added(res) == old["random_results"]
+    assert _without_added(res) == _without_added(old["random_results"])
     # under the new defaults the same registry gives other answers (the rules do bite on it)
     ep_new = derive_endpoints(random_registry())
     changed = {k for k in old["random_endpoints"][0]
@@ -94,7 +122,7 @@ def test_study_fixture_results_are_unchanged():
     assert new["ignored_records"]["after_cutoff"] == dict.fromkeys(
         ("responses", "treatments", "deaths", "last_contacts_truncated", "registered_after_cutoff",
          "infused_after_cutoff"), 0)
-    assert _without_added(new) == old
+    assert _without_added(new) == _without_added(old)
 
 
 def test_cutoff_rule_drop_patients_is_cutoff_with_drop_invalid_before_issue_10():
@@ -112,7 +140,7 @@ def test_cutoff_rule_drop_patients_is_cutoff_with_drop_invalid_before_issue_10()
              or w.get("what") == "patients_left_out_for_a_date_after_cutoff"]
     assert len(added) == 7
     new["warnings"] = [w for w in new["warnings"] if w not in added]
-    assert _without_added(new) == old
+    assert _without_added(new) == _without_added(old)
     # the default (censor) keeps every patient registered and infused by the cut-off
     censor = analyze(reg)
     assert censor["cohort"]["infused"] > 800

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import pytest
 
+from pathlib import Path
+
 from cartreg.endpoints.treatment_classes import load_class_map, normalise_key, validate_precedence
 from cartreg.errors import CartregError
 
+FIXTURE_OLD_MAP = Path(__file__).resolve().parents[1] / "fixtures" / "classes" / "treatment_classes_before_issue10.csv"
+
 EXAMPLES = {
     "chemotherapy": ["R-GemOx", "GemOx", "R-ICE", "R-DHAP", "R-DHAX", "R-DHAOx", "R-ESHAP", "R-GDP", "BR",
-                     "bendamustine-rituximab", "Pola-BR", "Pola-R-Benda", "R-CHOP", "CHOP", "high-dose methotrexate",
+                     "bendamustine-rituximab", "R-CHOP", "CHOP", "high-dose methotrexate",
                      "high dose cytarabine", "HD-MTX", "rituximab + gemcitabine + oxaliplatin"],
     "IMiD": ["lenalidomide", "R2", "lenalidomide + rituximab", "tafasitamab + lenalidomide", "Lenalidomide/Rituximab"],
     "bispecific": ["glofitamab", "epcoritamab", "mosunetuzumab", "odronextamab", "Glofitamab + R-GemOx"],
@@ -17,7 +21,14 @@ EXAMPLES = {
                  "MALT-1 inhibitor", "venetoclax", "selinexor", "ibrutinib + rituximab"],
     "anti-PD1": ["pembrolizumab", "nivolumab", "Nivolumab"],
     "radiotherapy": ["radiotherapy", "RT", "ISRT", "ISRT 30 Gy", "Radiothérapie"],
-    "other": ["rituximab", "R", "tafasitamab", "Experimental drug", "loncastuximab"],
+    "other": ["rituximab", "R", "tafasitamab", "Experimental drug", "XYZ-123 + dexamethasone", "rituximab + dexamethasone"],
+    # issue 10, rule 6 (these were chemotherapy / other before)
+    "adc": ["Pola-BR", "Pola-R-Benda", "Pola-R", "pola-B-R", "polatuzumab + bendamustine + rituximab",
+            "Polatuzumab vedotin", "loncastuximab", "Loncastuximab tesirine", "Zynlonta", "Lonca-R"],
+    "cellular": ["allogeneic HSCT", "Allo-SCT", "allo-HSCT", "Allogreffe", "second CAR T", "CAR-T", "axi-cel",
+                 "Kymriah", "DLI", "Allogeneic stem cell transplantation"],
+    "none": ["best supportive care", "BSC", "Palliative care", "soins palliatifs", "dexamethasone", "Dexaméthasone",
+             "prednisone", "Dexamethasone + prednisolone", "corticosteroids", "transfusion", "Platelet transfusion"],
 }
 
 
@@ -36,6 +47,34 @@ def test_partner_drug_alone_never_decides_but_is_recognised_only_with_a_drug():
     m = load_class_map()
     assert m.classify("rituximab") == "other" and not m.recognises("rituximab")
     assert m.recognises("ibrutinib + rituximab")
+
+
+def test_none_beside_an_anticancer_drug_is_ignored():
+    m = load_class_map()
+    assert m.classify("dexamethasone + cytarabine + cisplatin") == "chemotherapy"
+    assert m.classify("glofitamab + dexamethasone") == "bispecific"
+    assert m.recognises("dexamethasone") and not m.recognises("XYZ-123 + dexamethasone")
+
+
+def test_default_precedence_of_issue_10():
+    m = load_class_map()
+    assert m.classify("glofitamab + allo-SCT") == "bispecific"
+    assert m.classify("allo-SCT + polatuzumab") == "cellular"
+    assert m.classify("Pola-R + lenalidomide") == "adc"
+    assert m.classify("polatuzumab + R-GemOx") == "adc"
+
+
+def test_todays_table_reads_unchanged():
+    """The class table shipped before issue 10 is a valid --class-map: same classes, same answers."""
+    old = load_class_map(FIXTURE_OLD_MAP)
+    assert old.classes == ("chemotherapy", "IMiD", "bispecific", "targeted", "anti-PD1", "radiotherapy", "other")
+    prec = ("bispecific", "IMiD", "targeted", "anti-PD1", "chemotherapy", "radiotherapy")
+    assert old.classify("Pola-BR", prec) == "chemotherapy"
+    assert old.classify("loncastuximab", prec) == "other"
+    assert old.classify("dexamethasone", prec) == "other" and not old.recognises("dexamethasone")
+    assert old.classify("best supportive care", prec) == "other"
+    assert old.classify("glofitamab + R-GemOx", prec) == "bispecific"
+    assert load_class_map().classes[-3:] == ("adc", "cellular", "other")
 
 
 def test_precedence_decides_combined_classes():

@@ -84,7 +84,7 @@ def test_forest_texts_come_from_results(results):
     with rc_context(RC):
         fig = forest(results).figure
     texts = [t.get_text() for ax in fig.axes for t in ax.texts]
-    assert "0.188 (0.069-0.509)" in texts  # bispecific PFS-2
+    assert "0.19 (0.07-0.51)" in texts  # bispecific PFS-2 (two decimals, issue 10)
     assert "1 (reference)" in texts
     assert "not estimable (no events)" in texts  # other, OS-2 HR null
     assert "<.001" in texts and ".004" in texts

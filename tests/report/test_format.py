@@ -12,6 +12,7 @@ from cartreg.report.format import (
     fmt_cutoff_days,
     fmt_est_ci_pct,
     fmt_hr,
+    fmt_landmark,
     fmt_median_ci,
     fmt_median_iqr,
     fmt_median_range,
@@ -123,11 +124,23 @@ def test_fmt_ci_and_num():
 
 def test_fmt_hr():
     assert fmt_hr(0.812, [0.452, 1.459]) == "0.81 (95% CI, 0.45-1.46)"
-    assert fmt_hr(0.188, [0.069, 0.509], 0.00098) == "0.188 (95% CI, 0.069-0.509); P<.001"
-    assert fmt_hr(0.278, [0.093, 0.83], 0.0217) == "0.278 (95% CI, 0.093-0.830); P=.02"
-    assert fmt_hr(0.278, [0.093, 0.83], 0.0217, sep=", ") == "0.278 (95% CI, 0.093-0.830), P=.02"
+    # issue 10: two decimals throughout, CIs alike (0.08, 0.37, 1.95)
+    assert fmt_hr(0.188, [0.069, 0.509], 0.00098) == "0.19 (95% CI, 0.07-0.51); P<.001"
+    assert fmt_hr(0.278, [0.093, 0.83], 0.0217) == "0.28 (95% CI, 0.09-0.83); P=.02"
+    assert fmt_hr(0.278, [0.093, 0.83], 0.0217, sep=", ") == "0.28 (95% CI, 0.09-0.83), P=.02"
+    assert fmt_hr(0.0815, [0.3666, 1.9549]) == "0.08 (95% CI, 0.37-1.95)"
+    assert fmt_hr(0.004, [0.0004, 0.0051], compact=True) == "<0.01 (<0.01-0.01)"  # never reads 0.00
+    assert fmt_hr(0.005, [0.00499, 12.345]) == "0.01 (95% CI, <0.01-12.35)"
     assert fmt_hr(1.214, [0.487, 3.026], compact=True) == "1.21 (0.49-3.03)"
     assert fmt_hr(None, None) == DASH
+
+
+def test_fmt_landmark_no_ci_at_100_and_0_percent():
+    assert fmt_landmark(1.0, [None, None]) == "100% (no CI: no event before 6 months)"
+    assert fmt_landmark(1.0, [1.0, 1.0], months="12") == "100% (no CI: no event before 12 months)"
+    assert fmt_landmark(0.0, [None, None], compact=True) == "0 (no CI: no patient event-free at 6 months)"
+    assert fmt_landmark(0.775, [0.51, 0.91], compact=True) == "78 (51-91)"
+    assert fmt_landmark(None, None) == DASH
 
 
 def test_fmt_est_ci_pct_landmark_proportions():

@@ -76,8 +76,8 @@ def test_summary_numbers(results):
     assert "median follow-up from failure of 15.0 months (95% CI, 12.0-17.0)" in text
     pfs = results["late"]["pfs2"]
     assert f"median PFS-2 after treatment for CAR T failure of {pfs['median']:.1f} months" in text
-    assert "HR 0.188 (95% CI, 0.069-0.509), P<.001" in text
-    assert "HR 0.278 (95% CI, 0.093-0.830), P=.02" in text
+    assert "HR 0.19 (95% CI, 0.07-0.51), P<.001" in text
+    assert "HR 0.28 (95% CI, 0.09-0.83), P=.02" in text
     assert "HR not estimable" in text
     assert "descriptive, unadjusted comparisons, measured from the start of treatment" in text
 

@@ -37,14 +37,14 @@ def test_table1_values_missing_rows_and_early_column(results):
     assert t.rows[0] == ["Age, years, median (range)", "62 (19-77)", "61 (18-80)"]
     assert t.cell("Male sex, n (%)", LATE) == "85 (59%)"
     assert t.cell("ECOG PS > 2, n (%)", LATE) == "12 (8.4%)"
-    assert t.cell("Ferritin, median (range)", LATE) == "474.5 (12-8950)"
+    assert t.cell("Ferritin, \u00b5g/l, median (range)", LATE) == "474.5 (12-8950)"
     assert t.cell("Chemotherapy-based, of bridged, n (%)", LATE) == "92 (77%)"
     assert t.cell("DLBCL", LATE) == "109 (75%)"
     assert t.cell("PMBL", LATE) == "6 (4.1%)"
     # a Missing row follows each variable with missing values: n minus its denominator, or n_missing
     i = [r[0] for r in t.rows].index("Stage III-IV, n (%)")
     assert t.rows[i + 1] == ["Missing", "4", "7"] and t.indent[i + 1] == 1
-    i = [r[0] for r in t.rows].index("Ferritin, median (range)")
+    i = [r[0] for r in t.rows].index("Ferritin, \u00b5g/l, median (range)")
     assert t.rows[i + 1] == ["Missing", "17", "40"]
     # no Missing row when nothing is missing in either column
     i = [r[0] for r in t.rows].index("Prior HSCT (auto or allo), n (%)")
@@ -96,10 +96,10 @@ def test_outcomes_table(results):
     assert ref[0] == "Chemotherapy (reference)"
     assert t.cell("Chemotherapy (reference)", "PFS-2 HR (95% CI)") == "1 (reference)"
     assert t.cell("Bispecific antibody", "n") == "18"
-    assert t.cell("Bispecific antibody", "PFS-2 HR (95% CI)") == "0.188 (0.069-0.509)"
+    assert t.cell("Bispecific antibody", "PFS-2 HR (95% CI)") == "0.19 (0.07-0.51)"
     assert t.cell("Bispecific antibody", "PFS-2 P") == "<.001"
     assert t.cell("Bispecific antibody", "OS-2 P") == ".004"
-    assert t.cell("Targeted therapy", "OS-2 HR (95% CI)") == "0.278 (0.093-0.830)"
+    assert t.cell("Targeted therapy", "OS-2 HR (95% CI)") == "0.28 (0.09-0.83)"
     assert t.cell("Targeted therapy", "OS-2 P") == ".02"
     assert t.cell("Bispecific antibody", "Failure to treatment, median days") == "27.5"
     b = results["late"]["by_class"]["bispecific"]["pfs2_6mo"]

@@ -22,7 +22,9 @@ FIX = Path(__file__).resolve().parents[1] / "fixtures" / "study"
 EST, PVAL = 1e-6, 1e-4
 #: The fixture was made before issue 10 changed the endpoint rules: these parameters give those rules.
 OLD_RULES = {"failure_treatment_window_days": 0, "pfs_censoring": "last-contact", "lymphoma_death_as_failure": False,
-             "line_window_days": 0}
+             "line_window_days": 0, "min_class_size": 1,
+             "class_map": str(Path(__file__).resolve().parents[1] / "fixtures" / "classes" / "treatment_classes_before_issue10.csv"),
+             "class_precedence": ("bispecific", "IMiD", "targeted", "anti-PD1", "chemotherapy", "radiotherapy")}
 
 
 def _r(x):

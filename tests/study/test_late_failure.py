@@ -30,7 +30,8 @@ def test_cohort_and_failures(res):
 
 def test_late_baseline_denominators_exclude_missing(res):
     b = res["late"]["baseline"]
-    assert b["age"] == {"n": 4, "n_missing": 1, "median": 63.0, "min": 50.0, "max": 70.0, "q1": 57.5, "q3": 67.0}
+    assert b["age"] == {"n": 4, "n_missing": 1, "median": 63.0, "min": 50.0, "max": 70.0, "q1": 57.5, "q3": 67.0,
+                        "unit": "years"}  # issue 10: unit beside each continuous variable
     assert b["male"] == {"n": 3, "N": 4, "pct": 75.0, "n_missing": 1}
     assert b["age_gt_65"]["n"] == 2 and b["age_gt_65"]["N"] == 4
     # yes if auto or allo is yes; no if both no; otherwise missing (P3: auto no, allo missing)
@@ -55,7 +56,8 @@ def test_response_time_to_failure_and_treatment(res):
     assert ft["untreated"]["n"] == 1 and ft["unknown"]["n"] == 0
     assert ft["classes"]["chemotherapy"] == {"n": 2, "N": 4, "pct": 50.0}
     assert ft["classes"]["bispecific"]["n"] == 2 and ft["classes"]["IMiD"]["n"] == 0
-    assert set(ft["classes"]) == {"chemotherapy", "IMiD", "bispecific", "targeted", "anti-PD1", "radiotherapy", "other"}
+    assert set(ft["classes"]) == {"chemotherapy", "IMiD", "bispecific", "targeted", "anti-PD1", "radiotherapy",
+                                  "adc", "cellular", "other"}  # issue 10: adc and cellular classes
     assert ft["regimens"]["bispecific"] == {"Glofitamab": 1, "glofitamab": 1}
     assert late["post_failure_response"]["orr"] == {"n": 2, "N": 4, "pct": 50.0}
     assert late["post_failure_response"]["cmr"] == {"n": 1, "N": 4, "pct": 25.0}
@@ -72,7 +74,26 @@ def test_time_to_event_endpoints(res):
     assert late["pfs2"]["median"] == pytest.approx(190 / M, rel=1e-12)
 
 
-def test_by_class_landmarks_and_hazard_ratios(res):
+def test_small_classes_are_described_not_compared(res):
+    """Issue 10, rule 7: 2 + 2 treated patients < min_class_size 5: described, no HR, no log-rank."""
+    late = res["late"]
+    assert late["comparisons"]["compared"] == [] and late["comparisons"]["min_class_size"] == 5
+    assert set(late["comparisons"]["not_compared"]) == {"chemotherapy", "bispecific"}
+    bc = late["by_class"]
+    assert bc["bispecific"]["pfs2_hr"] is None and bc["bispecific"]["compared"] is False
+    assert bc["bispecific"]["pfs2_6mo"]["est"] == 1.0 and bc["chemotherapy"]["n"] == 2
+    assert late["logrank"] == {"pfs2": None, "os2": None}
+    assert late["ph_test"] == {"pfs2": None, "os2": None}
+
+
+@pytest.fixture(scope="module")
+def res_all():
+    """min_class_size = 1: every class compared, as before issue 10."""
+    return analyze(_registry(), params=resolve_params(overrides={"min_class_size": 1}))
+
+
+def test_by_class_landmarks_and_hazard_ratios(res_all):
+    res = res_all
     bc = res["late"]["by_class"]
     chemo, bsab = bc["chemotherapy"], bc["bispecific"]
     assert (chemo["n"], chemo["events_pfs2"], chemo["events_os2"], chemo["gap_days_median"]) == (2, 2, 1, 7.5)
@@ -88,6 +109,7 @@ def test_by_class_landmarks_and_hazard_ratios(res):
     assert bsab["reference"] is False
     hr = bsab["pfs2_hr"]
     assert hr is not None and 0 < hr["ci"][0] < hr["hr"] < hr["ci"][1] and 0 < hr["p"] < 1
+    assert hr["imprecise"] is True  # 1 bispecific PFS-2 event (and 2 in the reference) < 5
     # bispecific has no OS-2 event: left out of that model, null, with a note
     assert bsab["os2_hr"] is None
     notes = [w["message"] for w in res["warnings"] if w["kind"] == "hazard_ratio"]

@@ -23,7 +23,19 @@ def test_by_product_counts_and_events():
     # PFS from infusion: failure or death; axi-cel: P1 P2 P5 P6 P7 fail, P8 censored
     assert bp["axi-cel"]["pfs"]["events"] == 5 and bp["tisa-cel"]["pfs"]["events"] == 2
     assert bp["axi-cel"]["reference"] is True and bp["axi-cel"]["os_hr"] is None
-    assert res["logrank"]["os"]["df"] == 2
+    # issue 10, rule 8: the unknown product is counted and described, not a level of the comparisons
+    assert res["cohort"]["products"]["unknown"] == 1 and bp["unknown"]["compared"] is False
+    assert res["logrank"]["os"]["df"] == 1 and res["logrank"]["os"]["groups"] == ["axi-cel", "tisa-cel"]
+    assert bp["unknown"]["os_hr"] is None and bp["tisa-cel"]["compared"] is True
+    assert any(w["kind"] == "product_unknown" and w["n"] == 1 for w in res["warnings"])
+
+
+def test_unknown_product_compared_as_before_when_asked():
+    p = ProductOutcomesParams(compare_unknown_product=True)
+    res = analyze(registry(), "product-outcomes", params=p)
+    assert res["logrank"]["os"]["df"] == 2 and res["by_product"]["unknown"]["compared"] is True
+    with pytest.raises(CartregError, match="compare_unknown_product"):
+        ProductOutcomesParams(compare_unknown_product="yes")
 
 
 def test_parameters_are_the_plans_own():

@@ -72,6 +72,7 @@ def register(app: typer.Typer) -> None:
             None, "--cutoff-rule",
             help="censor (default: records after the cut-off ignored, follow-up ends at it) | drop-patients (leave out every patient with a later date, as before)."),
         cutoff: Optional[str] = typer.Option(None, "--cutoff", help="Data cut-off (freeze) YYYY-MM-DD: later records are ignored and counted, follow-up ends at it."),
+        min_class_size: Optional[int] = typer.Option(None, "--min-class-size", help="Classes with fewer treated patients (and 'other') are described, not compared (default 5; 1 = compare all)."),
         drop_invalid: bool = typer.Option(False, "--drop-invalid", help="Leave out patients with errors instead of stopping."),
         no_report: bool = typer.Option(False, "--no-report", help="Write results.json, tables/ and patients.csv, without the HTML report and figures."),
         identifiers: bool = typer.Option(False, "--identifiers", help="Allow patient identifiers in the report."),
@@ -95,6 +96,7 @@ def register(app: typer.Typer) -> None:
             "lymphoma_death_as_failure": lymphoma_death_as_failure,
             "line_window_days": line_window_days,
             "cutoff_rule": cutoff_rule,
+            "min_class_size": min_class_size,
         }
         plan = get_plan(study)
         params = resolve_params(config, overrides, study=study, params_type=plan.params_type)

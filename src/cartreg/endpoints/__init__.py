@@ -9,7 +9,7 @@ from cartreg.endpoints.derive import (
     Endpoints,
     derive_endpoints,
 )
-from cartreg.endpoints.treatment_classes import CLASSES, DEFAULT_PRECEDENCE, ClassMap, load_class_map
+from cartreg.endpoints.treatment_classes import CLASSES, DEFAULT_PRECEDENCE, NOT_TREATMENT, ClassMap, load_class_map
 
 __all__ = [
     "AFTER_CUTOFF_KEYS",
@@ -17,6 +17,7 @@ __all__ = [
     "CUTOFF_RULES",
     "DAYS_PER_MONTH",
     "DEFAULT_PRECEDENCE",
+    "NOT_TREATMENT",
     "ClassMap",
     "EndpointRules",
     "Endpoints",

@@ -30,6 +30,7 @@ import pyarrow as pa
 from cartreg.endpoints.treatment_classes import (
     CLASSES,
     DEFAULT_PRECEDENCE,
+    NOT_TREATMENT,
     ClassMap,
     load_class_map,
     normalise_key,
@@ -635,6 +636,15 @@ def _regimen_classes(
     return con.sql("SELECT * FROM ep_regimen_class ORDER BY regimen").to_arrow_table()
 
 
+def _drop_not_treatment(con: duckdb.DuckDBPyConnection) -> None:
+    """Rule 6 (docs/endpoints.md): entries of class ``none`` (best supportive care, a corticosteroid
+    alone, transfusion...) are not treatments. Removing them from the regimen lookup leaves them out of
+    ``ep_tx``, so no rule sees them: a patient whose only entries after failure are ``none`` is untreated.
+    ``Endpoints.regimens`` (returned before this step) still lists them, for the report's note.
+    """
+    con.execute("DELETE FROM ep_regimen_class WHERE class = $none", {"none": NOT_TREATMENT})
+
+
 def derive_endpoints(
     con: duckdb.DuckDBPyConnection,
     rules: EndpointRules | None = None,
@@ -669,6 +679,7 @@ def derive_endpoints(
     for step in step_sources(rules.data_cutoff, pcols, rules.cutoff_rule, date_cols):
         con.execute(step.sql, step.params or None)
     regimens = _regimen_classes(con, class_map, rules.class_precedence)
+    _drop_not_treatment(con)
     baseline = [c for c in BASELINE_PATIENT_COLUMNS if c in pcols] + [c for c in BASELINE_INFUSION_COLUMNS if c in icols]
     qualified = [f"pt.{c}" if c in BASELINE_PATIENT_COLUMNS else f"inf.{c}" for c in baseline]
     steps = [

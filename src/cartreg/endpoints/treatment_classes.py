@@ -11,6 +11,15 @@ with columns ``name, kind, class, note``:
 Matching ignores case, spacing and the separators ``+ / - , ; & ( )``. A regimen whose tokens map to
 several classes takes the class of highest precedence; one with no recognised drug is ``other``.
 Classification runs once per *distinct* regimen text, never per patient.
+
+The class ``none`` (:data:`NOT_TREATMENT`) marks entries that are not anticancer treatment (best
+supportive care, palliative care, transfusion, a corticosteroid alone). A regimen is ``none`` when its
+whole text is a ``none`` entry, or when *every* word of it is a ``none`` drug ("Dexamethasone",
+"dexamethasone + prednisone"); a ``none`` drug beside an anticancer drug is ignored ("dexamethasone +
+cytarabine" is chemotherapy), and beside an unknown word it does not decide ("XYZ-123 + dexamethasone"
+is ``other``, so that an unrecognised drug is never taken for no treatment). The derivation leaves
+``none`` entries out of the treatments (docs/endpoints.md, *Rules 6-8*). A table without ``none``
+rows (every table written before it existed) classifies exactly as before.
 """
 
 from __future__ import annotations
@@ -26,10 +35,22 @@ from pathlib import Path
 from cartreg.errors import CartregError
 
 #: The classes, exactly as they appear as keys in results.json.
-CLASSES: tuple[str, ...] = ("chemotherapy", "IMiD", "bispecific", "targeted", "anti-PD1", "radiotherapy", "other")
+CLASSES: tuple[str, ...] = (
+    "chemotherapy", "IMiD", "bispecific", "targeted", "anti-PD1", "radiotherapy", "adc", "cellular", "other",
+)
+
+#: The class of entries that are not anticancer treatment (never a key of results.json by_class).
+NOT_TREATMENT = "none"
 
 #: Default precedence when one treatment combines classes (first wins); ``other`` always comes last.
-DEFAULT_PRECEDENCE: tuple[str, ...] = ("bispecific", "IMiD", "targeted", "anti-PD1", "chemotherapy", "radiotherapy")
+DEFAULT_PRECEDENCE: tuple[str, ...] = (
+    "bispecific", "cellular", "adc", "IMiD", "targeted", "anti-PD1", "chemotherapy", "radiotherapy",
+)
+
+#: The precedence before issue 10 (no adc, no cellular): for reproducing earlier results.
+PRECEDENCE_BEFORE_ISSUE_10: tuple[str, ...] = (
+    "bispecific", "IMiD", "targeted", "anti-PD1", "chemotherapy", "radiotherapy",
+)
 
 _SEPARATORS = re.compile(r"[\s+/\-,;&()\[\]._:]+")
 
@@ -64,16 +85,34 @@ class ClassMap:
     source: str
 
     def classify(self, regimen: str, precedence: tuple[str, ...] = DEFAULT_PRECEDENCE) -> str:
-        """The class of one regimen text (see module docstring)."""
+        """The class of one regimen text (see module docstring); ``none`` for no anticancer treatment."""
         key = normalise_key(regimen)
         if key in self.regimens:
             return self.regimens[key]
-        found = {self.drugs[t] for t in tokens(regimen) if t in self.drugs}
-        return highest_precedence(found, precedence)
+        toks = tokens(regimen)
+        found = {self.drugs[t] for t in toks if t in self.drugs}
+        active = found - {NOT_TREATMENT}
+        if active or not found:
+            return highest_precedence(active, precedence)
+        words = [w for w in _SEPARATORS.split(_fold(regimen)) if w]
+        if all(self.drugs.get(w) == NOT_TREATMENT for w in words):
+            return NOT_TREATMENT
+        return "other"
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """The treatment classes this table can give (in :data:`CLASSES` order, ``other`` always)."""
+        used = set(self.regimens.values()) | set(self.drugs.values()) | {"other"}
+        return tuple(c for c in CLASSES if c in used)
 
     def recognises(self, regimen: str) -> bool:
-        """Whether the text matches a regimen or contains a known drug (else it is ``other`` by default)."""
-        return normalise_key(regimen) in self.regimens or any(t in self.drugs for t in tokens(regimen))
+        """Whether the text matches a regimen or contains a known anticancer drug, or is recognised as
+        no treatment (``none``); else it is ``other`` by default and reported as unmapped."""
+        if normalise_key(regimen) in self.regimens:
+            return True
+        if any(self.drugs.get(t, NOT_TREATMENT) != NOT_TREATMENT for t in tokens(regimen)):
+            return True
+        return self.classify(regimen) == NOT_TREATMENT
 
 
 def highest_precedence(classes: set[str] | frozenset[str], precedence: tuple[str, ...]) -> str:
@@ -122,8 +161,9 @@ def load_class_map(path: str | Path | None = None) -> ClassMap:
         if kind == "partner":
             partners.add(normalise_key(name))
             continue
-        if cls not in CLASSES:
-            raise CartregError(f"{source} row {lineno}: class {cls!r} of {name!r} is not one of {', '.join(CLASSES)}")
+        if cls not in CLASSES and cls != NOT_TREATMENT:
+            raise CartregError(f"{source} row {lineno}: class {cls!r} of {name!r} is not one of "
+                               f"{', '.join(CLASSES + (NOT_TREATMENT,))}")
         if kind == "regimen":
             regimens[normalise_key(name)] = cls
         elif kind == "drug":

@@ -62,6 +62,8 @@ CLASS_STYLE = {
     "targeted": (OKABE_ITO["green"], (0, (6, 2, 1.5, 2)), "D"),
     "anti-PD1": (OKABE_ITO["purple"], (0, (3, 1.5)), "v"),
     "radiotherapy": (OKABE_ITO["vermillion"], (0, (6, 1.5, 1.5, 1.5, 1.5, 1.5)), "P"),
+    "adc": (OKABE_ITO["green"], (0, (1, 1)), "h"),
+    "cellular": (OKABE_ITO["orange"], (0, (8, 2, 1, 2)), "*"),
     "other": (OKABE_ITO["sky"], (0, (1, 3)), "X"),
 }
 _SPARE_STYLES = [(OKABE_ITO["sky"], (0, (4, 4)), "*"), (OKABE_ITO["purple"], (0, (2, 4)), "h")]
@@ -299,6 +301,11 @@ def km_by_class(results: dict, endpoint: str, ci: bool = False) -> ReportFigure:
         f"medians. Curves stop where fewer than {MIN_AT_RISK} patients remain at risk (a class with fewer "
         f"than {MIN_AT_RISK} patients is not drawn). Under the axis: number at risk (cumulative number of events) at each time."
     )
+    cmp = late.get("comparisons")
+    if cmp and cmp.get("not_compared"):
+        caption += (" The log-rank test compares " + ", ".join(class_label(c) for c in cmp.get("compared") or [])
+                    + " only; " + ", ".join(class_label(c) for c in cmp["not_compared"])
+                    + " (fewer patients than min_class_size, or the class Other) are shown but not compared.")
     return ReportFigure(f"figure1{'a' if endpoint == 'pfs2' else 'b'}_{endpoint}_by_class",
                         f"Figure 1{'A' if endpoint == 'pfs2' else 'B'}. {name} by treatment class", caption, fig)
 
@@ -357,8 +364,9 @@ def cif_failure(results: dict, ci: bool = True) -> ReportFigure:
     """Cumulative incidence of failure from infusion, death without failure competing (Aalen-Johansen)."""
     f = results["failures"]
     cc = f["cif_curve"]
-    fig = _figure((7.0, 3.6))
-    ax = fig.add_axes((0.1, 0.14, 0.86, 0.76))
+    rt = cc.get("risk_table") or {}
+    fig = _figure((7.0, 4.5) if rt else (7.0, 3.6))
+    ax = fig.add_axes((0.2, 0.33, 0.76, 0.6) if rt else (0.1, 0.14, 0.86, 0.76))
     cut = late_after_days(results) / MONTH_DAYS
     specs = [("failure", "Failure (progression or relapse)", OKABE_ITO["vermillion"], "-"),
              ("death_without_failure", "Death without failure (competing risk)", OKABE_ITO["blue"], (0, (5, 2)))]
@@ -411,6 +419,21 @@ def cif_failure(results: dict, ci: bool = True) -> ReportFigure:
         "with death without failure as a competing risk (Aalen-Johansen), with 95% pointwise confidence "
         f"bands. The dashed vertical line marks the late-failure cut-off ({late_cut_label(results)})."
     )
+    if rt:
+        pos = {float(m): j for j, m in enumerate(rt.get("months") or [])}
+        shown = [m for m in ticks if float(m) in pos]
+
+        def cells(key: str) -> list[str]:
+            return [str(rt[key][pos[float(m)]]) for m in shown]
+
+        rax = fig.add_axes((0.2, 0.03, 0.76, 0.17))
+        _risk_table(rax, shown, [("At risk", cells("n_risk"), "0.1", None),
+                                 ("Failures", cells("cum_failures"), OKABE_ITO["vermillion"], None),
+                                 ("Deaths w/o failure", cells("cum_deaths_without_failure"), OKABE_ITO["blue"], None),
+                                 ("Censored", cells("cum_censored"), "0.1", None)],
+                    "Number at risk and cumulative numbers of events", xlim=ax.get_xlim())
+        caption += (" Under the axis: number at risk, and cumulative numbers of failures, of deaths without "
+                    "failure and of patients censored.")
     return ReportFigure("figure3_cif_failure", "Figure 3. Cumulative incidence of failure", caption, fig)
 
 
@@ -428,7 +451,9 @@ def forest(results: dict) -> ReportFigure:
     late = results["late"]
     by_class = late["by_class"]
     ref = reference_class(results)
-    classes = [c for c in ordered_classes(results) if by_class[c].get("n")]
+    # classes described but not compared (min_class_size, `other`) are not in the forest plot
+    classes = [c for c in ordered_classes(results) if by_class[c].get("n") and by_class[c].get("compared") is not False]
+    left_out = [c for c in ordered_classes(results) if by_class[c].get("n") and by_class[c].get("compared") is False]
     entries = []  # (kind, endpoint label or class, data)
     for ep, name in (("pfs2", "PFS-2"), ("os2", "OS-2")):
         entries.append(("header", name, None))
@@ -497,7 +522,7 @@ def forest(results: dict) -> ReportFigure:
             if c_hi > hi:
                 ax.plot([hi], [y], marker=">", ms=4, color="0.1", clip_on=False)
             ax.plot([hr["hr"]], [y], marker="s", ms=5, color="0.1", clip_on=False)
-            txt = fmt_hr(hr["hr"], hr.get("ci")).replace(" (95% CI, ", " (")
+            txt = fmt_hr(hr["hr"], hr.get("ci")).replace(" (95% CI, ", " (") + ("\u2020" if hr.get("imprecise") else "")
             ptxt = fmt_p(hr.get("p"))
         ax.text(1.04, y, txt, transform=trans, ha="left", va="center", fontsize=7.8)
         ax.text(1.98, y, ptxt, transform=trans, ha="right", va="center", fontsize=7.8)
@@ -510,6 +535,11 @@ def forest(results: dict) -> ReportFigure:
         f"{class_label(ref).lower()}, from one Cox model per endpoint (Efron ties, Wald CI and P); descriptive, "
         "unadjusted comparisons, with time measured from the start of treatment. n: patients in the class."
     )
+    if any((by_class[c].get(f"{ep}_hr") or {}).get("imprecise") for c in classes for ep in ("pfs2", "os2")):
+        caption += " \u2020 Imprecise: fewer than 5 events in the class or in the reference."
+    if left_out:
+        caption += (" Described in Table 4 but not compared (fewer patients than min_class_size, or the class "
+                    "Other): " + ", ".join(class_label(c) for c in left_out) + ".")
     return ReportFigure("figure4_forest_hr", "Figure 4. Hazard ratios by treatment class", caption, fig)
 
 

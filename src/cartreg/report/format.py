@@ -17,9 +17,13 @@ statistic. The conventions are those of clinical journals (JAMA/NEJM) and of gts
   With ``prefix=True`` the text form is ``"P<.001"`` / ``"P=.002"``.
 * **Medians** (:func:`fmt_median_ci`): ``"4.2 (95% CI, 3.4-6.0)"``; a median that is not reached is
   ``"not reached"``; a missing CI bound is ``"not reached"`` (upper) or ``"NE"`` (lower, not estimable).
-* **Hazard ratios** (:func:`fmt_hr`): two decimals, ``"0.81 (95% CI, 0.45-1.46)"``; three decimals
-  for the HR and its bounds when any of them is below 0.1 (``"0.188 (95% CI, 0.069-0.509)"``), so a
-  small HR never reads as ``0.00``.
+* **Hazard ratios** (:func:`fmt_hr`): two decimals throughout, the CI alike:
+  ``"0.81 (95% CI, 0.45-1.46)"``, ``"0.19 (95% CI, 0.07-0.51)"``, ``"0.08"``, ``"1.95"`` (issue 10: a
+  reviewer's request, as journals print them). A value that would round to 0.00 reads ``"<0.01"``,
+  so a hazard ratio never reads as zero.
+* **Landmark rates** (:func:`fmt_landmark`): a Kaplan-Meier rate of 100% or 0% has no confidence
+  interval (the Greenwood variance is 0); it reads ``"100% (no CI: no event before 6 months)"`` or
+  ``"0% (no CI: no patient event-free at 6 months)"`` instead of a bare number.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ __all__ = [
     "fmt_est_ci_pct",
     "fmt_hr",
     "fmt_hr_ci",
+    "fmt_landmark",
     "fmt_median_range",
     "fmt_median_iqr",
     "fmt_days",
@@ -204,20 +209,31 @@ def fmt_est_ci_pct(est, ci, level: int = 95, compact: bool = False) -> str:
 
 
 def hr_digits(*values) -> int:
-    """2 decimals, or 3 when any value is below 0.1 (so no bound reads as 0.00 or 0.07 vs 0.069)."""
-    return 3 if any((not is_missing(x)) and abs(x) < 0.1 for x in values) else 2
+    """Decimals of a hazard ratio and its CI: always 2 (issue 10; a value below 0.005 reads "<0.01")."""
+    return 2
+
+
+def _hr_num(x, digits: int = 2) -> str:
+    if is_missing(x):
+        return DASH
+    if 0 <= x < 0.005:
+        return "<0.01"
+    return fmt_num(x, digits)
 
 
 def fmt_hr(hr, ci=None, p=None, level: int = 95, sep: str = "; ", compact: bool = False) -> str:
-    """``"0.81 (95% CI, 0.45-1.46)"``, ``"0.188 (95% CI, 0.069-0.509)"``; ``"; P=.001"`` appended when
-    ``p`` is given. Two decimals, three when the HR or a bound is below 0.1. ``compact=True`` is the
-    table-cell form under an "HR (95% CI)" header: ``"0.81 (0.45-1.46)"``."""
+    """``"0.81 (95% CI, 0.45-1.46)"``, ``"0.19 (95% CI, 0.07-0.51)"``; ``"; P=.001"`` appended when
+    ``p`` is given. Two decimals throughout. ``compact=True`` is the table-cell form under an
+    "HR (95% CI)" header: ``"0.81 (0.45-1.46)"``.
+
+    >>> fmt_hr(0.188, [0.069, 0.509], 0.00098)
+    '0.19 (95% CI, 0.07-0.51); P<.001'
+    """
     if is_missing(hr):
         return DASH
-    d = hr_digits(hr, *(ci or ()))
-    text = fmt_num(hr, d)
+    text = _hr_num(hr)
     if ci is not None:
-        inner = fmt_hr_ci(ci, level, digits=d)
+        inner = fmt_hr_ci(ci, level)
         text += f" ({inner.split(', ', 1)[1] if compact else inner})"
     if not is_missing(p):
         text += f"{sep}{fmt_p(p, prefix=True)}"
@@ -225,12 +241,26 @@ def fmt_hr(hr, ci=None, p=None, level: int = 95, sep: str = "; ", compact: bool 
 
 
 def fmt_hr_ci(ci, level: int = 95, digits: int | None = None) -> str:
-    """``"95% CI, 0.45-1.46"`` for a hazard-ratio interval."""
+    """``"95% CI, 0.45-1.46"`` for a hazard-ratio interval (two decimals)."""
     lo, hi = ci
-    d = hr_digits(lo) if digits is None else digits
-    lo_s = DASH if is_missing(lo) else fmt_num(lo, d)
-    hi_s = DASH if is_missing(hi) else fmt_num(hi, d)
-    return f"{level}% CI, {lo_s}-{hi_s}"
+    return f"{level}% CI, {_hr_num(lo)}-{_hr_num(hi)}"
+
+
+def fmt_landmark(est, ci, months: str = "6", level: int = 95, compact: bool = False) -> str:
+    """A Kaplan-Meier landmark rate (proportion 0-1) with its CI, as :func:`fmt_est_ci_pct`; at 100% or
+    0% (no CI exists) the reason is given instead:
+
+    >>> fmt_landmark(1.0, [None, None])
+    '100% (no CI: no event before 6 months)'
+    >>> fmt_landmark(0.0, [None, None], compact=True)
+    '0 (no CI: no patient event-free at 6 months)'
+    """
+    if not is_missing(est) and est in (0.0, 1.0):
+        lo, hi = (None, None) if ci is None else (ci[0], ci[1])
+        if is_missing(lo) or is_missing(hi) or lo == hi:
+            why = f"no event before {months} months" if est == 1.0 else f"no patient event-free at {months} months"
+            return f"{fmt_pct(100.0 * est, sign=not compact)} (no CI: {why})"
+    return fmt_est_ci_pct(est, ci, level, compact)
 
 
 def _trim(x, digits: int) -> str:

@@ -76,13 +76,20 @@ def parameter_rows(results: dict) -> list[tuple[str, str]]:
         ("Reference class", class_label(reference_class(results))),
         ("Untreated after failure", f"no treatment and died or followed at least "
                                     f"{p.get('min_untreated_followup_days', 30)} days after failure"),
-        ("Data cut-off date", str(p.get("data_cutoff", "not given"))
+        ("Data cut-off date", str(p.get("data_cutoff") or "not given")
          + (" (inferred from the data)" if p.get("data_cutoff_inferred") else "")),
         ("Treatment-class map", str(p.get("class_map_source") or p.get("class_map") or "built-in")),
+        ("Class comparisons", "every class with patients compared, Other included" if p.get("min_class_size", 5) == 1
+         else f"classes with at least {p.get('min_class_size', 5)} treated patients, Other excluded "
+              "(the others are described only)"),
         ("Registry file hash (SHA-256)", str(meta.get("registry_sha256", "not given"))),
         ("cartreg version", str(meta.get("cartreg_version", "not given"))),
         ("Results generated", str(meta.get("generated_at", "not given"))),
     ]
+    cut = after_cutoff_text(results)
+    if cut is not None:
+        rows.insert(rows.index(next(r for r in rows if r[0] == "Data cut-off date")) + 1,
+                    ("Records after the cut-off", cut))
     return rows
 
 
@@ -107,9 +114,44 @@ IGNORED_LABELS = {
 
 
 def ignored_lines(results: dict) -> list[str]:
-    """The records the derivations ignored, as counted in results.json (``ignored_records``)."""
+    """The records the derivations ignored, as counted in results.json (``ignored_records``; the
+    ``after_cutoff`` counts are shown by :func:`after_cutoff_text`)."""
     return [f"{n} {IGNORED_LABELS.get(k, k.replace('_', ' '))}"
-            for k, n in (results.get("ignored_records") or {}).items()]
+            for k, n in (results.get("ignored_records") or {}).items() if not isinstance(n, dict)]
+
+
+#: results.json ``ignored_records.after_cutoff`` keys, in reading order, with their wording.
+AFTER_CUTOFF_LABELS = {
+    "responses": ("response assessment", "response assessments"),
+    "treatments": ("treatment", "treatments"),
+    "deaths": ("death", "deaths"),
+    "last_contacts_truncated": ("last contact moved back to the cut-off", "last contacts moved back to the cut-off"),
+    "registered_after_cutoff": ("patient registered after the cut-off (not in the cohort)",
+                                "patients registered after the cut-off (not in the cohort)"),
+    "infused_after_cutoff": ("patient infused after the cut-off (not in the cohort)",
+                             "patients infused after the cut-off (not in the cohort)"),
+}
+
+
+def after_cutoff_text(results: dict) -> str | None:
+    """``"Data cut-off 2022-04-29: ignored 12 response assessments, 3 treatments, ..."`` from
+    ``parameters.data_cutoff`` and ``ignored_records.after_cutoff``; None when there are no such counts."""
+    counts = (results.get("ignored_records") or {}).get("after_cutoff")
+    if not isinstance(counts, dict):
+        return None
+    cutoff = (results.get("parameters") or {}).get("data_cutoff") or "not given"
+    keys = list(AFTER_CUTOFF_LABELS) + [k for k in counts if k not in AFTER_CUTOFF_LABELS]
+    parts = []
+    for k in keys:
+        if k not in counts or counts[k] is None:
+            continue
+        n = int(counts[k])
+        one, many = AFTER_CUTOFF_LABELS.get(k, (k.replace("_", " "), k.replace("_", " ")))
+        parts.append(f"{n} {one if n == 1 else many}")
+    if not parts:
+        return f"Data cut-off {cutoff}: no record dated after it."
+    return (f"Data cut-off {cutoff}: records dated after it are ignored and follow-up ends at it "
+            f"({'; '.join(parts)}).")
 
 
 def _env() -> jinja2.Environment:
@@ -163,6 +205,7 @@ def render_html(results: dict, tables: list[Table], figures: list[dict], summary
         flow_table=tables[0],
         warnings=warnings,
         ignored=ignored_lines(results),
+        after_cutoff=after_cutoff_text(results),
         identifiers=identifiers,
         report_version=report_version,
     )

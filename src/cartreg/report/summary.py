@@ -10,14 +10,18 @@ check them; the template joins them into paragraphs.
 
 from __future__ import annotations
 
+import dataclasses
+
 from cartreg.report.format import (
     fmt_cutoff_days,
     fmt_est_ci_pct,
     fmt_hr,
+    fmt_landmark,
     fmt_median_ci,
     fmt_median_range,
     fmt_n_N_pct,
     fmt_num,
+    fmt_p,
 )
 from cartreg.report.tables import (
     CLASS_LABELS,
@@ -34,6 +38,8 @@ _CLASS_NOUN = {
     "targeted": "targeted therapy",
     "anti-PD1": "anti-PD-1",
     "radiotherapy": "radiotherapy",
+    "adc": "antibody-drug conjugates",
+    "cellular": "cellular therapy",
     "other": "other treatments",
 }
 
@@ -44,8 +50,52 @@ _CLASS_PHRASE = {
     "targeted": "targeted therapy",
     "anti-PD1": "anti-PD-1",
     "radiotherapy": "radiotherapy",
+    "adc": "antibody-drug conjugates",
+    "cellular": "cellular therapy",
     "other": "other treatments",
 }
+
+
+def _param_text(v) -> str:
+    if isinstance(v, (list, tuple)):
+        return ", ".join(str(x) for x in v)
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return "none" if v is None else str(v)
+
+
+def non_default_parameters(results: dict) -> list[tuple[str, object, object]]:
+    """``(name, value, default)`` of every study parameter in results.json that differs from its default.
+
+    Compared generically against the fields of :class:`cartreg.study.params.LateFailureParams`, so a
+    parameter added there is covered without a change here. Values are compared as JSON gives them
+    (tuples as lists, numbers by value).
+    """
+    from cartreg.study.params import LateFailureParams
+
+    given = results.get("parameters") or {}
+    out = []
+    for f in dataclasses.fields(LateFailureParams):
+        if f.name not in given:
+            continue
+        default = f.default if f.default is not dataclasses.MISSING else (
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)  # type: ignore[misc]
+        d = list(default) if isinstance(default, tuple) else default
+        v = given[f.name]
+        same = v == d or (isinstance(v, (int, float)) and isinstance(d, (int, float)) and not isinstance(v, bool)
+                          and float(v) == float(d))
+        if not same:
+            out.append((f.name, v, d))
+    return out
+
+
+def parameters_sentence(results: dict) -> str:
+    """"Parameters that differ from their defaults: min_class_size = 1 (default 5); ..." (or "all at defaults")."""
+    diff = non_default_parameters(results)
+    if not diff:
+        return "Every study parameter is at its default (see Parameters)."
+    items = [f"{k} = {_param_text(v)} (default {_param_text(d)})" for k, v, d in diff]
+    return "Study parameters that differ from their defaults: " + "; ".join(items) + "."
 
 
 def _nNp(v: dict | None) -> str:
@@ -206,28 +256,34 @@ def summary_paragraphs(results: dict) -> list[str | list[str]]:
         r = by[ref]
         s = (f"Between treatment classes, patients treated with {_CLASS_NOUN.get(ref, ref)}, the reference "
              f"(n={r['n']}), had a {lm_s}-month PFS-2 of "
-             f"{fmt_est_ci_pct(_g(r, 'pfs2_6mo', 'est'), _g(r, 'pfs2_6mo', 'ci'))} and a {lm_s}-month OS-2 of "
-             f"{fmt_est_ci_pct(_g(r, 'os2_6mo', 'est'), _g(r, 'os2_6mo', 'ci'))}. "
+             f"{fmt_landmark(_g(r, 'pfs2_6mo', 'est'), _g(r, 'pfs2_6mo', 'ci'), lm_s)} and a {lm_s}-month OS-2 of "
+             f"{fmt_landmark(_g(r, 'os2_6mo', 'est'), _g(r, 'os2_6mo', 'ci'), lm_s)}. "
              f"Compared with {_CLASS_NOUN.get(ref, ref)}:")
         items = []
         for cls in ordered_classes(results):
-            if cls == ref:
+            if cls == ref or (v := by[cls]).get("n") == 0 and v.get("compared") is not None:
                 continue
-            v = by[cls]
             noun = _CLASS_NOUN.get(cls, cls)
             items.append(
                 f"{noun[0].upper() + noun[1:]} (n={v['n']}): {lm_s}-month PFS-2 "
-                f"{fmt_est_ci_pct(_g(v, 'pfs2_6mo', 'est'), _g(v, 'pfs2_6mo', 'ci'))}, "
-                f"{_hr_text(v.get('pfs2_hr'))}; {lm_s}-month OS-2 "
-                f"{fmt_est_ci_pct(_g(v, 'os2_6mo', 'est'), _g(v, 'os2_6mo', 'ci'))}, {_hr_text(v.get('os2_hr'))}."
+                f"{fmt_landmark(_g(v, 'pfs2_6mo', 'est'), _g(v, 'pfs2_6mo', 'ci'), lm_s)}, "
+                f"{_hr_text(v.get('pfs2_hr'), v)}; {lm_s}-month OS-2 "
+                f"{fmt_landmark(_g(v, 'os2_6mo', 'est'), _g(v, 'os2_6mo', 'ci'), lm_s)}, {_hr_text(v.get('os2_hr'), v)}."
             )
         origin = (results.get("parameters") or {}).get("treated_origin", "treatment_start")
         tail = ("These are descriptive, unadjusted comparisons, measured from the start of treatment to avoid "
                 "immortal-time bias (Table 4; Figures 1 and 4)." if origin == "treatment_start" else
                 "These are descriptive, unadjusted comparisons, measured from failure (Table 4; Figures 1 and 4).")
+        ph = (late.get("ph_test") or {})
+        ph_items = [f"{name} {fmt_p(v.get('p'), prefix=True)}" for ep, name in (("pfs2", "PFS-2"), ("os2", "OS-2"))
+                    if (v := ph.get(ep)) and v.get("p") is not None]
+        if ph_items:
+            tail += (" Proportional hazards were checked for each class model (global test of scaled Schoenfeld "
+                     "residuals): " + ", ".join(ph_items) + ".")
         paras.append(s)
         paras.append(items)
         paras.append(tail)
+    paras.append(parameters_sentence(results))
     return paras
 
 
@@ -239,7 +295,10 @@ def _g(d, *keys):
     return d
 
 
-def _hr_text(hr: dict | None) -> str:
+def _hr_text(hr: dict | None, by: dict | None = None) -> str:
+    if by is not None and by.get("compared") is False:
+        return "not compared (too few patients, or class Other)"
     if not hr or hr.get("hr") is None:
         return "HR not estimable"
-    return "HR " + fmt_hr(hr["hr"], hr.get("ci"), hr.get("p"), sep=", ")
+    text = "HR " + fmt_hr(hr["hr"], hr.get("ci"), hr.get("p"), sep=", ")
+    return text + " (imprecise: fewer than 5 events)" if hr.get("imprecise") else text

@@ -31,6 +31,7 @@ from cartreg.report.format import (
     fmt_days,
     fmt_est_ci_pct,
     fmt_hr,
+    fmt_landmark,
     fmt_median_iqr,
     fmt_median_range,
     fmt_n_N_pct,
@@ -49,6 +50,8 @@ CLASS_LABELS = {
     "targeted": "Targeted therapy",
     "anti-PD1": "Anti-PD-1",
     "radiotherapy": "Radiotherapy",
+    "adc": "ADC",  # antibody-drug conjugate (short: the figures and tables label rows with it)
+    "cellular": "Cellular therapy",
     "other": "Other",
 }
 
@@ -75,7 +78,10 @@ RESPONSE_LABELS = {
     "none": "No assessment before failure",
 }
 
-_DEFAULT_PRECEDENCE = ["bispecific", "IMiD", "targeted", "anti-PD1", "chemotherapy", "radiotherapy"]
+_DEFAULT_PRECEDENCE = ["bispecific", "cellular", "adc", "IMiD", "targeted", "anti-PD1", "chemotherapy", "radiotherapy"]
+
+#: Units of the continuous Table 1 variables when results.json does not give one (``unit`` beside each).
+DEFAULT_UNITS = {"ferritin": "\u00b5g/l", "crp": "mg/dl"}
 
 
 @dataclass(frozen=True)
@@ -243,6 +249,9 @@ TABLE1_VARIABLES = [
 ]
 
 
+TOXICITY_KEYS = ("crs_ge_3", "icans_ge_3")
+
+
 def _cont_cell(v: dict | None, stat: str) -> tuple[str, bool]:
     """(cell, used_iqr)"""
     if not v or is_missing(v.get("median")):
@@ -281,10 +290,18 @@ def table1(results: dict, stat: str = "range") -> Table:
     rows: list[list[str]] = []
     indent: list[int] = []
     fell_back = False
+    toxicity_elsewhere = bool(results.get("toxicity"))  # CRS/ICANS are in the toxicity table
     for key, label, kind in TABLE1_VARIABLES:
+        if toxicity_elsewhere and key in TOXICITY_KEYS:
+            continue
         vals = [results[g]["baseline"].get(key) for g, _ in groups]
         if all(v is None for v in vals):
             continue
+        if kind == "cont" and key not in ("age",):
+            unit = next((v.get("unit") for v in vals if isinstance(v, dict) and v.get("unit")), None)
+            unit = unit or DEFAULT_UNITS.get(key)
+            if unit and key != "prior_lines":
+                label = f"{label}, {unit}"
         ns = [results[g]["n"] for g, _ in groups]
         if kind == "cont":
             cells, used = [], []
@@ -443,21 +460,49 @@ def treatments_table(results: dict) -> Table:
             "failure; otherwise status unknown.",
             "Class percentages are of treated patients. A treatment combining regimens takes the class of "
             "highest precedence: " + " > ".join(class_label(c) for c in class_precedence(results)) + ".",
-        ],
+        ] + _not_treatment_note(results),
     )
+
+
+def _not_treatment_note(results: dict) -> list[str]:
+    """The entries recognised as no anticancer treatment (class none), from the warnings of results.json."""
+    items = [f"{w['regimen']} ({w['n_rows']})" for w in results.get("warnings") or []
+             if isinstance(w, dict) and w.get("kind") == "not_treatment" and "regimen" in w]
+    if not items:
+        return []
+    return ["Not anticancer treatment, not counted as a treatment (a patient with only these entries after "
+            "failure is untreated); entries (rows): " + "; ".join(items) + "."]
 
 
 # ---------------------------------------------------------------------------------------------
 # outcomes by class
 
 
+IMPRECISE_MARK = "\u2020"  # dagger: the HR rests on fewer than 5 events
+
+
 def _hr_cells(by: dict, endpoint: str, is_ref: bool) -> tuple[str, str]:
     hr = by.get(f"{endpoint}_hr")
+    if by.get("compared") is False:
+        return "not compared", DASH
     if is_ref:
         return "1 (reference)", DASH
     if hr is None or is_missing(hr.get("hr")):
         return "NE", DASH
-    return fmt_hr(hr["hr"], hr.get("ci"), compact=True), fmt_p(hr.get("p"))
+    mark = IMPRECISE_MARK if hr.get("imprecise") else ""
+    return fmt_hr(hr["hr"], hr.get("ci"), compact=True) + mark, fmt_p(hr.get("p"))
+
+
+def ph_test_lines(results: dict) -> list[str]:
+    """The proportional-hazards test of each class model (results.json ``late.ph_test``), as text."""
+    ph = (results.get("late") or {}).get("ph_test") or {}
+    out = []
+    for ep, name in (("pfs2", "PFS-2"), ("os2", "OS-2")):
+        v = ph.get(ep)
+        if not v or is_missing(v.get("chisq")):
+            continue
+        out.append(f"{name}: chi-square {fmt_num(v['chisq'], 2)} on {v['df']} df, {fmt_p(v.get('p'), prefix=True)}")
+    return out
 
 
 def outcomes_table(results: dict) -> Table:
@@ -476,6 +521,7 @@ def outcomes_table(results: dict) -> Table:
     rows = []
     ne = False
     empty = []
+    imprecise = not_compared = no_ci = False
     for cls in ordered_classes(results):
         b = by_class[cls]
         if not b.get("n"):
@@ -485,6 +531,8 @@ def outcomes_table(results: dict) -> Table:
         pfs_hr, pfs_p = _hr_cells(b, "pfs2", is_ref)
         os_hr, os_p = _hr_cells(b, "os2", is_ref)
         ne |= "NE" in (pfs_hr, os_hr)
+        imprecise |= any(c.endswith(IMPRECISE_MARK) for c in (pfs_hr, os_hr))
+        not_compared |= b.get("compared") is False
         pfs_lm, os_lm = b.get("pfs2_6mo") or {}, b.get("os2_6mo") or {}
         rows.append([
             class_label(cls) + (" (reference)" if is_ref else ""),
@@ -492,11 +540,12 @@ def outcomes_table(results: dict) -> Table:
             str(b.get("events_pfs2", DASH)),
             str(b.get("events_os2", DASH)),
             fmt_days(b.get("gap_days_median")),
-            fmt_est_ci_pct(pfs_lm.get("est"), pfs_lm.get("ci"), compact=True),
+            fmt_landmark(pfs_lm.get("est"), pfs_lm.get("ci"), lm_s, compact=True),
             pfs_hr, pfs_p,
-            fmt_est_ci_pct(os_lm.get("est"), os_lm.get("ci"), compact=True),
+            fmt_landmark(os_lm.get("est"), os_lm.get("ci"), lm_s, compact=True),
             os_hr, os_p,
         ])
+        no_ci |= "no CI" in rows[-1][5] or "no CI" in rows[-1][8]
     origin = params.get("treated_origin", "treatment_start")
     if origin == "treatment_start":
         origin_note = (
@@ -518,6 +567,21 @@ def outcomes_table(results: dict) -> Table:
     ]
     if ne:
         notes.append("NE, not estimable: the class has no event for that endpoint and is left out of its model.")
+    cmp = late.get("comparisons") or {}
+    if not_compared:
+        k = cmp.get("min_class_size", 5)
+        notes.append(f"Not compared: classes with fewer than {k} treated patients, and the class Other (a mixture of "
+                     "treatments), are described but left out of the Cox models, the log-rank tests and the forest "
+                     "plot (min_class_size).")
+    if imprecise:
+        notes.append(f"{IMPRECISE_MARK} Imprecise: the hazard ratio rests on fewer than "
+                     f"{cmp.get('imprecise_events', 5)} events in the class or in the reference.")
+    if no_ci:
+        notes.append(f"A {lm_s}-month rate of 100% or 0% has no Kaplan-Meier confidence interval.")
+    ph = ph_test_lines(results)
+    if ph:
+        notes.append("Proportional hazards (scaled Schoenfeld residuals, global test of each class model as R "
+                     "cox.zph with the Kaplan-Meier time transform): " + "; ".join(ph) + ".")
     for ep, name in (("pfs2", "PFS-2"), ("os2", "OS-2")):
         for note in ((late.get("hr_notes") or {}).get(ep) or []):
             notes.append(f"{name}: {note}")
@@ -560,9 +624,51 @@ def sensitivity_table(results: dict) -> Table:
     )
 
 
+# ---------------------------------------------------------------------------------------------
+# toxicity
+
+
+def toxicity_table(results: dict) -> Table:
+    """CRS and ICANS grades (0-5 and grade >= 3) after infusion: late failures, early failures, all
+    infused (results.json ``toxicity{crs_grade, icans_grade}{late, early, infused}``)."""
+    tox = results.get("toxicity") or {}
+    groups = [("late", "Late failures"), ("early", "Early failures"), ("infused", "All infused")]
+    groups = [(g, label) for g, label in groups if any(g in (tox.get(k) or {}) for k in ("crs_grade", "icans_grade"))]
+    ns = {"late": _g(results, "late", "n"), "early": _g(results, "early", "n"), "infused": _g(results, "cohort", "infused")}
+    cols = ["Toxicity"] + [f"{label} (N={ns[g]})" if ns.get(g) is not None else label for g, label in groups]
+    rows: list[list[str]] = []
+    indent: list[int] = []
+    for key, label in (("crs_grade", "Cytokine release syndrome (CRS), grade"),
+                       ("icans_grade", "Neurotoxicity (ICANS), grade")):
+        data = tox.get(key) or {}
+        if not data:
+            continue
+        vals = [data.get(g) or {} for g, _ in groups]
+        rows.append([label + ", n (%)", *[""] * len(vals)])
+        indent.append(0)
+        for grade in ("0", "1", "2", "3", "4", "5"):
+            rows.append([grade, *[DASH if not v else fmt_n_pct(v["grades"][grade]["n"], v["grades"][grade]["pct"])
+                                  for v in vals]])
+            indent.append(1)
+        rows.append(["Grade \u2265 3", *[DASH if not v else fmt_n_pct(v["ge_3"]["n"], v["ge_3"]["pct"]) for v in vals]])
+        indent.append(1)
+        if any(v.get("n_missing") for v in vals):
+            rows.append(["Missing", *[str(v.get("n_missing", 0)) for v in vals]])
+            indent.append(1)
+    return Table(
+        id="table6_toxicity",
+        title="Table 6. Toxicity of the CAR T-cell infusion: CRS and ICANS (ASTCT grades)",
+        columns=cols,
+        rows=rows,
+        indent=indent,
+        footnotes=["CRS and ICANS are outcomes of the infusion, not baseline characteristics. n (%) with "
+                   "denominators excluding missing grades; grade 0 = no CRS/ICANS."],
+    )
+
+
 def build_tables(results: dict, stat: str = "range") -> list[Table]:
-    """All report tables, in report order."""
-    return [
+    """All report tables, in report order (the toxicity table when results.json has ``toxicity``)."""
+    tables = [
         patient_flow(results),
         table1(results, stat=stat),
         response_table(results),
@@ -570,3 +676,6 @@ def build_tables(results: dict, stat: str = "range") -> list[Table]:
         outcomes_table(results),
         sensitivity_table(results),
     ]
+    if results.get("toxicity"):
+        tables.append(toxicity_table(results))
+    return tables

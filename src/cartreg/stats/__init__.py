@@ -16,9 +16,10 @@ from cartreg.stats.design import design_matrix
 from cartreg.stats.followup import FollowUp, median_followup
 from cartreg.stats.km import KaplanMeier, RiskTable, SurvivalAt, kaplan_meier, kaplan_meier_by
 from cartreg.stats.logrank import LogRank, logrank_test
+from cartreg.stats.zph import CoxZph, cox_zph
 
 __all__ = [
-    "CoxResult", "FollowUp", "KaplanMeier", "LogRank", "RiskTable", "SurvivalAt",
-    "coxph", "cuminc", "design_matrix", "kaplan_meier", "kaplan_meier_by", "logrank_test",
+    "CoxResult", "CoxZph", "FollowUp", "KaplanMeier", "LogRank", "RiskTable", "SurvivalAt",
+    "cox_zph", "coxph", "cuminc", "design_matrix", "kaplan_meier", "kaplan_meier_by", "logrank_test",
     "median_followup",
 ]

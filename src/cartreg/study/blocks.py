@@ -15,12 +15,14 @@ from typing import Any, Sequence
 import numpy as np
 
 from cartreg.endpoints import DAYS_PER_MONTH
+from cartreg.errors import CartregError
 from cartreg.stats.cox import coxph
 from cartreg.stats.cuminc import cuminc
 from cartreg.stats.design import design_matrix
 from cartreg.stats.followup import median_followup
 from cartreg.stats.km import kaplan_meier
 from cartreg.stats.logrank import logrank_test
+from cartreg.stats.zph import cox_zph
 from cartreg.stats._data import is_missing
 
 
@@ -173,6 +175,25 @@ def cox_vs_reference(
     Groups with no events are left out of the model and get None, with a note; so does every group
     when the reference has no patients or no events. Returns ``({group: {hr, ci, p} | None}, notes)``.
     """
+    hrs, notes, _ph = cox_with_ph(days, event, group, reference, conf_level, ph_test=False)
+    return hrs, notes
+
+
+#: A hazard ratio resting on fewer events than this in its class (or in the reference) is imprecise.
+IMPRECISE_EVENTS = 5
+
+
+def cox_with_ph(
+    days: np.ndarray, event: np.ndarray, group: np.ndarray, reference: str, conf_level: float = 0.95,
+    ph_test: bool = True, flag_imprecise: bool = False,
+) -> tuple[dict[str, dict[str, Any] | None], list[str], dict[str, Any] | None]:
+    """:func:`cox_vs_reference`, plus the proportional-hazards test of the same model.
+
+    ``ph_test``: R ``cox.zph(fit)`` (transform "km", the class factor as one term; Grambsch &
+    Therneau 1994) as ``{chisq, df, p, terms{<term>: {chisq, df, p}}}``, None when there is no model.
+    ``flag_imprecise``: each HR gets ``imprecise: true`` when its class or the reference has fewer
+    than :data:`IMPRECISE_EVENTS` events.
+    """
     group = np.asarray(group, dtype=object)
     event = np.asarray(event, dtype=bool)
     levels = sorted({str(g) for g in group})
@@ -181,27 +202,56 @@ def cox_vs_reference(
     events_by = {g: int(event[group == g].sum()) for g in levels}
     if reference not in events_by:
         notes.append(f"reference class {reference!r} has no patients: no hazard ratios")
-        return hrs, notes
+        return hrs, notes, None
     if events_by[reference] == 0:
         notes.append(f"reference class {reference!r} has no events: no hazard ratios")
-        return hrs, notes
+        return hrs, notes, None
     no_events = [g for g in levels if events_by[g] == 0]
     for g in no_events:
         notes.append(f"class {g!r} has no events: left out of the Cox model, HR not estimable")
     keep_levels = [g for g in levels if events_by[g] > 0]
     if len(keep_levels) < 2:
-        return hrs, notes
+        return hrs, notes, None
     keep = np.isin(group, keep_levels)
     X, names = design_matrix(group[keep], reference, numeric={}, group_name="class")
-    fit = coxph(np.asarray(days, float)[keep], event[keep], X, names, ties="efron", conf_level=conf_level)
+    t_keep, e_keep = np.asarray(days, float)[keep], event[keep]
+    fit = coxph(t_keep, e_keep, X, names, ties="efron", conf_level=conf_level)
     for i, name in enumerate(fit.names):
         g = name.split("=", 1)[1]
         if bool(np.asarray(fit.infinite)[i]):
             notes.append(f"class {g!r}: coefficient is infinite, HR not estimable")
             continue
         hrs[g] = {"hr": num(fit.hr[i]), "ci": [num(fit.ci_lower[i]), num(fit.ci_upper[i])], "p": num(fit.p[i])}
+        if flag_imprecise:
+            hrs[g]["imprecise"] = bool(min(events_by[g], events_by[reference]) < IMPRECISE_EVENTS)
     notes.extend(str(w) for w in fit.warnings)
-    return hrs, notes
+    ph = None
+    if ph_test:
+        try:
+            ph = jsonable_zph(cox_zph(fit, t_keep, e_keep, X))
+        except (np.linalg.LinAlgError, CartregError) as exc:  # singular information (as R's solve() fails)
+            notes.append(f"proportional-hazards test not computable: {exc}")
+    return hrs, notes, ph
+
+
+def jsonable_zph(z: Any) -> dict[str, Any]:
+    """A :class:`cartreg.stats.zph.CoxZph` as results.json ``{chisq, df, p, terms{...}}`` (NaN -> None)."""
+    d = z.to_dict()
+    return {"chisq": num(d["chisq"]), "df": d["df"], "p": num(d["p"]),
+            "terms": {k: {"chisq": num(v["chisq"]), "df": v["df"], "p": num(v["p"])} for k, v in d["terms"].items()}}
+
+
+def grades(values: np.ndarray, top: int = 5, ge: int = 3) -> dict[str, Any]:
+    """Distribution of a 0-``top`` grade (CRS, ICANS): ``{grades{"0".."5": {n, N, pct}}, ge_3{n, N, pct},
+    N, n_missing}``; N excludes missing grades."""
+    x = np.asarray(values, dtype=float)
+    ok = ~np.isnan(x)
+    N = int(ok.sum())
+    counts = np.bincount(x[ok].astype(int), minlength=top + 1) if N else np.zeros(top + 1, int)
+    out = {str(g): {"n": int(counts[g]), "N": N, "pct": pct(int(counts[g]), N)} for g in range(top + 1)}
+    n_ge = int((x[ok] >= ge).sum())
+    return {"grades": out, f"ge_{ge}": {"n": n_ge, "N": N, "pct": pct(n_ge, N)}, "N": N,
+            "n_missing": int((~ok).sum())}
 
 
 def cif_fit(days: np.ndarray, status: np.ndarray) -> Any:
@@ -235,6 +285,31 @@ def cif_at(days: np.ndarray, status: np.ndarray, at_months: Sequence[float], cau
         e = num(est)
         out.append({"months": float(m), "est": e, "ci": [num(lo), num(hi)], "pct": None if e is None else 100 * e})
     return out
+
+
+def cif_risk_table(days: np.ndarray, status: np.ndarray, step_months: float) -> dict[str, Any]:
+    """Numbers at risk under the cumulative incidence curve, every ``step_months`` up to the last time:
+    ``{months, n_risk, cum_failures, cum_deaths_without_failure, cum_censored}``. At risk at t: time >= t
+    (as survfit's ``n.risk``); cumulative counts: time <= t. Counts only (no estimate)."""
+    d = np.asarray(days, dtype=float)
+    st = np.asarray(status)
+    ok = ~np.isnan(d)
+    d, st = d[ok], st[ok]
+    horizon = float(d.max()) / DAYS_PER_MONTH if d.size else 0.0
+    grid = np.arange(0.0, horizon + 1e-9, step_months)
+    at = grid * DAYS_PER_MONTH
+    ds = np.sort(d)
+
+    def cum(mask: np.ndarray) -> list[int]:
+        return [int(v) for v in np.searchsorted(np.sort(d[mask]), at, side="right")]
+
+    return {
+        "months": [float(v) for v in grid],
+        "n_risk": [int(v) for v in d.size - np.searchsorted(ds, at, side="left")],
+        "cum_failures": cum(st == 1),
+        "cum_deaths_without_failure": cum(st == 2),
+        "cum_censored": cum(st == 0),
+    }
 
 
 def cif_curve(days: np.ndarray, status: np.ndarray, fit: Any | None = None) -> dict[str, Any]:

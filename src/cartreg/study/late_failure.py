@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from cartreg.endpoints import CLASSES, DAYS_PER_MONTH, Endpoints, derive_endpoints, load_class_map
+from cartreg.endpoints import CLASSES, DAYS_PER_MONTH, NOT_TREATMENT, Endpoints, derive_endpoints, load_class_map
 from cartreg.endpoints.derive import AFTER_CUTOFF_KEYS
 from cartreg.study import blocks as b
 from cartreg.study.output import prefetch_csv
@@ -23,6 +23,9 @@ from cartreg.study.params import LateFailureParams
 
 HISTOLOGIES = ("DLBCL", "PMBL", "HGBCL", "tFL", "tMZL", "PCNSL", "GZL", "RICHTER", "OTHER")
 PRODUCTS = ("axi-cel", "tisa-cel", "liso-cel", "brexu-cel", "other")
+
+#: Units of the continuous baseline variables (results.json ``unit`` beside each; docs/data-format.md).
+UNITS = {"age": "years", "prior_lines": "lines", "ferritin": "\u00b5g/l", "crp": "mg/dl"}
 
 
 class Columns:
@@ -169,13 +172,13 @@ def baseline(c: Columns, m: np.ndarray) -> dict[str, Any]:
     crs, icans = c.num("crs_grade")[m], c.num("icans_grade")[m]
     return {
         "n": int(m.sum()),
-        "age": b.distribution(age, quartiles=True),
+        "age": b.distribution(age, quartiles=True) | {"unit": UNITS["age"]},
         "age_gt_65": b.count(age > 65, ~np.isnan(age)),
         "male": b.count(sex == "M", sex != None),  # noqa: E711
         "histology": b.categories(c.text("histology")[m], HISTOLOGIES),
         "stage_3_4": b.count(stage >= 3, ~np.isnan(stage)),
         "aaipi_2_3": b.count(aaipi >= 2, ~np.isnan(aaipi)),
-        "prior_lines": b.distribution(c.num("prior_lines")[m]),
+        "prior_lines": b.distribution(c.num("prior_lines")[m]) | {"unit": UNITS["prior_lines"]},
         # yes if auto or allo is yes; no if both are no; missing otherwise
         "prior_hsct": b.count(auto | allo, (auto_ok & allo_ok) | auto | allo),
         "prior_auto_hsct": b.count(auto, auto_ok),
@@ -184,8 +187,8 @@ def baseline(c: Columns, m: np.ndarray) -> dict[str, Any]:
         "ecog_gt_2": b.count(ecog > 2, ~np.isnan(ecog)),
         "ldh_elevated": b.count(ldh, ldh_ok),
         "bulky": b.count(bulky, bulky_ok),
-        "ferritin": b.distribution(c.num("ferritin_ug_l")[m]),
-        "crp": b.distribution(c.num("crp_mg_dl")[m]),
+        "ferritin": b.distribution(c.num("ferritin_ug_l")[m]) | {"unit": UNITS["ferritin"]},
+        "crp": b.distribution(c.num("crp_mg_dl")[m]) | {"unit": UNITS["crp"]},
         "bridging": b.count(bridged, bridging_ok),
         # chemotherapy-based bridging, over the bridged patients
         "bridging_chemo": b.count(np.isin(bridging, ["chemotherapy", "combined"]), bridged),
@@ -205,13 +208,37 @@ def _value_counts(values: np.ndarray) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
+def toxicity(c: Columns, groups: dict[str, np.ndarray]) -> dict[str, Any]:
+    """CRS and ICANS grade distributions (0-5, and grade >= 3) per group of patients (mask)."""
+    return {key: {g: b.grades(c.num(col)[m]) for g, m in groups.items()}
+            for key, col in (("crs_grade", "crs_grade"), ("icans_grade", "icans_grade"))}
+
+
+def compared_classes(n_by_class: dict[str, int], min_class_size: int) -> tuple[list[str], dict[str, str]]:
+    """Rule 7 (docs/endpoints.md): the classes compared (Cox, log-rank, forest plot) and, for the
+    others with patients, why not. ``min_class_size = 1`` compares every class, ``other`` included."""
+    compared, left_out = [], {}
+    for cls, n in n_by_class.items():
+        if n == 0:
+            continue
+        if cls == "other" and min_class_size > 1:
+            left_out[cls] = "a mixture of unrelated treatments: described, not compared"
+        elif n < min_class_size:
+            left_out[cls] = f"{n} treated patient(s), fewer than min_class_size = {min_class_size}: described, not compared"
+        else:
+            compared.append(cls)
+    return compared, left_out
+
+
 def run(con, params: LateFailureParams, data_cutoff: dt.date | None = None) -> tuple[dict[str, Any], Endpoints]:
     """Derive endpoints on ``con`` and compute every figure of the late-failure study.
 
     ``data_cutoff``: the data freeze (records after it are ignored, follow-up ends at it).
     """
     rules = dataclasses.replace(params.rules(), data_cutoff=data_cutoff)
-    ep = derive_endpoints(con, rules, load_class_map(params.class_map))
+    class_map = load_class_map(params.class_map)
+    ep = derive_endpoints(con, rules, class_map)
+    study_classes = tuple(cl for cl in CLASSES if cl in class_map.classes or cl == params.reference_class)
     prefetch_csv(ep.patients)  # patients.csv is formatted on a worker thread while the statistics run
     c = Columns(ep.patients)
     ct, cl = params.conf_type, params.conf_level
@@ -245,6 +272,8 @@ def run(con, params: LateFailureParams, data_cutoff: dt.date | None = None) -> t
         ],
         "time_to_failure": b.distribution(ttf[failed] / DAYS_PER_MONTH),
     }
+    if failures["cif_curve"] is not None:
+        failures["cif_curve"]["risk_table"] = b.cif_risk_table(cif_days, cif_status, params.risk_table_step_months)
 
     treated = late & c.eq("tx_status", "treated")
     tx_class = c.text("tx_class")
@@ -258,17 +287,28 @@ def run(con, params: LateFailureParams, data_cutoff: dt.date | None = None) -> t
         n, N = int((mask & among).sum()), int(among.sum())
         return {"n": n, "N": N, "pct": b.pct(n, N)}
 
-    pfs2_hr, pfs2_notes = b.cox_vs_reference(
-        pfs2_days[treated], pfs2_event[treated], tx_class[treated], params.reference_class, cl
-    )
-    os2_hr, os2_notes = b.cox_vs_reference(
-        os2t_days[treated], os2t_event[treated], tx_class[treated], params.reference_class, cl
-    )
+    n_by_class = {cls: int((treated & c.eq("tx_class", cls)).sum()) for cls in study_classes}
+    compared, left_out = compared_classes(n_by_class, params.min_class_size)
+    cmp_mask = treated & c.isin("tx_class", tuple(compared))
+    if params.reference_class in left_out:  # no reference to compare with
+        note = (f"reference class {params.reference_class!r} is not compared "
+                f"({left_out[params.reference_class]}): no hazard ratios")
+        pfs2_hr, pfs2_notes, pfs2_ph = {}, [note], None
+        os2_hr, os2_notes, os2_ph = {}, [note], None
+    else:
+        pfs2_hr, pfs2_notes, pfs2_ph = b.cox_with_ph(
+            pfs2_days[cmp_mask], pfs2_event[cmp_mask], tx_class[cmp_mask], params.reference_class, cl,
+            flag_imprecise=True,
+        )
+        os2_hr, os2_notes, os2_ph = b.cox_with_ph(
+            os2t_days[cmp_mask], os2t_event[cmp_mask], tx_class[cmp_mask], params.reference_class, cl,
+            flag_imprecise=True,
+        )
     by_class: dict[str, Any] = {}
     curves_pfs2: dict[str, Any] = {}
     curves_os2: dict[str, Any] = {}
     step = params.risk_table_step_months
-    for cls in CLASSES:
+    for cls in study_classes:
         m = treated & c.eq("tx_class", cls)
         is_ref = cls == params.reference_class
         by_class[cls] = {
@@ -281,6 +321,7 @@ def run(con, params: LateFailureParams, data_cutoff: dt.date | None = None) -> t
             "pfs2_hr": None if is_ref else pfs2_hr.get(cls),
             "os2_hr": None if is_ref else os2_hr.get(cls),
             "reference": is_ref,
+            "compared": cls in compared,
             "pfs2": b.km_summary(pfs2_days[m], pfs2_event[m], ct, cl),
             "os2": b.km_summary(os2t_days[m], os2t_event[m], ct, cl),
             "regimens": _value_counts(c.text("tx_regimen")[m]),
@@ -303,8 +344,8 @@ def run(con, params: LateFailureParams, data_cutoff: dt.date | None = None) -> t
             "treated": share(c.eq("tx_status", "treated"), late),
             "untreated": share(c.eq("tx_status", "untreated"), late),
             "unknown": share(c.eq("tx_status", "unknown"), late),
-            "classes": {cls: share(c.eq("tx_class", cls), treated) for cls in CLASSES},
-            "regimens": {cls: by_class[cls]["regimens"] for cls in CLASSES},
+            "classes": {cls: share(c.eq("tx_class", cls), treated) for cls in study_classes},
+            "regimens": {cls: by_class[cls]["regimens"] for cls in study_classes},
             "gap_days": b.distribution(c.num("tx_gap_days")[treated]),
         },
         # a treatment after infusion that does not qualify as post-failure (consolidation, maintenance)
@@ -325,16 +366,26 @@ def run(con, params: LateFailureParams, data_cutoff: dt.date | None = None) -> t
                     "by_class": curves_os2},
         },
         "logrank": {
-            "pfs2": b.logrank(pfs2_days[treated], pfs2_event[treated], tx_class[treated]) if n_treated else None,
-            "os2": b.logrank(os2t_days[treated], os2t_event[treated], tx_class[treated]) if n_treated else None,
+            "pfs2": b.logrank(pfs2_days[cmp_mask], pfs2_event[cmp_mask], tx_class[cmp_mask]) if cmp_mask.any() else None,
+            "os2": b.logrank(os2t_days[cmp_mask], os2t_event[cmp_mask], tx_class[cmp_mask]) if cmp_mask.any() else None,
         },
         "hr_notes": {"pfs2": pfs2_notes, "os2": os2_notes},
+        "comparisons": {"min_class_size": params.min_class_size, "compared": compared, "not_compared": left_out,
+                        "imprecise_events": b.IMPRECISE_EVENTS},
+        "ph_test": {"pfs2": pfs2_ph, "os2": os2_ph},
     }
 
     warnings: list[dict[str, Any]] = []
     for text, n in ep.unmapped_regimens:
         warnings.append({"kind": "unmapped_regimen", "regimen": text, "n_rows": n,
                          "message": f"regimen {text!r} matched no treatment class: counted as 'other'"})
+    for r in ep.regimens.to_pylist():
+        if r["class"] == NOT_TREATMENT:
+            warnings.append({"kind": "not_treatment", "regimen": r["regimen"], "n_rows": r["n_rows"],
+                             "message": f"regimen {r['regimen']!r} is not an anticancer treatment (class none): "
+                                        "ignored; a patient with only such entries after failure is untreated"})
+    for cls, why in left_out.items():
+        warnings.append({"kind": "class_not_compared", "class": cls, "message": f"class {cls!r}: {why}"})
     for key, n in ep.ignored.items():
         if n:
             warnings.append({"kind": "ignored_records", "what": key, "n": n,
@@ -373,6 +424,7 @@ def run(con, params: LateFailureParams, data_cutoff: dt.date | None = None) -> t
         "failures": failures,
         "early": {"n": int(early.sum()), "baseline": baseline(c, early)},
         "late": late_out,
+        "toxicity": toxicity(c, {"late": late, "early": early, "infused": np.ones(c.n, bool)}),
         "ignored_records": ep.ignored if after_cutoff is None else ep.ignored | {"after_cutoff": after_cutoff},
         "warnings": warnings,
     }

@@ -51,6 +51,9 @@ class LateFailureParams:
         ``drop-patients`` (every patient with a date after it left out: ``--cutoff --drop-invalid``
         before issue 10).
     (docs/endpoints.md, *Rules of issue 10*.)
+    min_class_size: a class with fewer treated patients, and the class ``other``, are described but
+        left out of the Cox models, the log-rank test and the forest plot (1 = compare every class,
+        ``other`` included: the behaviour before issue 10).
     """
 
     late_after_days: float = 91.3125
@@ -70,6 +73,7 @@ class LateFailureParams:
     lymphoma_death_as_failure: bool = True
     line_window_days: int = 14
     cutoff_rule: str = "censor"
+    min_class_size: int = 5
 
     def __post_init__(self) -> None:
         if self.conf_type not in CONF_TYPES:
@@ -82,6 +86,8 @@ class LateFailureParams:
             raise CartregError(f"reference_class must be one of {', '.join(CLASSES)}, got {self.reference_class!r}")
         if self.risk_table_step_months <= 0:
             raise CartregError("risk_table_step_months must be > 0")
+        if isinstance(self.min_class_size, bool) or not isinstance(self.min_class_size, int) or self.min_class_size < 1:
+            raise CartregError(f"min_class_size must be a whole number >= 1, got {self.min_class_size!r}")
         object.__setattr__(self, "class_precedence", validate_precedence(self.class_precedence))
         self.rules()  # validates the remaining rule parameters
 
@@ -124,13 +130,13 @@ def _coerce(name: str, value: Any) -> Any:
             return float(value)
         except (TypeError, ValueError):
             raise CartregError(f"{name} must be a number, got {value!r}") from None
-    if name in ("min_untreated_followup_days", "failure_treatment_window_days", "line_window_days"):
+    if name in ("min_untreated_followup_days", "failure_treatment_window_days", "line_window_days", "min_class_size"):
         try:
             f = float(value)
         except (TypeError, ValueError):
-            raise CartregError(f"{name} must be a whole number of days, got {value!r}") from None
+            raise CartregError(f"{name} must be a whole number, got {value!r}") from None
         if f != int(f):
-            raise CartregError(f"{name} must be a whole number of days, got {value!r}")
+            raise CartregError(f"{name} must be a whole number, got {value!r}")
         return int(f)
     if name == "lymphoma_death_as_failure":
         if isinstance(value, bool):
