@@ -106,7 +106,8 @@ cox_case <- function(name, df, covariates, refs = list(), weights = NULL, cluste
   # weighted Kaplan-Meier (survfit(weights=) default variance) overall or by group
   if (!is.null(weights)) {
     kfml <- if (is.null(group)) Surv(time, event) ~ 1 else as.formula(paste("Surv(time, event) ~", group))
-    km <- survfit(kfml, data = dd, weights = dd[[weights]])
+    km <- if (is.null(cluster)) survfit(kfml, data = dd, weights = dd[[weights]]) else
+      survfit(kfml, data = dd, weights = dd[[weights]], cluster = dd[[cluster]])
     strata <- if (is.null(km$strata)) rep("all", length(km$time)) else
       rep(sub(paste0("^", group, "="), "", names(km$strata)), km$strata)
     res$km_strata <- jsarr(strata)
@@ -118,6 +119,7 @@ cox_case <- function(name, df, covariates, refs = list(), weights = NULL, cluste
     if (is.null(dim(tab))) tab <- t(as.matrix(tab))
     res$km_median <- jarr(tab[, "median"]); res$km_median_lower <- jarr(tab[, "0.95LCL"])
     res$km_median_upper <- jarr(tab[, "0.95UCL"])
+    res$km_robust <- if (!is.null(cluster) || any(dd[[weights]] != floor(dd[[weights]]))) "true" else "false"
     res$km_integer_weights <- if (all(dd[[weights]] == floor(dd[[weights]]))) "true" else "false"
   }
   writeLines(jobj(res), file.path(out_dir, paste0("reg_", name, ".json")))
