@@ -22,3 +22,17 @@ __all__ = [
     "coxph", "cuminc", "design_matrix", "kaplan_meier", "kaplan_meier_by", "logrank_test",
     "median_followup",
 ]
+
+# The DataFrame door (issue 12): the same estimators, also callable with column names and data=.
+# They call the array functions above unchanged when data is None.
+from cartreg.stats.cox_robust import score_residuals  # noqa: E402
+from cartreg.stats.finegray import FineGrayResult  # noqa: E402
+from cartreg.stats.frame import (  # noqa: E402
+    KaplanMeierBy, as_table, coxph, cuminc, cuminc_analysis, finegray, kaplan_meier,
+    survival_analysis,
+)
+
+__all__ += [
+    "FineGrayResult", "KaplanMeierBy", "as_table", "cuminc_analysis", "finegray",
+    "score_residuals", "survival_analysis",
+]

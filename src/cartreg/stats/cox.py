@@ -191,6 +191,17 @@ class CoxResult:
         lines.extend(f"warning: {w}" for w in self.warnings)
         return "\n".join(lines)
 
+    def to_frame(self):
+        """The terms as a tidy pandas DataFrame (``broom::tidy``; see :mod:`cartreg.stats.tidy`)."""
+        from cartreg.stats.tidy import cox_frame
+
+        return cox_frame(self)
+
+    def _repr_html_(self) -> str:
+        from cartreg.stats.tidy import cox_html
+
+        return cox_html(self)
+
     def __repr__(self) -> str:
         return self.summary()
 

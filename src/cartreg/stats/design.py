@@ -21,7 +21,7 @@ import numpy as np
 from cartreg.errors import CartregError
 from cartreg.stats._data import is_missing
 
-__all__ = ["design_matrix", "factor_levels"]
+__all__ = ["design_matrix", "factor_levels", "model_matrix"]
 
 
 def _level_text(value: object) -> str:
@@ -160,3 +160,51 @@ def design_matrix(
         raise CartregError("design_matrix needs a group or at least one numeric covariate")
     X = np.column_stack(columns) if columns else np.empty((n, 0))
     return X, names
+
+
+def model_matrix(
+    terms: list[tuple[str, str, np.ndarray, object]],
+) -> tuple[np.ndarray, list[str], dict[str, str]]:
+    """``model.matrix`` for several factors and numerics, in the order given.
+
+    Each term is ``(kind, name, values, reference)`` with ``kind`` ``"factor"`` (treatment
+    contrasts: one 0/1 column per non-reference level, named ``name=LEVEL``; reference = the first
+    level in R's order unless given) or ``"numeric"`` (one column named ``name``). Returns
+    ``(X, names, references)``, ``references`` mapping each factor to its reference level.
+    Missing values are NaN in every column of the term.
+
+    >>> X, names, refs = model_matrix([
+    ...     ("numeric", "age", np.array([50., 60, 70]), None),
+    ...     ("factor", "sex", np.array(["m", "f", "m"], dtype=object), None),
+    ...     ("factor", "ecog", np.array(["0", "1", "2"], dtype=object), "1")])
+    >>> names, refs
+    (['age', 'sex=m', 'ecog=0', 'ecog=2'], {'sex': 'f', 'ecog': '1'})
+    >>> X.tolist()
+    [[50.0, 1.0, 1.0, 0.0], [60.0, 0.0, 0.0, 0.0], [70.0, 1.0, 0.0, 1.0]]
+    """
+    blocks: list[np.ndarray] = []
+    names: list[str] = []
+    refs: dict[str, str] = {}
+    n: int | None = None
+    for kind, name, values, reference in terms:
+        arr = np.asarray(values)
+        if n is None:
+            n = arr.shape[0]
+        elif arr.shape[0] != n:
+            raise CartregError(f"covariate {name!r} has {arr.shape[0]} rows, expected {n}")
+        if kind == "factor":
+            X, nm = design_matrix(arr, reference, group_name=name)
+            _, levels = factor_levels(arr)
+            refs[name] = levels[0] if reference is None else _level_text(reference)
+        elif kind == "numeric":
+            X, nm = design_matrix(None, numeric={name: arr})
+        else:
+            raise CartregError(f"unknown term kind {kind!r}")
+        blocks.append(X)
+        names.extend(nm)
+    if len(set(names)) != len(names):
+        dup = sorted({x for x in names if names.count(x) > 1})
+        raise CartregError(f"a covariate is given twice (terms {', '.join(dup)})")
+    if n is None:
+        raise CartregError("model_matrix needs at least one term")
+    return (np.column_stack(blocks) if blocks else np.empty((n, 0))), names, refs

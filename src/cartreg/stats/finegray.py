@@ -114,6 +114,17 @@ class FineGrayResult:
         lines.extend(f"warning: {w}" for w in self.warnings)
         return "\n".join(lines)
 
+    def to_frame(self):
+        """The terms as a tidy pandas DataFrame (``broom::tidy``; see :mod:`cartreg.stats.tidy`)."""
+        from cartreg.stats.tidy import finegray_frame
+
+        return finegray_frame(self)
+
+    def _repr_html_(self) -> str:
+        from cartreg.stats.tidy import finegray_html
+
+        return finegray_html(self)
+
     def __repr__(self) -> str:
         return self.summary()
 

@@ -374,6 +374,17 @@ class KaplanMeier:
                 f"{self.conf_level:.0%} CI {_fmt(lo)}-{_fmt(hi)} ({self.conf_type}); "
                 f"excluded={self.excluded}")
 
+    def to_frame(self, times: np.ndarray | list[float] | None = None):
+        """The steps (or S(t) at ``times``) as a tidy pandas DataFrame (``broom::tidy(survfit)``)."""
+        from cartreg.stats.tidy import km_frame
+
+        return km_frame(self, times)
+
+    def _repr_html_(self) -> str:
+        from cartreg.stats.tidy import km_summary_html
+
+        return km_summary_html(self)
+
     def __repr__(self) -> str:
         return f"KaplanMeier({self.summary()})"
 

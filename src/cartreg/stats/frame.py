@@ -1,0 +1,837 @@
+"""The DataFrame door: every estimator called with column names and ``data=``.
+
+One path for both doors: a pandas or polars DataFrame, a pyarrow Table, a dict of arrays or a
+file read by :func:`cartreg.io.datafile.read_table` all become one :class:`~cartreg.io.datafile.DataTable`
+(:func:`as_table`), and the same functions read the columns from it. ``cartreg survival`` and
+``cartreg cuminc`` call :func:`survival_analysis` and :func:`cuminc_analysis` on the table they
+read; a notebook calls the same functions (or the single estimators below) on its DataFrame.
+
+Column rules (the CLI's rules, for every caller):
+
+* event columns: 1/0, yes/no, true/false (any case), or R's ``Surv`` coding 1 = censored and
+  2 = event when a column holds only 1 and 2 (:func:`event_column`);
+* covariates (:func:`covariate_matrix`): a column whose every value is a number is numeric
+  (its term is the column name, as R names a numeric term); any other column (text, yes/no,
+  true/false, a boolean dtype) is a factor, one indicator per non-reference level named
+  ``COL=LEVEL``, reference = the first level in R's sorted order unless
+  ``reference_levels={COL: LEVEL}`` (which also makes a numeric column a factor);
+* a pandas ``timedelta64`` column (or an Arrow/polars duration) is converted to days (float),
+  never read as nanoseconds;
+* rows with a missing value in any column used are excluded and counted, as R's ``na.omit``.
+
+>>> import numpy as np
+>>> d = {"t": np.array([5., 8, 3, 9, 2, 7]), "e": np.array([1, 0, 1, 1, 0, 1]),
+...      "arm": np.array(["b", "a", "b", "a", "a", "b"], dtype=object)}
+>>> km = kaplan_meier("t", "e", data=d)
+>>> km.n, km.events, km.median
+(6, 4, 7.0)
+>>> sorted(kaplan_meier("t", "e", data=d, by="arm"))
+['a', 'b']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from cartreg.errors import CartregError
+from cartreg.io.datafile import DataTable
+from cartreg.stats import cox as _cox
+from cartreg.stats import km as _km
+from cartreg.stats.cuminc import CumIncResult, _status_codes, default_times
+from cartreg.stats.cuminc import cuminc as _cuminc_fn
+from cartreg.stats.finegray import FineGrayResult
+from cartreg.stats.finegray import finegray as _finegray_fn
+from cartreg.stats._data import complete_cases
+from cartreg.stats.design import model_matrix
+
+__all__ = [
+    "CuminAnalysis", "KaplanMeierBy", "SurvivalAnalysis", "as_table", "covariate_matrix",
+    "coxph", "cuminc", "cuminc_analysis", "event_column", "finegray", "kaplan_meier",
+    "status_column", "survival_analysis",
+]
+
+TRUE_WORDS = ("1", "yes", "true")
+FALSE_WORDS = ("0", "no", "false")
+_DAY_NS = {"s": 86400.0, "ms": 86400e3, "us": 86400e6, "ns": 86400e9}
+
+
+# --------------------------------------------------------------------------------------------
+# any table -> DataTable
+# --------------------------------------------------------------------------------------------
+
+
+def _arrow_column(values: Any) -> pa.Array:
+    """One column as a pyarrow array; durations become days (float64)."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if not isinstance(values, pa.Array):
+        arr = np.asarray(values)
+        if arr.dtype.kind == "m":  # numpy timedelta64
+            days = arr / np.timedelta64(1, "D")
+            return pa.array(days, pa.float64(), mask=np.isnan(days))
+        if arr.dtype.kind == "O":
+            try:
+                values = pa.array(arr, from_pandas=True)
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                values = pa.array([None if v is None or v != v else str(v) for v in arr.tolist()],
+                                  pa.string())
+        else:
+            values = pa.array(arr, from_pandas=True)
+    if pa.types.is_duration(values.type):
+        unit = values.type.unit
+        secs = pc.cast(values, pa.int64())
+        return pc.divide(pc.cast(secs, pa.float64()), _DAY_NS[unit])
+    if pa.types.is_dictionary(values.type):
+        return values.cast(values.type.value_type)
+    if pa.types.is_large_string(values.type):
+        return values.cast(pa.string())
+    return values
+
+
+def as_table(data: Any, name: str = "DataFrame") -> DataTable:
+    """A :class:`DataTable` from a pandas/polars DataFrame, a pyarrow Table, a dict of arrays,
+    a file path, or a DataTable (returned as is).
+
+    Row numbers in messages are 0-based positions for in-memory tables.
+
+    >>> import numpy as np
+    >>> t = as_table({"t": np.array([1.5, np.nan]), "arm": np.array(["a", None], dtype=object)})
+    >>> t.numeric("t").tolist(), t.text("arm").tolist()
+    ([1.5, nan], ['a', None])
+    """
+    if isinstance(data, DataTable):
+        return data
+    if isinstance(data, (str, Path)):
+        from cartreg.io.datafile import read_table
+
+        return read_table(data)
+    module = type(data).__module__
+    if module.startswith("pandas"):
+        cols: dict[str, pa.Array] = {}
+        for col in data.columns:
+            s = data[col]
+            kind = getattr(s.dtype, "kind", "O")
+            if kind == "m":
+                days = (s / np.timedelta64(1, "D")).to_numpy(dtype=float, na_value=np.nan)
+                cols[str(col)] = pa.array(days, pa.float64(), mask=np.isnan(days))
+            else:
+                try:
+                    cols[str(col)] = _arrow_column(pa.Array.from_pandas(s))
+                except (pa.ArrowInvalid, pa.ArrowTypeError):
+                    cols[str(col)] = _arrow_column(s.to_numpy(dtype=object))
+        n = len(data)
+    elif module.startswith("polars"):
+        tab = data.to_arrow()
+        cols = {str(c): _arrow_column(tab.column(c)) for c in tab.column_names}
+        n = tab.num_rows
+    elif isinstance(data, pa.Table):
+        cols = {str(c): _arrow_column(data.column(c)) for c in data.column_names}
+        n = data.num_rows
+    elif isinstance(data, Mapping):
+        cols = {str(k): _arrow_column(v) for k, v in data.items()}
+        lens = {len(v) for v in cols.values()}
+        if len(lens) > 1:
+            raise CartregError(f"the columns of {name} have different lengths: {sorted(lens)}")
+        n = lens.pop() if lens else 0
+    else:
+        raise CartregError(f"data must be a pandas or polars DataFrame, a pyarrow Table or a dict "
+                           f"of columns, not {type(data).__name__}")
+    return DataTable(Path(name), tuple(cols), cols, n, 0)
+
+
+# --------------------------------------------------------------------------------------------
+# columns
+# --------------------------------------------------------------------------------------------
+
+
+def event_column(table: DataTable, column: str) -> tuple[np.ndarray, str | None]:
+    """The event column as float 0/1 (NaN missing) and a note when R's 1/2 coding was used.
+
+    Accepted: 1/0, yes/no, true/false (any case); a column holding only 1 and 2 (with at least one
+    2) is read as R's ``Surv`` coding, 1 = censored and 2 = event, as ``Surv`` itself does.
+    """
+    col = table.column(column)
+    text = table.text(col)
+    present = text[~np.equal(text, None)]
+    words = np.char.lower(np.char.strip(present.astype(str))) if present.size else np.array([], dtype=str)
+    uniq = np.unique(words)
+    try:
+        nums = np.unique(np.asarray(uniq, dtype=float)) if uniq.size else np.array([])
+    except ValueError:
+        nums = None
+    values = None
+    note = None
+    if nums is not None:
+        vals = table.numeric(col)
+        if np.isin(nums, (0.0, 1.0)).all():
+            values = vals
+        elif np.isin(nums, (1.0, 2.0)).all():
+            values = vals - 1.0
+            note = (f"note: event column {col!r} holds only 1 and 2: read as R's Surv coding "
+                    "(1 = censored, 2 = event)")
+    else:
+        ok = np.isin(uniq, TRUE_WORDS + FALSE_WORDS)
+        if ok.all():
+            full = np.full(text.shape[0], np.nan)
+            mask = ~np.equal(text, None)
+            full[mask] = np.isin(words, TRUE_WORDS).astype(float)
+            values = full
+    if values is None:
+        allowed = np.isin(uniq, TRUE_WORDS + FALSE_WORDS) if nums is None else np.isin(
+            np.asarray(uniq, dtype=float), (0.0, 1.0))
+        bad = [str(u) for u in uniq[~allowed]][:5]
+        raise CartregError(
+            f"event column {col!r} must hold 1/0, yes/no or true/false (or R's 1 = censored / "
+            f"2 = event); found {', '.join(repr(b) for b in bad)}"
+        )
+    return values, note
+
+
+def status_column(table: DataTable, column: str, cens_code: Any = "0") -> tuple[np.ndarray, Any, list[str]]:
+    """The competing-risks status column (numbers when every code is a number, else text) and
+    the censoring code in the same type, with notes for the user."""
+    col = table.column(column)
+    text = table.text(col)
+    present = text[~np.equal(text, None)]
+    uniq = np.unique(present.astype(str)) if present.size else np.array([], dtype=str)
+    notes: list[str] = []
+    try:
+        np.asarray(uniq, dtype=float)
+        numeric = True
+    except ValueError:
+        numeric = False
+    if numeric:
+        try:
+            code: Any = float(cens_code)
+        except ValueError:
+            raise CartregError(f"status column {col!r} holds numbers but --cens-code {cens_code!r} "
+                               "is not a number") from None
+        values: np.ndarray = table.numeric(col)
+        found = bool(np.any(values == code))
+    else:
+        code = str(cens_code).strip()
+        missing = np.equal(text, None)
+        values = text.copy()
+        values[~missing] = np.char.strip(text[~missing].astype(str)).astype(object)
+        found = bool(np.any(values[~missing] == code))
+    if not found:
+        notes.append(f"note: no row of {col!r} has the censoring code {cens_code!r}: every row is an "
+                     "event (use --cens-code for another code)")
+    return values, code, notes
+
+
+def _is_boolean_column(table: DataTable, col: str) -> bool:
+    return pa.types.is_boolean(table.data[col].type)
+
+
+def covariate_matrix(
+    table: DataTable,
+    covariates: Sequence[str],
+    reference_levels: Mapping[str, Any] | None = None,
+    leading: Sequence[tuple[str, np.ndarray, Any]] = (),
+) -> tuple[np.ndarray, list[str], dict[str, str]]:
+    """``X`` (n x p, NaN where missing), term names and the reference level of each factor.
+
+    ``leading`` are factors placed first (``(name, labels, reference)``; the CLI's ``--group``).
+    A covariate is numeric when every value is a number and it has no entry in
+    ``reference_levels``; otherwise a factor (see the module docstring).
+    """
+    refs = {}
+    for k, v in (reference_levels or {}).items():
+        refs[table.column(k)] = v
+    terms: list[tuple[str, str, np.ndarray, Any]] = []
+    for name, labels, ref in leading:
+        terms.append(("factor", name, labels, ref))
+    for c in covariates:
+        col = table.column(c)
+        if col in refs or _is_boolean_column(table, col):
+            terms.append(("factor", col, table.text(col), refs.get(col)))
+            continue
+        try:
+            terms.append(("numeric", col, table.numeric(col), None))
+        except CartregError:
+            terms.append(("factor", col, table.text(col), None))
+    unknown = set(refs) - {t[1] for t in terms}
+    if unknown:
+        raise CartregError(f"--reference-level names {', '.join(sorted(unknown))}, which is not a "
+                           "covariate")
+    return model_matrix(terms)
+
+
+# --------------------------------------------------------------------------------------------
+# single estimators with data=
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class KaplanMeierBy(Mapping):
+    """Kaplan-Meier curves by group, as ``survfit(Surv(t, e) ~ by, data = d)``: a mapping
+    level -> :class:`~cartreg.stats.km.KaplanMeier`, levels in R factor order."""
+
+    by: str
+    curves: dict[str, _km.KaplanMeier] = field(default_factory=dict)
+
+    def __getitem__(self, level: str) -> _km.KaplanMeier:
+        return self.curves[level]
+
+    def __iter__(self):
+        return iter(self.curves)
+
+    def __len__(self) -> int:
+        return len(self.curves)
+
+    def to_frame(self, times: Sequence[float] | None = None):
+        """One tidy pandas DataFrame of every curve's steps (or S(t) at ``times``), with the
+        group in column ``strata`` (``broom::tidy(survfit)``)."""
+        from cartreg.stats.tidy import km_frame
+
+        return km_frame(self.curves, times)
+
+    def _repr_html_(self) -> str:
+        from cartreg.stats.tidy import km_summary_html
+
+        return km_summary_html(self.curves, self.by)
+
+    def __repr__(self) -> str:
+        return "\n".join(f"{self.by}={k}: {v.summary()}" for k, v in self.curves.items())
+
+
+def _weights(table: DataTable, weights: str | None) -> np.ndarray | None:
+    return None if weights is None else table.numeric(weights)
+
+
+def _labels(table: DataTable, column: str | None) -> np.ndarray | None:
+    return None if column is None else table.text(column)
+
+
+def kaplan_meier(
+    time: Any,
+    event: Any,
+    conf_type: str = "log",
+    conf_level: float = 0.95,
+    *,
+    data: Any = None,
+    by: str | None = None,
+    weights: Any = None,
+    robust: bool | None = None,
+    cluster: Any = None,
+) -> _km.KaplanMeier | KaplanMeierBy:
+    """Kaplan-Meier, as ``survfit(Surv(time, event) ~ by, data, weights, cluster, robust)``.
+
+    With ``data``: ``time``, ``event``, ``by``, ``weights`` and ``cluster`` are column names and
+    the result is a :class:`~cartreg.stats.km.KaplanMeier` (no ``by``) or a :class:`KaplanMeierBy`.
+    Without ``data`` they are arrays (:func:`cartreg.stats.km.kaplan_meier`).
+    """
+    if data is None:
+        if by is not None:
+            return KaplanMeierBy("group", _km.kaplan_meier_by(time, event, np.asarray(by), conf_type,
+                                                              conf_level, weights=weights,
+                                                              robust=robust, cluster=cluster))
+        return _km.kaplan_meier(time, event, conf_type, conf_level, weights=weights, robust=robust,
+                                cluster=cluster)
+    table = as_table(data)
+    t = table.numeric(time)
+    e, _ = event_column(table, event)
+    w = _weights(table, weights)
+    cl = _labels(table, cluster)
+    if by is None:
+        return _km.kaplan_meier(t, e, conf_type, conf_level, weights=w, robust=robust, cluster=cl)
+    return KaplanMeierBy(table.column(by), _km.kaplan_meier_by(
+        t, e, table.text(by), conf_type, conf_level, weights=w, robust=robust, cluster=cl))
+
+
+def coxph(
+    time: Any,
+    event: Any,
+    X: Any = None,
+    names: Sequence[str] | None = None,
+    ties: str = "efron",
+    strata: Any = None,
+    conf_level: float = 0.95,
+    *,
+    data: Any = None,
+    covariates: Sequence[str] | None = None,
+    reference_levels: Mapping[str, Any] | None = None,
+    weights: Any = None,
+    robust: bool = False,
+    cluster: Any = None,
+    **control: Any,
+) -> _cox.CoxResult:
+    """Cox model, as ``coxph(Surv(time, event) ~ covariates + strata(s), data, weights, robust,
+    cluster, ties)``.
+
+    With ``data``: column names for ``time``, ``event``, ``covariates`` (numeric or factor, see
+    the module docstring), ``strata``, ``weights`` and ``cluster``. Without: arrays, with ``X``
+    and ``names`` (:func:`cartreg.stats.cox.coxph`).
+
+    >>> import numpy as np
+    >>> d = {"t": np.array([9, 1, 1, 6, 6, 8.]), "e": np.array([1, 1, 0, 1, 1, 0]),
+    ...      "arm": np.array(["a", "b", "b", "b", "a", "a"], dtype=object)}
+    >>> fit = coxph("t", "e", covariates=["arm"], data=d)
+    >>> fit.names, round(float(fit.coef[0]), 6)
+    (('arm=b',), 1.676857)
+    """
+    if data is None:
+        if X is None or names is None:
+            raise CartregError("coxph needs X and names, or data= with covariates=")
+        return _cox.coxph(time, event, X, names, ties, strata, conf_level, weights=weights,
+                          robust=robust, cluster=cluster, **control)
+    table = as_table(data)
+    t = table.numeric(time)
+    e, _ = event_column(table, event)
+    Xm, nm, _ = covariate_matrix(table, list(covariates or []), reference_levels)
+    return _cox.coxph(t, e, Xm, nm, ties, _labels(table, strata), conf_level,
+                      weights=_weights(table, weights), robust=robust,
+                      cluster=_labels(table, cluster), **control)
+
+
+def finegray(
+    time: Any,
+    status: Any,
+    X: Any = None,
+    names: Sequence[str] | None = None,
+    cause: Any = 1,
+    cens_code: Any = 0,
+    conf_level: float = 0.95,
+    *,
+    data: Any = None,
+    covariates: Sequence[str] | None = None,
+    reference_levels: Mapping[str, Any] | None = None,
+) -> FineGrayResult:
+    """Fine-Gray model, as ``crr(time, status, model.matrix(~ covariates), failcode = cause,
+    cencode = cens_code)``; with ``data`` the arguments are column names."""
+    if data is None:
+        if X is None or names is None:
+            raise CartregError("finegray needs X and names, or data= with covariates=")
+        return _finegray_fn(time, status, X, names, cause, cens_code, conf_level)
+    table = as_table(data)
+    t = table.numeric(time)
+    st, code, _ = status_column(table, status, str(cens_code))
+    Xm, nm, _ = covariate_matrix(table, list(covariates or []), reference_levels)
+    return _finegray_fn(t, st, Xm, nm, cause, code, conf_level)
+
+
+def cuminc(
+    time: Any,
+    status: Any,
+    group: Any = None,
+    *,
+    data: Any = None,
+    strata: Any = None,
+    conf_level: float = 0.95,
+    cens_code: Any = 0,
+    rho: float = 0.0,
+) -> CumIncResult:
+    """Cumulative incidence and Gray's test, as ``cmprsk::cuminc``; with ``data`` the arguments
+    are column names (:func:`cartreg.stats.cuminc.cuminc`)."""
+    if data is None:
+        return _cuminc_fn(time, status, group, strata=strata, conf_level=conf_level,
+                              cens_code=cens_code, rho=rho)
+    table = as_table(data)
+    st, code, _ = status_column(table, status, str(cens_code))
+    return _cuminc_fn(table.numeric(time), st, _labels(table, group),
+                          strata=_labels(table, strata), conf_level=conf_level, cens_code=code,
+                          rho=rho)
+
+
+# --------------------------------------------------------------------------------------------
+# the analyses behind `cartreg survival` and `cartreg cuminc`
+# --------------------------------------------------------------------------------------------
+
+
+def _num(x: Any) -> float | None:
+    """A JSON number or null (NaN/inf/None are null)."""
+    if x is None:
+        return None
+    f = float(x)
+    return f if np.isfinite(f) else None
+
+
+def _count(x: Any) -> int | float:
+    f = float(x)
+    return int(f) if f.is_integer() else f
+
+
+def cox_terms(fit: _cox.CoxResult) -> list[dict[str, Any]]:
+    """The JSON rows of a Cox fit: ``term, hr, ci, p, coef, se, infinite`` (+ ``robust_se``)."""
+    terms = []
+    for j, name in enumerate(fit.names):
+        bad = bool(fit.infinite[j]) or bool(fit.aliased[j])
+        row = {
+            "term": name,
+            "hr": None if bad else _num(fit.hr[j]),
+            "ci": [None, None] if bad else [_num(fit.ci_lower[j]), _num(fit.ci_upper[j])],
+            "p": None if bad else _num(fit.p[j]),
+            "coef": _num(fit.coef[j]) if not bad else None,
+            "se": _num(fit.se[j]) if not bad else None,
+            "infinite": bool(fit.infinite[j]),
+        }
+        if fit.robust_se is not None:
+            row["robust_se"] = None if bad else _num(fit.robust_se[j])
+        terms.append(row)
+    return terms
+
+
+def _stratum(group: str | None, km: _km.KaplanMeier, fu: Any, at: list[float]) -> dict[str, Any]:
+    s = km.at(at) if at else None
+    rows = []
+    if s is not None:
+        for i in range(s.time.size):
+            rows.append({"time": float(s.time[i]), "n_risk": _count(s.n_risk[i]),
+                         "survival": _num(s.surv[i]), "ci": [_num(s.lower[i]), _num(s.upper[i])],
+                         "n_event": _count(s.n_event[i]), "n_censor": _count(s.n_censor[i]),
+                         "std_err": _num(s.std_err[i])})
+    return {
+        "group": group,
+        "n": km.n,
+        "events": km.events,
+        "median": _num(km.median),
+        "median_ci": [_num(km.median_ci[0]), _num(km.median_ci[1])],
+        "followup_median": _num(fu.median),
+        "followup_ci": [_num(fu.ci[0]), _num(fu.ci[1])],
+        "at": rows,
+    }
+
+
+def _first_level(labels: np.ndarray) -> str:
+    from cartreg.stats.design import factor_levels
+
+    levels = factor_levels(labels)[1]
+    if not levels:
+        raise CartregError("the group column has no values")
+    return levels[0]
+
+
+@dataclass(frozen=True, eq=False)
+class SurvivalAnalysis:
+    """What ``cartreg survival`` reports: Kaplan-Meier per group, median follow-up, log-rank and a
+    Cox model, as one result.
+
+    ``results`` is the JSON-ready dict of the CLI contract (``cartreg survival --format json``);
+    ``notes`` the messages for the user; ``curves`` the Kaplan-Meier fits by group (key ``None``
+    without a group); ``cox`` the :class:`~cartreg.stats.cox.CoxResult` or None.
+    """
+
+    results: dict[str, Any]
+    notes: tuple[str, ...]
+    curves: dict[str | None, _km.KaplanMeier]
+    cox: _cox.CoxResult | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready dict (``cartreg survival --format json``)."""
+        return self.results
+
+    def to_frame(self):
+        """The Cox terms as a tidy pandas DataFrame (empty without a Cox model)."""
+        from cartreg.stats.tidy import cox_frame, empty_terms
+
+        return cox_frame(self.cox) if self.cox is not None else empty_terms()
+
+    def _repr_html_(self) -> str:
+        from cartreg.stats.tidy import survival_html
+
+        return survival_html(self)
+
+
+def survival_analysis(
+    data: Any,
+    time: str,
+    event: str,
+    group: str | None = None,
+    reference: str | None = None,
+    covariates: Sequence[str] | None = None,
+    at: Sequence[float] | None = None,
+    conf_type: str = "log",
+    conf_level: float = 0.95,
+    ties: str = "efron",
+    *,
+    reference_levels: Mapping[str, Any] | None = None,
+    weights: str | None = None,
+    robust: bool = False,
+    cluster: str | None = None,
+) -> SurvivalAnalysis:
+    """Kaplan-Meier medians, median follow-up, S(t) at ``at``, log-rank and Cox on one table.
+
+    Rows with a missing value in any column used (time, event, group, covariates, weights,
+    cluster) are excluded and counted once, so every estimate uses the same rows. The Cox model
+    has the group (a factor, reference ``reference`` or the first level) followed by the
+    covariates; with weights the curves are ``survfit(weights=)`` and the Cox model
+    ``coxph(weights=)``; ``robust``/``cluster`` give the sandwich variance.
+    """
+    from cartreg.stats.ci import check_conf
+    from cartreg.stats.followup import FollowUp, median_followup
+    from cartreg.stats.logrank import logrank_test
+
+    check_conf(conf_type, conf_level)
+    if ties not in ("efron", "breslow"):
+        raise CartregError(f"unknown ties method {ties!r}: use efron or breslow")
+    notes: list[str] = []
+    covariates = list(covariates or [])
+    at = list(at or [])
+    if group is None and reference is not None:
+        raise CartregError("--reference needs --group")
+    table = as_table(data)
+    t = table.numeric(time)
+    e, note = event_column(table, event)
+    if note:
+        notes.append(note)
+    g = table.text(group) if group else None
+    leading = [(table.column(group), g, reference)] if group else []
+    if group and table.column(group) in {table.column(c) for c in covariates}:
+        # the group is also a covariate: one factor term, in the covariates' order
+        leading = []
+        reference_levels = dict(reference_levels or {})
+        if reference is not None:
+            reference_levels.setdefault(table.column(group), reference)
+        elif table.column(group) not in {table.column(k) for k in reference_levels}:
+            numeric_group = True
+            try:
+                table.numeric(group)
+            except CartregError:
+                numeric_group = False
+            if numeric_group:  # keep it a factor, as --group always is
+                reference_levels[table.column(group)] = _first_level(g)
+    X, names, _ = covariate_matrix(table, covariates, reference_levels, leading) if (
+        covariates or group) else (np.empty((t.size, 0)), [], {})
+    w = _weights(table, weights)
+    cl = _labels(table, cluster)
+    if w is not None:
+        bad = np.isfinite(w) & ~(w > 0)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise CartregError(f"weights column {table.column(weights)!r}: weights must be > 0; "
+                               f"found {w[i]!r} (row {i + table.first_row})")
+    xmiss = np.isnan(X).any(axis=1) if X.shape[1] else None
+    cc = complete_cases(t, e, g, None if xmiss is None else np.where(xmiss, np.nan, 0.0), w, cl)
+    if cc.keep.sum() == 0:
+        raise CartregError("no rows with a complete time, event" + (" and group" if group else ""))
+    keep = cc.keep
+    tt, ee = t[keep], e[keep]
+    if np.isinf(tt).any():
+        raise CartregError(f"time column {time!r} holds an infinite value")
+    wk = None if w is None else w[keep]
+    ck = None if cl is None else cl[keep]
+    res: dict[str, Any] = {
+        "n": int(tt.size),
+        "events": int(ee.sum()),
+        "excluded": cc.excluded,
+        "conf_type": conf_type,
+        "conf_level": float(conf_level),
+        "strata": [],
+    }
+    if w is not None:
+        res["weights"] = table.column(weights)
+    curves: dict[str | None, _km.KaplanMeier] = {}
+    if g is None:
+        km = _km.kaplan_meier(tt, ee, conf_type, conf_level, weights=wk)
+        fu = median_followup(tt, ee, conf_type=conf_type, conf_level=conf_level)
+        res["strata"].append(_stratum(None, km, fu, at))
+        curves[None] = km
+    else:
+        gg = g[keep]
+        fits = _km.kaplan_meier_by(tt, ee, gg, conf_type, conf_level, weights=wk)
+        levels = list(fits)
+        rev = _km.kaplan_meier_by(tt, 1.0 - ee, gg, conf_type=conf_type, conf_level=conf_level)
+        for level, km in fits.items():
+            r = rev[level]
+            fu = FollowUp(median=r.median, ci=r.median_ci, n=r.n, excluded=0, conf_type=conf_type,
+                          conf_level=float(conf_level), reverse=r)
+            res["strata"].append(_stratum(level, km, fu, at))
+            curves[level] = km
+        if len(levels) >= 2:
+            lr = logrank_test(tt, ee, gg)
+            res["logrank"] = {"chi2": _num(lr.chi2), "df": lr.df, "p": _num(lr.p),
+                              "observed": [float(x) for x in lr.observed],
+                              "expected": [float(x) for x in lr.expected]}
+            if w is not None:
+                res["logrank"]["note"] = "unweighted (survdiff has no case weights)"
+        else:
+            res["logrank"] = None
+            notes.append(f"note: {group!r} has a single level: no log-rank test")
+    if w is not None:
+        km_var = next(iter(curves.values())).variance
+        notes.append(f"note: weighted Kaplan-Meier ({'robust infinitesimal-jackknife' if km_var == 'robust' else 'Greenwood'} "
+                     "variance, as survfit(weights=)); median follow-up and log-rank are unweighted")
+
+    cox = None
+    if len(names) == 0:
+        if group is not None:
+            res["cox"] = None
+    else:
+        cox = _cox.coxph(tt, ee, X[keep], names, ties=ties, conf_level=conf_level, weights=wk,
+                         robust=robust, cluster=ck)
+        terms = cox_terms(cox)
+        res["cox"] = {
+            "terms": terms,
+            "loglik": _num(cox.loglik),
+            "lr_chi2": _num(cox.lr_chi2),
+            "lr_p": _num(cox.lr_p),
+            "loglik_null": _num(cox.loglik_null),
+            "lr_df": int(cox.lr_df),
+            "reference": (reference if reference is not None else
+                          (next(iter(curves)) if group else None)),
+            "ties": ties,
+            "n": cox.n,
+            "events": cox.events,
+            "converged": bool(cox.converged),
+            "warnings": list(cox.warnings),
+        }
+        if cox.robust_se is not None:
+            res["cox"]["robust_se"] = [t_["robust_se"] for t_ in terms]
+            res["cox"]["robust"] = True
+            res["cox"]["cluster"] = table.column(cluster) if cluster else None
+            res["cox"]["n_clusters"] = cox.n_clusters
+            res["cox"]["wald_chi2"] = _num(cox.wald_chi2)
+            res["cox"]["wald_p"] = _num(cox.wald_p)
+        if w is not None:
+            res["cox"]["weights"] = table.column(weights)
+        for wmsg in cox.warnings:
+            notes.append(f"note: Cox model: {wmsg}")
+    return SurvivalAnalysis(results=res, notes=tuple(notes), curves=curves, cox=cox)
+
+
+def fit_terms(fit: FineGrayResult) -> list[dict[str, Any]]:
+    """The JSON rows of a Fine-Gray fit: ``term, coef, se, hr, ci, p``."""
+    return [{"term": name, "coef": _num(fit.coef[j]), "se": _num(fit.se[j]), "hr": _num(fit.hr[j]),
+             "ci": [_num(fit.ci_lower[j]), _num(fit.ci_upper[j])], "p": _num(fit.p[j])}
+            for j, name in enumerate(fit.names)]
+
+
+@dataclass(frozen=True, eq=False)
+class CuminAnalysis:
+    """What ``cartreg cuminc`` reports: cumulative incidence by cause and group, Gray's test, and
+    with covariates a Fine-Gray model (and optionally cause-specific Cox models).
+
+    ``results`` is the JSON-ready dict of the CLI contract; ``fit`` the
+    :class:`~cartreg.stats.cuminc.CumIncResult`; ``finegray`` and ``cause_specific`` the
+    regression fits or None.
+    """
+
+    results: dict[str, Any]
+    notes: tuple[str, ...]
+    fit: CumIncResult
+    finegray: FineGrayResult | None = None
+    cause_specific: _cox.CoxResult | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.results
+
+    def to_frame(self):
+        """The cumulative incidence at the reported times as a tidy pandas DataFrame."""
+        from cartreg.stats.tidy import cuminc_frame
+
+        return cuminc_frame(self.fit, self.results["times"])
+
+    def _repr_html_(self) -> str:
+        from cartreg.stats.tidy import cuminc_html
+
+        return cuminc_html(self)
+
+
+def cuminc_analysis(
+    data: Any,
+    time: str,
+    status: str,
+    group: str | None = None,
+    at: Sequence[float] | None = None,
+    conf_level: float = 0.95,
+    cens_code: str = "0",
+    *,
+    strata: str | None = None,
+    covariates: Sequence[str] | None = None,
+    reference_levels: Mapping[str, Any] | None = None,
+    cause: Any = None,
+    cause_specific: bool = False,
+) -> CuminAnalysis:
+    """Cumulative incidence (``cmprsk::cuminc`` + ``timepoints``) with Gray's test, stratified by
+    ``strata``; with ``covariates`` a Fine-Gray model for ``cause`` (``crr``) and, with
+    ``cause_specific``, the cause-specific Cox model (``coxph`` with the other causes censored).
+
+    The regression models use the rows complete in time, status and every covariate.
+    """
+    if not (0.0 < float(conf_level) < 1.0):
+        raise CartregError(f"--conf-level must be strictly between 0 and 1, got {conf_level}")
+    covariates = list(covariates or [])
+    if (cause is not None or cause_specific or reference_levels) and not covariates:
+        raise CartregError("--cause, --cause-specific and --reference-level need --covariates")
+    table = as_table(data)
+    tcol = table.column(time)
+    t = table.numeric(tcol)
+    st, code, notes = status_column(table, status, cens_code)
+    g = table.text(group) if group else None
+    s = table.text(strata) if strata else None
+    fit = _cuminc_fn(t, st, g, strata=s, conf_level=conf_level, cens_code=code)
+    if at:
+        times = sorted(set(float(x) for x in at))
+        times_rule = "given"
+    else:  # as print.cuminc: from the largest time of any curve
+        times = default_times(max(float(cv.time[-1]) for cv in fit.curves.values()))
+        times_rule = "pretty(c(0, max time), 5) interior points, as print.cuminc"
+    res: dict[str, Any] = {
+        "n": fit.n,
+        "excluded": fit.excluded,
+        "conf_level": float(conf_level),
+        "conf_type": "log-log",
+        "cens_code": cens_code,
+        "group_column": table.column(group) if group else None,
+        "times": times,
+        "times_rule": times_rule,
+        "causes": [],
+    }
+    if strata:
+        res["strata_column"] = table.column(strata)
+    for c in fit.causes:
+        rows_by_group = []
+        for gname in fit.groups:
+            cv = fit.curve(c, gname)
+            a = cv.at(times)
+            rows = [{"time": float(a.time[i]), "cif": _num(a.est[i]),
+                     "ci": [_num(a.lower[i]), _num(a.upper[i])], "std_err": _num(a.std_err[i])}
+                    for i in range(a.time.size)]
+            rows_by_group.append({"group": gname, "n": cv.n, "events": cv.events,
+                                  "competing": cv.competing, "at": rows})
+        gray: dict[str, Any] | None = None
+        if c in fit.gray:
+            gt = fit.gray[c]
+            gray = {"chi2": _num(gt.stat), "df": gt.df, "p": _num(gt.p)}
+            if gt.singular:
+                gray["note"] = "variance matrix singular: the test cannot be computed (cmprsk reports -1)"
+                notes.append(f"note: Gray's test for cause {c!r}: variance matrix singular, not computed")
+        res["causes"].append({"cause": c, "events": sum(r["events"] for r in rows_by_group),
+                              "strata": rows_by_group, "gray": gray})
+    if group and len(fit.groups) == 1:
+        notes.append(f"note: {group!r} has a single level: no Gray's test")
+    fg = cs = None
+    if covariates:
+        X, names, _ = covariate_matrix(table, covariates, reference_levels)
+        if cause is None:
+            cause = fit.causes[0]
+            notes.append(f"note: Fine-Gray model for cause {cause!r} (the first cause; choose with --cause)")
+        fg = _finegray_fn(t, st, X, names, cause, code, conf_level)
+        res["finegray"] = {"cause": fg.cause, "terms": fit_terms(fg), "n": fg.n,
+                           "excluded": fg.excluded, "events": fg.events, "competing": fg.competing,
+                           "loglik": _num(fg.loglik), "loglik_null": _num(fg.loglik_null),
+                           "converged": fg.converged, "warnings": list(fg.warnings)}
+        for wmsg in fg.warnings:
+            notes.append(f"note: Fine-Gray model: {wmsg}")
+        if cause_specific:
+            cc = complete_cases(t, st, X)
+            idx, labels = _status_codes(cc.arrays[1], code)
+            k = labels.index(fg.cause)
+            ev = np.full(t.size, np.nan)
+            ev[cc.keep] = (idx == k).astype(float)
+            cs = _cox.coxph(t, ev, X, names, conf_level=conf_level)
+            res["cause_specific"] = {"cause": fg.cause, "terms": cox_terms(cs), "n": cs.n,
+                                     "events": cs.events, "loglik": _num(cs.loglik),
+                                     "loglik_null": _num(cs.loglik_null), "ties": cs.ties,
+                                     "converged": bool(cs.converged), "warnings": list(cs.warnings)}
+            for wmsg in cs.warnings:
+                notes.append(f"note: cause-specific Cox model: {wmsg}")
+    return CuminAnalysis(results=res, notes=tuple(notes), fit=fit, finegray=fg, cause_specific=cs)
