@@ -71,52 +71,44 @@ def score_residuals(t: np.ndarray, status: np.ndarray, scode: np.ndarray | None,
     """
     p, n = xt.shape
     gid, seg, gseg = _segments(t, scode)
-    n_groups = int(gid[-1]) + 1 if n else 0
+    gstart = np.flatnonzero(np.diff(gid, prepend=-1))
+    n_groups = gstart.size
     r = np.exp(beta @ xt)
     wr = r if cw is None else r * cw
-    cum0 = _seg_cumsum(wr, seg)
-    cum1 = _seg_cumsum(xt * wr, seg)
     dead = np.flatnonzero(status == 1)
     dg = gid[dead]
-    gend = np.append(np.flatnonzero(np.diff(gid)) , n - 1)  # last row of each tie group
-    gfirst = np.concatenate(([0], gend[:-1] + 1))
-    # deaths per group; events come first in a group, so they occupy gfirst .. gfirst + d - 1
     d_per = np.bincount(dg, minlength=n_groups)
     cwd = np.ones(dead.size) if cw is None else cw[dead]
     wdead = np.bincount(dg, weights=cwd, minlength=n_groups)
-    rank = dead - gfirst[dg]
+    rank = dead - gstart[dg]  # events come first in their tie group
     dk = d_per[dg].astype(float)
     f = rank / dk if ties == "efron" else np.zeros(dead.size)
     mw = wdead[dg] / dk
-    s0r = cum0[gend[dg]]
-    s1r = cum1[:, gend[dg]]
-    # sums over the tied deaths of the group (rows gfirst .. gfirst + d - 1)
-    dlast = gfirst[dg] + d_per[dg] - 1
-    before = gfirst[dg] - 1
-    newstr = np.zeros(n, dtype=bool)
-    newstr[seg] = True
-    has_before = (before >= 0) & ~newstr[gfirst[dg]]
-    bi = np.maximum(before, 0)
-    s0d = cum0[dlast] - np.where(has_before, cum0[bi], 0.0)
-    s1d = cum1[:, dlast] - np.where(has_before, cum1[:, bi], 0.0)
-    den = s0r - f * s0d
-    xbar = (s1r - f * s1d) / den
+    wrd = wr[dead]
+    rd = r[dead]
+    # risk-set sums: per tie group, then cumulative over the groups of a stratum
+    s0g = _seg_cumsum(np.add.reduceat(wr, gstart), gseg)
+    s0d = np.bincount(dg, weights=wrd, minlength=n_groups)[dg]  # sums over the tied deaths
+    den = s0g[dg] - f * s0d
     h = mw / den
-    # per tie group: sum_j h_j, sum_j h_j xbar_j, and the Efron parts sum_j f_j h_j (xbar_j)
-    hk = np.bincount(dg, weights=h, minlength=n_groups)
-    hmk = np.stack([np.bincount(dg, weights=h * xbar[q], minlength=n_groups) for q in range(p)]) \
-        if p else np.zeros((0, n_groups))
-    ek = np.bincount(dg, weights=f * h, minlength=n_groups)
-    emk = np.stack([np.bincount(dg, weights=f * h * xbar[q], minlength=n_groups) for q in range(p)]) \
-        if p else np.zeros((0, n_groups))
-    mk = np.stack([np.bincount(dg, weights=xbar[q], minlength=n_groups) for q in range(p)]) \
-        / np.maximum(d_per, 1) if p else np.zeros((0, n_groups))
-    # row i is at risk at every event group of its stratum with time <= t_i: later rows
-    hc = _seg_cumsum(hk, gseg, reverse=True)[gid]
-    hmc = _seg_cumsum(hmk, gseg, reverse=True)[:, gid]
-    res = -r * (xt * hc - hmc)
-    res[:, dead] += xt[:, dead] - mk[:, dg]
-    res[:, dead] += r[dead] * (xt[:, dead] * ek[dg] - emk[:, dg])
+    fh = f * h
+    hc = _seg_cumsum(np.bincount(dg, weights=h, minlength=n_groups), gseg, reverse=True)[gid]
+    ek = np.bincount(dg, weights=fh, minlength=n_groups)[dg]
+    res = np.empty((p, n))
+    for q in range(p):  # one covariate at a time: contiguous 1-D passes over the rows
+        x = xt[q]
+        xd = x[dead]
+        s1g = _seg_cumsum(np.add.reduceat(x * wr, gstart), gseg)
+        s1d = np.bincount(dg, weights=wrd * xd, minlength=n_groups)[dg]
+        xbar = (s1g[dg] - f * s1d) / den
+        hmc = _seg_cumsum(np.bincount(dg, weights=h * xbar, minlength=n_groups), gseg, reverse=True)
+        emk = np.bincount(dg, weights=fh * xbar, minlength=n_groups)[dg]
+        mk = (np.bincount(dg, weights=xbar, minlength=n_groups) / np.maximum(d_per, 1))[dg]
+        out = res[q]
+        np.multiply(x, hc, out=out)
+        out -= hmc[gid]
+        out *= -r
+        out[dead] += xd - mk + rd * (xd * ek - emk)
     return res
 
 
@@ -129,13 +121,12 @@ def sandwich(t: np.ndarray, status: np.ndarray, scode: np.ndarray | None, xt: np
     """
     res = score_residuals(t, status, scode, xt, beta, ties, cw)
     if cw is not None:
-        res = res * cw
+        res *= cw
     if ccode is None:
-        dmat = res
         k = res.shape[1]
     else:
         k = int(ccode.max()) + 1
-        dmat = np.stack([np.bincount(ccode, weights=res[q], minlength=k) for q in range(res.shape[0])]) \
+        res = np.stack([np.bincount(ccode, weights=res[q], minlength=k) for q in range(res.shape[0])]) \
             if res.shape[0] else np.zeros((0, k))
-    dfb = var @ dmat  # (p, clusters): dfbeta' per cluster
-    return dfb @ dfb.T, k
+    middle = res @ res.T  # D'D with D the (clusters x p) summed weighted score residuals
+    return var @ middle @ var.T, k
