@@ -346,3 +346,60 @@ def test_docstring_examples_run() -> None:
     res = doctest.testmod(cartreg.stats)
     assert failed == 0 and res.failed == 0
     assert tried > 30
+
+
+# ---- Firth's penalised Cox (coxphf) ----------------------------------------------------------
+
+FIRTH_CASES = ["breast", "lung_ecog", "veteran_sparse", "monotone"]
+
+
+@pytest.mark.parametrize("name", FIRTH_CASES)
+def test_survival_cli_firth_matches_coxphf(capsys, name: str) -> None:
+    r = json.loads((FIX / f"firth_{name}.json").read_text())
+    code, out, err = run(capsys, ["survival", str(FIX / r["csv"]), *r["cli"], "--format", "json"])
+    assert code == 0, err
+    res = json.loads(out)
+    fth = res["firth"]
+    assert [t["term"] for t in fth["terms"]] == r["names"]
+    assert set(fth["terms"][0]) >= {"term", "coef", "hr", "ci", "p"}
+    assert fth["n"] == r["n"] and fth["iterations"] == r["iter"]
+    close([t["coef"] for t in fth["terms"]], r["coef"], EST)
+    close([t["se"] for t in fth["terms"]], r["se"], EST)
+    close([t["hr"] for t in fth["terms"]], r["hr"], EST)
+    close([t["ci"][0] for t in fth["terms"]], r["ci_lower"], EST)
+    close([t["ci"][1] for t in fth["terms"]], r["ci_upper"], EST)
+    # R computes 1 - pchisq(chi, 1), which loses digits for small P; we use the upper tail
+    close([t["p"] for t in fth["terms"]], r["p"], 1e-6)
+    close([fth["loglik_null"], fth["loglik"]], r["loglik"], EST)
+    # the ordinary Cox model is reported as well (Breslow/Efron as --ties; Efron by default)
+    assert [t["term"] for t in res["cox"]["terms"]] == r["names"]
+
+
+def test_firth_iterations_equal_coxphf() -> None:
+    import pandas as pd
+
+    from cartreg.stats import coxphf
+
+    r = json.loads((FIX / "firth_breast.json").read_text())
+    df = pd.read_csv(FIX / r["csv"])
+    fit = coxphf("time", "event", covariates=["T", "N", "G", "CD"], data=df)
+    assert fit.iterations == r["iter"]
+    assert fit.ci_iterations.tolist() == r["iter_ci"]
+    tidy = fit.to_frame()
+    close(tidy["conf_high"], r["ci_upper"], EST)
+    assert "profile penalised-likelihood" in fit._repr_html_()
+
+
+def test_firth_is_finite_where_coxph_is_infinite(capsys) -> None:
+    r = json.loads((FIX / "firth_monotone.json").read_text())
+    code, out, err = run(capsys, ["survival", str(FIX / r["csv"]), *r["cli"], "--format", "json"])
+    res = json.loads(out)
+    assert res["cox"]["terms"][0]["infinite"] is True and res["cox"]["terms"][0]["hr"] is None
+    assert res["firth"]["terms"][0]["hr"] > 1 and res["firth"]["terms"][0]["ci"][1] is not None
+
+
+def test_firth_rejects_weights(capsys) -> None:
+    r = ref("lung_weights_robust")
+    code, out, err = run(capsys, ["survival", str(FIX / r["csv"]), "--time", "time", "--event", "event",
+                                  "--covariates", "age", "--weights", "w", "--firth"])
+    assert code != 0 and "--firth takes no --weights" in err

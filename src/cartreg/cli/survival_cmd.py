@@ -58,6 +58,7 @@ def survival_results(
     weights: str | None = None,
     robust: bool = False,
     cluster: str | None = None,
+    firth: bool = False,
 ) -> tuple[dict[str, Any], list[str]]:
     """The ``cartreg survival`` results (JSON-ready dict) and notes: read the file, then the same
     call a notebook makes (:func:`cartreg.stats.frame.survival_analysis`)."""
@@ -66,7 +67,7 @@ def survival_results(
 
     res = survival_analysis(read_table(path), time, event, group, reference, covariates, at,
                             conf_type, conf_level, ties, reference_levels=reference_levels,
-                            weights=weights, robust=robust, cluster=cluster)
+                            weights=weights, robust=robust, cluster=cluster, firth=firth)
     return res.to_dict(), list(res.notes)
 
 
@@ -136,6 +137,15 @@ def render_table(res: dict[str, Any]) -> None:
         console.print(ct)
         console.print(f"Log-likelihood {cox['loglik']:.4f}; LR test chi2 = {_f(cox['lr_chi2'], 4)} on "
                       f"{cox['lr_df']} df, {_p(cox['lr_p'])}")
+    fth = res.get("firth")
+    if fth:
+        ft = Table(title="Firth's penalised Cox (Breslow ties; profile penalised-likelihood CI and P)")
+        for col in ("term", f"HR ({pct} CI)", "p"):
+            ft.add_column(col, justify="left" if col == "term" else "right")
+        for term in fth["terms"]:
+            lo, hi = term["ci"]
+            ft.add_row(term["term"], f"{_f(term['hr'])} ({_f(lo)}–{_f(hi)})", _p(term["p"]))
+        console.print(ft)
 
 
 def register(app: typer.Typer) -> None:
@@ -153,6 +163,7 @@ def register(app: typer.Typer) -> None:
         weights: str = typer.Option(None, "--weights", help="Case-weight column (> 0), for Kaplan-Meier and Cox (e.g. IPW)."),
         robust: bool = typer.Option(False, "--robust", help="Robust sandwich variance for Cox (coxph(robust = TRUE))."),
         cluster: str = typer.Option(None, "--cluster", help="Cluster column (e.g. centre): robust Cox variance clustered as cluster(COL)."),
+        firth: bool = typer.Option(False, "--firth", help="Also fit Firth's penalised Cox model (coxphf: profile penalised-likelihood CI and P), for sparse classes."),
         at: str = typer.Option(None, "--at", help="Times for S(t), comma-separated."),
         conf_type: str = typer.Option("log", "--conf-type", help="log (R default), log-log or plain."),
         conf_level: float = typer.Option(0.95, "--conf-level", help="Confidence level."),
@@ -165,7 +176,7 @@ def register(app: typer.Typer) -> None:
         res, notes = survival_results(data, time, event, group, reference, parse_columns(covariates),
                                       parse_at(at), conf_type, conf_level, ties,
                                       reference_levels=parse_reference_levels(reference_level),
-                                      weights=weights, robust=robust, cluster=cluster)
+                                      weights=weights, robust=robust, cluster=cluster, firth=firth)
         for n in notes:
             typer.echo(n, err=True)
         if fmt == "json":

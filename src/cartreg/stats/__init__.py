@@ -36,3 +36,7 @@ __all__ += [
     "FineGrayResult", "KaplanMeierBy", "as_table", "cuminc_analysis", "finegray",
     "score_residuals", "survival_analysis",
 ]
+from cartreg.stats.cox_firth import FirthCoxResult  # noqa: E402
+from cartreg.stats.frame import coxphf  # noqa: E402
+
+__all__ += ["FirthCoxResult", "coxphf"]

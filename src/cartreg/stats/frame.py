@@ -44,6 +44,8 @@ from cartreg.errors import CartregError
 from cartreg.io.datafile import DataTable
 from cartreg.stats import cox as _cox
 from cartreg.stats import km as _km
+from cartreg.stats.cox_firth import FirthCoxResult
+from cartreg.stats.cox_firth import coxphf as _coxphf_fn
 from cartreg.stats.cuminc import CumIncResult, _status_codes, default_times
 from cartreg.stats.cuminc import cuminc as _cuminc_fn
 from cartreg.stats.finegray import FineGrayResult
@@ -53,7 +55,7 @@ from cartreg.stats.design import model_matrix
 
 __all__ = [
     "CuminAnalysis", "KaplanMeierBy", "SurvivalAnalysis", "as_table", "covariate_matrix",
-    "coxph", "cuminc", "cuminc_analysis", "event_column", "finegray", "kaplan_meier",
+    "coxph", "coxphf", "cuminc", "cuminc_analysis", "event_column", "finegray", "kaplan_meier",
     "status_column", "survival_analysis",
 ]
 
@@ -392,6 +394,30 @@ def coxph(
                       cluster=_labels(table, cluster), **control)
 
 
+def coxphf(
+    time: Any,
+    event: Any,
+    X: Any = None,
+    names: Sequence[str] | None = None,
+    conf_level: float = 0.95,
+    *,
+    data: Any = None,
+    covariates: Sequence[str] | None = None,
+    reference_levels: Mapping[str, Any] | None = None,
+    **control: Any,
+) -> FirthCoxResult:
+    """Firth's penalised Cox model, as ``coxphf(Surv(time, event) ~ covariates, data)``; with
+    ``data`` the arguments are column names (:func:`cartreg.stats.cox_firth.coxphf`)."""
+    if data is None:
+        if X is None or names is None:
+            raise CartregError("coxphf needs X and names, or data= with covariates=")
+        return _coxphf_fn(time, event, X, names, conf_level, **control)
+    table = as_table(data)
+    e, _ = event_column(table, event)
+    Xm, nm, _ = covariate_matrix(table, list(covariates or []), reference_levels)
+    return _coxphf_fn(table.numeric(time), e, Xm, nm, conf_level, **control)
+
+
 def finegray(
     time: Any,
     status: Any,
@@ -512,7 +538,7 @@ def _first_level(labels: np.ndarray) -> str:
 @dataclass(frozen=True, eq=False)
 class SurvivalAnalysis:
     """What ``cartreg survival`` reports: Kaplan-Meier per group, median follow-up, log-rank and a
-    Cox model, as one result.
+    Cox model (and optionally Firth's penalised Cox model, ``firth``), as one result.
 
     ``results`` is the JSON-ready dict of the CLI contract (``cartreg survival --format json``);
     ``notes`` the messages for the user; ``curves`` the Kaplan-Meier fits by group (key ``None``
@@ -523,6 +549,7 @@ class SurvivalAnalysis:
     notes: tuple[str, ...]
     curves: dict[str | None, _km.KaplanMeier]
     cox: _cox.CoxResult | None
+    firth: FirthCoxResult | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready dict (``cartreg survival --format json``)."""
@@ -556,6 +583,7 @@ def survival_analysis(
     weights: str | None = None,
     robust: bool = False,
     cluster: str | None = None,
+    firth: bool = False,
 ) -> SurvivalAnalysis:
     """Kaplan-Meier medians, median follow-up, S(t) at ``at``, log-rank and Cox on one table.
 
@@ -563,7 +591,8 @@ def survival_analysis(
     cluster) are excluded and counted once, so every estimate uses the same rows. The Cox model
     has the group (a factor, reference ``reference`` or the first level) followed by the
     covariates; with weights the curves are ``survfit(weights=)`` and the Cox model
-    ``coxph(weights=)``; ``robust``/``cluster`` give the sandwich variance.
+    ``coxph(weights=)``; ``robust``/``cluster`` give the sandwich variance. ``firth`` adds
+    Firth's penalised Cox model on the same terms and rows (``coxphf``, key ``firth``).
     """
     from cartreg.stats.ci import check_conf
     from cartreg.stats.followup import FollowUp, median_followup
@@ -694,7 +723,27 @@ def survival_analysis(
             res["cox"]["weights"] = table.column(weights)
         for wmsg in cox.warnings:
             notes.append(f"note: Cox model: {wmsg}")
-    return SurvivalAnalysis(results=res, notes=tuple(notes), curves=curves, cox=cox)
+    fth = None
+    if firth:
+        if len(names) == 0:
+            raise CartregError("--firth needs a Cox model: give --group or --covariates")
+        if w is not None or cluster or robust:
+            raise CartregError("--firth takes no --weights, --robust or --cluster (coxphf has none)")
+        fth = _coxphf_fn(tt, ee, X[keep], names, conf_level)
+        res["firth"] = {
+            "terms": [{"term": nm, "coef": _num(fth.coef[j]), "se": _num(fth.se[j]),
+                       "hr": _num(fth.hr[j]), "ci": [_num(fth.ci_lower[j]), _num(fth.ci_upper[j])],
+                       "p": _num(fth.p[j]), "chi2": _num(fth.chi2[j])}
+                      for j, nm in enumerate(fth.names)],
+            "method": "Firth penalised partial likelihood (coxphf), Breslow ties; profile "
+                      "penalised-likelihood CI and penalised likelihood-ratio P",
+            "loglik": _num(fth.loglik), "loglik_null": _num(fth.loglik_null), "n": fth.n,
+            "events": fth.events, "converged": fth.converged, "iterations": fth.iterations,
+            "warnings": list(fth.warnings),
+        }
+        for wmsg in fth.warnings:
+            notes.append(f"note: Firth Cox model: {wmsg}")
+    return SurvivalAnalysis(results=res, notes=tuple(notes), curves=curves, cox=cox, firth=fth)
 
 
 def fit_terms(fit: FineGrayResult) -> list[dict[str, Any]]:

@@ -67,6 +67,22 @@ def finegray_frame(fit: Any):
     })
 
 
+def firth_frame(fit: Any):
+    """``broom::tidy(coxphf)`` style: Wald ``std_error``, profile-likelihood ``conf_low`` /
+    ``conf_high`` of the HR, penalised likelihood-ratio ``statistic`` (chi-square) and ``p_value``."""
+    pd = _pd()
+    return pd.DataFrame({
+        "term": list(fit.names), "estimate": fit.coef, "std_error": fit.se, "statistic": fit.chi2,
+        "p_value": fit.p, "hr": fit.hr, "conf_low": fit.ci_lower, "conf_high": fit.ci_upper,
+    })
+
+
+def firth_html(fit: Any) -> str:
+    title = (f"Firth's penalised Cox (profile penalised-likelihood CI and P): n={fit.n}, "
+             f"events={fit.events}, excluded={fit.excluded}")
+    return html_table(title, firth_frame(fit), fit.warnings)
+
+
 def _km_rows(km: Any, strata: Any, times: Any = None) -> dict[str, Any]:
     if times is None:
         t, nr, ne, nc, s, se, lo, hi = (km.time, km.n_risk, km.n_event, km.n_censor, km.surv,
@@ -152,6 +168,8 @@ def survival_html(analysis: Any) -> str:
         parts.append(f"<p>Log-rank: chi2 = {lr['chi2']:.4g} on {lr['df']} df, p = {lr['p']:.4g}</p>")
     if analysis.cox is not None:
         parts.append(cox_html(analysis.cox))
+    if getattr(analysis, "firth", None) is not None:
+        parts.append(firth_html(analysis.firth))
     return "".join(parts)
 
 
