@@ -403,3 +403,27 @@ def test_firth_rejects_weights(capsys) -> None:
     code, out, err = run(capsys, ["survival", str(FIX / r["csv"]), "--time", "time", "--event", "event",
                                   "--covariates", "age", "--weights", "w", "--firth"])
     assert code != 0 and "--firth takes no --weights" in err
+
+
+def test_logrank_followup_cuminc_take_data_and_tidy() -> None:
+    import pandas as pd
+
+    import cartreg.stats as cs
+    from cartreg.stats.logrank import logrank_test as lr_arrays
+
+    r = json.loads((FIX / "km_cli_lung.json").read_text())
+    df = pd.read_csv(FIX / r["csv"])
+    df = df.dropna(subset=["time", "status", r["group"]])
+    a = cs.logrank_test("time", "status", r["group"], data=df)  # status 1/2: R's Surv coding
+    b = lr_arrays(df["time"].to_numpy(float), (df["status"] == 2).to_numpy(float),
+                  df[r["group"]].astype(str).to_numpy(object))
+    assert a.chi2 == b.chi2 and a.levels == b.levels
+    t = cs.tidy(a)
+    assert list(t.columns) == ["group", "n", "observed", "expected", "statistic", "df", "p_value"]
+    fu = cs.median_followup("time", "status", data=df)
+    assert cs.tidy(fu)["median"][0] == fu.median
+    m = pd.read_csv(FIX / ref("mgus2_crr")["csv"])
+    ci = cs.cuminc("time", "status", "sex", data=m)
+    direct = cs.cuminc(m["time"].to_numpy(float), m["status"].to_numpy(float), m["sex"].to_numpy(object))
+    np.testing.assert_array_equal(ci.curve("1", "F").est, direct.curve("1", "F").est)
+    assert set(ci.to_frame()["cause"]) == {"1", "2"}

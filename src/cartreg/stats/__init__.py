@@ -40,3 +40,7 @@ from cartreg.stats.cox_firth import FirthCoxResult  # noqa: E402
 from cartreg.stats.frame import coxphf  # noqa: E402
 
 __all__ += ["FirthCoxResult", "coxphf"]
+from cartreg.stats.frame import logrank_test, median_followup  # noqa: E402
+from cartreg.stats.tidy import tidy  # noqa: E402
+
+__all__ += ["tidy"]

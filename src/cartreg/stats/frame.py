@@ -55,7 +55,7 @@ from cartreg.stats.design import model_matrix
 
 __all__ = [
     "CuminAnalysis", "KaplanMeierBy", "SurvivalAnalysis", "as_table", "covariate_matrix",
-    "coxph", "coxphf", "cuminc", "cuminc_analysis", "event_column", "finegray", "kaplan_meier",
+    "coxph", "coxphf", "cuminc", "logrank_test", "median_followup", "cuminc_analysis", "event_column", "finegray", "kaplan_meier",
     "status_column", "survival_analysis",
 ]
 
@@ -392,6 +392,32 @@ def coxph(
     return _cox.coxph(t, e, Xm, nm, ties, _labels(table, strata), conf_level,
                       weights=_weights(table, weights), robust=robust,
                       cluster=_labels(table, cluster), **control)
+
+
+def logrank_test(time: Any, event: Any, group: Any, strata: Any = None, *, data: Any = None):
+    """Log-rank test, as ``survdiff(Surv(time, event) ~ group + strata(strata), data)``; with
+    ``data`` the arguments are column names (:func:`cartreg.stats.logrank.logrank_test`).
+    ``cartreg.stats.tidy.tidy(result)`` gives its tidy table."""
+    from cartreg.stats.logrank import logrank_test as _lr
+
+    if data is None:
+        return _lr(time, event, group, strata)
+    table = as_table(data)
+    e, _ = event_column(table, event)
+    return _lr(table.numeric(time), e, table.text(group), _labels(table, strata))
+
+
+def median_followup(time: Any, event: Any, conf_type: str = "log", conf_level: float = 0.95, *,
+                    data: Any = None):
+    """Median follow-up by reverse Kaplan-Meier; with ``data`` the arguments are column names
+    (:func:`cartreg.stats.followup.median_followup`)."""
+    from cartreg.stats.followup import median_followup as _mf
+
+    if data is None:
+        return _mf(time, event, conf_type, conf_level)
+    table = as_table(data)
+    e, _ = event_column(table, event)
+    return _mf(table.numeric(time), e, conf_type, conf_level)
 
 
 def coxphf(

@@ -181,3 +181,33 @@ def cuminc_html(analysis: Any) -> str:
     if analysis.cause_specific is not None:
         parts.append(cox_html(analysis.cause_specific))
     return "".join(parts)
+
+
+def logrank_frame(lr: Any):
+    """``broom::tidy(survdiff)``: one row per group (N, observed, expected), with the test in
+    ``statistic``, ``df`` and ``p_value`` on every row."""
+    pd = _pd()
+    return pd.DataFrame({"group": list(lr.levels), "n": lr.n, "observed": lr.observed,
+                         "expected": lr.expected, "statistic": lr.chi2, "df": lr.df, "p_value": lr.p})
+
+
+def followup_frame(fu: Any):
+    """One row: the median follow-up and its CI."""
+    pd = _pd()
+    return pd.DataFrame({"n": [fu.n], "median": [np.nan if fu.median is None else fu.median],
+                         "conf_low": [np.nan if fu.ci[0] is None else fu.ci[0]],
+                         "conf_high": [np.nan if fu.ci[1] is None else fu.ci[1]]})
+
+
+def tidy(result: Any, **kwargs: Any):
+    """The tidy pandas DataFrame of any cartreg result (``broom::tidy``), also for the results
+    without a ``to_frame()`` method (``LogRank``, ``FollowUp``)."""
+    if hasattr(result, "to_frame"):
+        return result.to_frame(**kwargs)
+    if hasattr(result, "observed") and hasattr(result, "expected"):
+        return logrank_frame(result)
+    if hasattr(result, "reverse"):
+        return followup_frame(result)
+    if isinstance(result, dict):  # kaplan_meier_by's plain dict of curves
+        return km_frame(result, kwargs.get("times"))
+    raise TypeError(f"no tidy form for {type(result).__name__}")
