@@ -63,6 +63,43 @@ def run_r_crr(t, status, X) -> float | None:
         return float(out.stdout.strip().split()[-1])
 
 
+def _firth_estimate(t, e, X, names):
+    """The penalised estimate alone (coxphf(pl = FALSE) without the Wald step)."""
+    from cartreg.stats import cox_firth as cf
+
+    xs = X / X.std(axis=0, ddof=1)
+    order = np.lexsort((-e, t))
+    t, e, xs = t[order], e[order], xs[order]
+    newg = np.concatenate(([True], t[1:] != t[:-1]))
+    gfirst = np.flatnonzero(newg)
+    grp = np.cumsum(newg) - 1
+    ev = np.flatnonzero(e == 1)
+    dat = cf._Data(x=xs, gfirst=gfirst, grp=grp, d=np.bincount(grp, weights=e), xev=xs[ev].sum(axis=0),
+                   ev=ev)
+    return cf._firthcox(dat, np.ones(X.shape[1], bool), cf.MAXIT, cf.MAXHS, cf.EPSILON, cf.GCONV,
+                        cf.MAXSTEP)
+
+
+def run_r_coxphf(t, e, X) -> tuple[float, float] | None:
+    """R coxphf timings (pl = FALSE, pl = TRUE), if R and coxphf (R_LIBS_USER) are available."""
+    if shutil.which("Rscript") is None:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "d.csv")
+        np.savetxt(path, np.column_stack([t, e, X]), delimiter=",", fmt="%.17g")
+        code = (f'if (!requireNamespace("coxphf", quietly=TRUE)) quit(status=3);'
+                f'suppressMessages({{library(survival); library(coxphf)}}); d <- read.csv("{path}", header=FALSE);'
+                'names(d)[1:2] <- c("time","event"); f <- as.formula(paste("Surv(time, event) ~",'
+                'paste(names(d)[-(1:2)], collapse="+")));'
+                't0 <- proc.time()[["elapsed"]]; a <- coxphf(f, data=d, pl=FALSE); t1 <- proc.time()[["elapsed"]];'
+                'b <- coxphf(f, data=d); t2 <- proc.time()[["elapsed"]]; cat(t1 - t0, t2 - t1)')
+        out = subprocess.run(["Rscript", "-e", code], capture_output=True, text=True)
+        if out.returncode != 0:
+            return None
+        x = out.stdout.split()
+        return float(x[-2]), float(x[-1])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=1_000_000)
@@ -70,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--with-r", action="store_true")
     ap.add_argument("--r-n", type=int, default=20_000, help="rows for R's crr (O(n^2))")
+    ap.add_argument("--firth-n", type=int, default=100_000,
+                    help="rows for Firth's Cox with profile CIs and P (2p+1 extra fits)")
     a = ap.parse_args(argv)
     from cartreg.stats.cox import coxph
     from cartreg.stats.finegray import finegray
@@ -91,10 +130,22 @@ def main(argv: list[str] | None = None) -> int:
     tf, sf, Xf = t[:fn], status[:fn], X[:fn]
     fg = best_of(lambda: finegray(tf, sf, Xf, names, cause=1), a.repeat)
     rows.append((f"finegray (n = {fn:,})", fg))
+    from cartreg.stats.cox_firth import coxphf
+
+    m = min(a.firth_n, a.n)
+    rows.append((f"coxphf estimate only (n = {m:,})",
+                 best_of(lambda: _firth_estimate(t[:m], e[:m], X[:m], names), a.repeat)))
+    rows.append((f"coxphf + profile CIs + P (n = {m:,})",
+                 best_of(lambda: coxphf(t[:m], e[:m], X[:m], names), 1)))
     print(f"{'estimator':<38} {'seconds':>9} {'x today':>8}")
     for name, sec in rows:
         print(f"{name:<38} {sec:>9.2f} {sec / base:>8.2f}")
     if a.with_r:
+        m = min(a.firth_n, a.n)
+        r = run_r_coxphf(t[:m], e[:m], X[:m])
+        if r is not None:
+            print(f"Firth at n = {m:,}: R coxphf (pl = TRUE) {r[1]:.2f} s, estimate only (pl = FALSE) "
+                  f"{r[0]:.2f} s")
         m = min(a.r_n, fn)
         r = run_r_crr(t[:m], status[:m], X[:m])
         ours = best_of(lambda: finegray(t[:m], status[:m], X[:m], names, cause=1), a.repeat)
