@@ -42,18 +42,16 @@ cox_terms <- function(fit, terms) {
 cox_case <- function(name, df, covariates, refs = list(), weights = NULL, cluster = NULL,
                      robust = FALSE, ties = "efron", group = NULL, note = "") {
   wr <- write_read(name, df)
-  ds <- design(wr$d, covariates, refs)
-  d <- ds$d
-  fml <- paste("Surv(time, event) ~", paste(ds$rhs, collapse = " + "))
-  args <- list(formula = as.formula(fml), data = d, ties = ties)
-  if (!is.null(weights)) args$weights <- d[[weights]]
-  if (!is.null(cluster)) args$cluster <- d[[cluster]]
-  if (robust) args$robust <- TRUE
-  # drop rows missing anything used (weights/cluster included), as cartreg does
+  # drop rows missing anything used (weights/cluster included), as cartreg does; factor levels
+  # are then those of the rows used (model.frame turns text into factors after na.omit)
   used <- c("time", "event", covariates, weights, cluster, group)
-  keep <- complete.cases(d[, used, drop = FALSE])
-  dd <- d[keep, ]
-  args$data <- dd
+  keep <- complete.cases(wr$d[, used, drop = FALSE])
+  ds <- design(wr$d[keep, ], covariates, refs)
+  d <- wr$d
+  dd <- ds$d
+  fml <- paste("Surv(time, event) ~", paste(ds$rhs, collapse = " + "))
+  args <- list(formula = as.formula(fml), data = dd, ties = ties)
+  if (robust) args$robust <- TRUE
   if (!is.null(weights)) args$weights <- dd[[weights]]
   if (!is.null(cluster)) args$cluster <- dd[[cluster]]
   fit <- do.call(coxph, args)
@@ -134,6 +132,11 @@ cox_case("lung_robust_noweights", lung2, c("age", "ph.ecog"), robust = TRUE,
          note = "robust=TRUE without weights")
 cox_case("veteran_cluster_breslow", vet, c("celltype", "karno"), cluster = "site",
          ties = "breslow", note = "cluster without weights, Breslow")
+vet_unused <- vet
+vet_unused$celltype[c(3, 50)] <- "zz_unused"
+vet_unused$karno[c(3, 50)] <- NA
+cox_case("veteran_unused_level", vet_unused, c("celltype", "karno"), refs = list(celltype = "large"),
+         note = "level zz_unused occurs only in rows with a missing karno: dropped, as model.frame does")
 cox_case("colon_months_weights_cluster", colm, c("rx", "age", "nodes", "obstruct"),
          refs = list(rx = "Obs"), weights = "w", cluster = "center", group = "rx",
          note = "heavily tied months: Efron with weights; cluster")
@@ -141,11 +144,11 @@ cox_case("colon_months_weights_cluster", colm, c("rx", "age", "nodes", "obstruct
 # ---- competing risks: Fine-Gray (crr) and cause-specific Cox ------------------------------
 cr_case <- function(name, df, covariates, refs = list(), causes = c(1, 2), note = "") {
   wr <- write_read(name, df)
-  ds <- design(wr$d, covariates, refs)
-  d <- ds$d
   used <- c("time", "status", covariates)
+  d <- wr$d
   keep <- complete.cases(d[, used, drop = FALSE])
-  dd <- d[keep, ]
+  ds <- design(d[keep, ], covariates, refs)
+  dd <- ds$d
   mm <- model.matrix(as.formula(paste("~", paste(ds$rhs, collapse = " + "))), dd)[, -1, drop = FALSE]
   out <- list(dataset = jstr(name), csv = jstr(wr$path), note = jstr(note),
               r_version = jstr(R.version.string),

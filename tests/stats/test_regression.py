@@ -16,7 +16,7 @@ from cartreg.errors import CartregError
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "r"
 COX_CASES = ["lung_factors", "veteran_factors_breslow", "lung_weights_robust", "lung_weights_cluster",
              "lung_fweights", "lung_robust_noweights", "veteran_cluster_breslow",
-             "colon_months_weights_cluster"]
+             "colon_months_weights_cluster", "veteran_unused_level"]
 CR_CASES = ["mgus2_crr", "cmprsk_ties", "bmt_like"]
 EST = 1e-9  # estimates: far inside the 1e-6 contract (we match R to ~1e-13)
 PVAL = 1e-8

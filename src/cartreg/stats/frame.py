@@ -238,12 +238,15 @@ def covariate_matrix(
     covariates: Sequence[str],
     reference_levels: Mapping[str, Any] | None = None,
     leading: Sequence[tuple[str, np.ndarray, Any]] = (),
+    also: Sequence[np.ndarray | None] = (),
 ) -> tuple[np.ndarray, list[str], dict[str, str]]:
     """``X`` (n x p, NaN where missing), term names and the reference level of each factor.
 
     ``leading`` are factors placed first (``(name, labels, reference)``; the CLI's ``--group``).
     A covariate is numeric when every value is a number and it has no entry in
-    ``reference_levels``; otherwise a factor (see the module docstring).
+    ``reference_levels``; otherwise a factor (see the module docstring). Factor levels are those
+    of the complete rows (every term and every column in ``also`` present), as R's model frame
+    drops unused levels after ``na.omit``; the other rows are NaN.
     """
     refs = {}
     for k, v in (reference_levels or {}).items():
@@ -264,6 +267,17 @@ def covariate_matrix(
     if unknown:
         raise CartregError(f"--reference-level names {', '.join(sorted(unknown))}, which is not a "
                            "covariate")
+    if terms:
+        cc = complete_cases(*(v for _, _, v, _ in terms), *also)
+        if cc.excluded:
+            blank = ~cc.keep
+            fixed = []
+            for kind, name, values, ref in terms:
+                if kind == "factor":
+                    values = np.asarray(values, dtype=object).copy()
+                    values[blank] = None
+                fixed.append((kind, name, values, ref))
+            terms = fixed
     return model_matrix(terms)
 
 
@@ -388,10 +402,11 @@ def coxph(
     table = as_table(data)
     t = table.numeric(time)
     e, _ = event_column(table, event)
-    Xm, nm, _ = covariate_matrix(table, list(covariates or []), reference_levels)
-    return _cox.coxph(t, e, Xm, nm, ties, _labels(table, strata), conf_level,
-                      weights=_weights(table, weights), robust=robust,
-                      cluster=_labels(table, cluster), **control)
+    st, w, cl = _labels(table, strata), _weights(table, weights), _labels(table, cluster)
+    Xm, nm, _ = covariate_matrix(table, list(covariates or []), reference_levels,
+                                 also=(t, e, st, w, cl))
+    return _cox.coxph(t, e, Xm, nm, ties, st, conf_level, weights=w, robust=robust, cluster=cl,
+                      **control)
 
 
 def logrank_test(time: Any, event: Any, group: Any, strata: Any = None, *, data: Any = None):
@@ -440,8 +455,9 @@ def coxphf(
         return _coxphf_fn(time, event, X, names, conf_level, **control)
     table = as_table(data)
     e, _ = event_column(table, event)
-    Xm, nm, _ = covariate_matrix(table, list(covariates or []), reference_levels)
-    return _coxphf_fn(table.numeric(time), e, Xm, nm, conf_level, **control)
+    t = table.numeric(time)
+    Xm, nm, _ = covariate_matrix(table, list(covariates or []), reference_levels, also=(t, e))
+    return _coxphf_fn(t, e, Xm, nm, conf_level, **control)
 
 
 def finegray(
@@ -466,7 +482,7 @@ def finegray(
     table = as_table(data)
     t = table.numeric(time)
     st, code, _ = status_column(table, status, str(cens_code))
-    Xm, nm, _ = covariate_matrix(table, list(covariates or []), reference_levels)
+    Xm, nm, _ = covariate_matrix(table, list(covariates or []), reference_levels, also=(t, st))
     return _finegray_fn(t, st, Xm, nm, cause, code, conf_level)
 
 
@@ -653,10 +669,11 @@ def survival_analysis(
                 numeric_group = False
             if numeric_group:  # keep it a factor, as --group always is
                 reference_levels[table.column(group)] = _first_level(g)
-    X, names, _ = covariate_matrix(table, covariates, reference_levels, leading) if (
-        covariates or group) else (np.empty((t.size, 0)), [], {})
     w = _weights(table, weights)
     cl = _labels(table, cluster)
+    X, names, _ = covariate_matrix(table, covariates, reference_levels, leading,
+                                   also=(t, e, g, w, cl)) if (
+        covariates or group) else (np.empty((t.size, 0)), [], {})
     if w is not None:
         bad = np.isfinite(w) & ~(w > 0)
         if bad.any():
@@ -885,7 +902,7 @@ def cuminc_analysis(
         notes.append(f"note: {group!r} has a single level: no Gray's test")
     fg = cs = None
     if covariates:
-        X, names, _ = covariate_matrix(table, covariates, reference_levels)
+        X, names, _ = covariate_matrix(table, covariates, reference_levels, also=(t, st))
         if cause is None:
             cause = fit.causes[0]
             notes.append(f"note: Fine-Gray model for cause {cause!r} (the first cause; choose with --cause)")
