@@ -213,3 +213,23 @@ bmt <- data.frame(time = ceiling(tt), status = ifelse(tt == cc, 0, ifelse(tt == 
                   disease = disease, age = age)
 bmt$age[c(5, 17)] <- NA
 cr_case("bmt_like", bmt, c("disease", "age"), note = "bmt-like: relapse vs NRM in months")
+
+# ---- robust variance with strata (Python API: coxph(..., strata=, weights=, robust=True)) ----
+strata_case <- function(name, df, covariates, strata, weights, ties = "efron") {
+  wr <- write_read(name, df)
+  keep <- complete.cases(wr$d[, c("time", "event", covariates, strata, weights)])
+  dd <- wr$d[keep, ]
+  fml <- as.formula(paste("Surv(time, event) ~", paste(covariates, collapse = " + "),
+                          sprintf("+ strata(%s)", strata)))
+  fit <- coxph(fml, data = dd, weights = dd[[weights]], robust = TRUE, ties = ties)
+  res <- c(list(dataset = jstr(name), csv = jstr(wr$path), strata = jstr(strata),
+                weights = jstr(weights), covariates = jsarr(covariates), ties = jstr(ties),
+                excluded = jnum(sum(!keep)), score_resid = jmat(as.matrix(residuals(fit, "score")))),
+           cox_terms(fit, covariates))
+  writeLines(jobj(res), file.path(out_dir, paste0("reg_", name, ".json")))
+  cat(sprintf("%-24s n=%d events=%d\n", name, fit$n, fit$nevent))
+}
+lung_m <- lung2
+lung_m$time <- ceiling(lung_m$time / 30.4375)
+strata_case("lung_months_strata_robust", lung_m, c("age", "ph.karno"), "inst", "w")
+strata_case("lung_strata_robust_breslow", lung2, c("age", "ph.karno"), "sex", "w", ties = "breslow")

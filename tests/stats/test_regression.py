@@ -427,3 +427,20 @@ def test_logrank_followup_cuminc_take_data_and_tidy() -> None:
     direct = cs.cuminc(m["time"].to_numpy(float), m["status"].to_numpy(float), m["sex"].to_numpy(object))
     np.testing.assert_array_equal(ci.curve("1", "F").est, direct.curve("1", "F").est)
     assert set(ci.to_frame()["cause"]) == {"1", "2"}
+
+
+@pytest.mark.parametrize("name", ["lung_months_strata_robust", "lung_strata_robust_breslow"])
+def test_robust_with_strata_matches_r(name: str) -> None:
+    import pandas as pd
+
+    from cartreg.stats import coxph
+
+    r = ref(name)
+    df = pd.read_csv(FIX / r["csv"])
+    fit = coxph("time", "event", covariates=r["covariates"], data=df, strata=r["strata"],
+                weights=r["weights"], robust=True, ties=r["ties"])
+    assert fit.n == r["n"] and fit.excluded == r["excluded"]
+    close(fit.coef, r["coef"], EST)
+    close(fit.se, r["se"], EST)
+    close(fit.robust_se, r["robust_se"], EST)
+    close(fit.p, r["p"], PVAL)
