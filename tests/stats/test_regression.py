@@ -444,3 +444,21 @@ def test_robust_with_strata_matches_r(name: str) -> None:
     close(fit.se, r["se"], EST)
     close(fit.robust_se, r["robust_se"], EST)
     close(fit.p, r["p"], PVAL)
+
+
+def test_pandas_categorical_keeps_category_order() -> None:
+    import pandas as pd
+
+    from cartreg.stats import coxph
+
+    r = ref("veteran_factors_breslow")
+    df = pd.read_csv(FIX / r["csv"])
+    cats = ["squamous", "smallcell", "adeno", "large", "unused"]
+    df["cell"] = pd.Categorical(df["celltype"], categories=cats)
+    a = coxph("time", "event", covariates=["cell", "karno"], data=df)
+    b = coxph("time", "event", covariates=["cell", "karno"], data=df.assign(cell=df["celltype"]),
+              reference_levels={"cell": "squamous"})
+    assert a.names == ("cell=smallcell", "cell=adeno", "cell=large", "karno")
+    got = dict(zip(a.names, a.coef))
+    for name, coef in zip(b.names, b.coef):
+        assert got[name] == pytest.approx(coef, rel=1e-12)

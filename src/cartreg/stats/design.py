@@ -77,6 +77,7 @@ def design_matrix(
     reference: object = None,
     numeric: dict[str, np.ndarray] | None = None,
     group_name: str = "group",
+    levels: list[str] | tuple[str, ...] | None = None,
 ) -> tuple[np.ndarray, list[str]]:
     """Build ``X`` (float, n x p) and the term names for a categorical term plus numeric columns.
 
@@ -93,6 +94,10 @@ def design_matrix(
         Numeric covariates by name, in the order wanted; missing values become NaN.
     group_name
         The column name used in the term names ``"{group_name}={level}"``.
+    levels
+        An explicit level order (e.g. a pandas Categorical's categories, as an R factor keeps
+        its levels); levels absent from the data are dropped, as R's model frame drops unused
+        levels. ``None``: R's sorted order.
 
     Returns
     -------
@@ -113,7 +118,12 @@ def design_matrix(
     names: list[str] = []
 
     if group is not None:
-        texts, levels = factor_levels(group)
+        texts, found = factor_levels(group)
+        if levels is not None:
+            present = set(found)
+            found = [str(v) for v in levels if str(v) in present] + \
+                [v for v in found if v not in {str(x) for x in levels}]
+        levels = found
         n = texts.shape[0]
         if not levels:
             raise CartregError(f"column {group_name!r} has no non-missing values")
@@ -162,14 +172,25 @@ def design_matrix(
     return X, names
 
 
+def _first_level(values: np.ndarray, order: object) -> str:
+    _, found = factor_levels(values)
+    if order is not None:
+        present = set(found)
+        for v in order:  # type: ignore[attr-defined]
+            if str(v) in present:
+                return str(v)
+    return found[0] if found else ""
+
+
 def model_matrix(
-    terms: list[tuple[str, str, np.ndarray, object]],
+    terms: list[tuple],
 ) -> tuple[np.ndarray, list[str], dict[str, str]]:
     """``model.matrix`` for several factors and numerics, in the order given.
 
-    Each term is ``(kind, name, values, reference)`` with ``kind`` ``"factor"`` (treatment
-    contrasts: one 0/1 column per non-reference level, named ``name=LEVEL``; reference = the first
-    level in R's order unless given) or ``"numeric"`` (one column named ``name``). Returns
+    Each term is ``(kind, name, values, reference)`` or ``(kind, name, values, reference, levels)``
+    with ``kind`` ``"factor"`` (treatment contrasts: one 0/1 column per non-reference level, named
+    ``name=LEVEL``; reference = the first level in R's order, or of ``levels``, unless given) or
+    ``"numeric"`` (one column named ``name``). Returns
     ``(X, names, references)``, ``references`` mapping each factor to its reference level.
     Missing values are NaN in every column of the term.
 
@@ -186,16 +207,18 @@ def model_matrix(
     names: list[str] = []
     refs: dict[str, str] = {}
     n: int | None = None
-    for kind, name, values, reference in terms:
+    for term in terms:
+        kind, name, values, reference = term[:4]
+        order = term[4] if len(term) > 4 else None
         arr = np.asarray(values)
         if n is None:
             n = arr.shape[0]
         elif arr.shape[0] != n:
             raise CartregError(f"covariate {name!r} has {arr.shape[0]} rows, expected {n}")
         if kind == "factor":
-            X, nm = design_matrix(arr, reference, group_name=name)
-            _, levels = factor_levels(arr)
-            refs[name] = levels[0] if reference is None else _level_text(reference)
+            X, nm = design_matrix(arr, reference, group_name=name, levels=order)
+            refs[name] = (_level_text(reference) if reference is not None else
+                          _first_level(arr, order))
         elif kind == "numeric":
             X, nm = design_matrix(None, numeric={name: arr})
         else:

@@ -15,6 +15,8 @@ Column rules (the CLI's rules, for every caller):
   true/false, a boolean dtype) is a factor, one indicator per non-reference level named
   ``COL=LEVEL``, reference = the first level in R's sorted order unless
   ``reference_levels={COL: LEVEL}`` (which also makes a numeric column a factor);
+* a pandas ``Categorical`` covariate is a factor whose levels keep the categories' order (the
+  first category present is the reference), as an R factor;
 * a pandas ``timedelta64`` column (or an Arrow/polars duration) is converted to days (float),
   never read as nanoseconds;
 * rows with a missing value in any column used are excluded and counted, as R's ``na.omit``.
@@ -97,6 +99,15 @@ def _arrow_column(values: Any) -> pa.Array:
     return values
 
 
+@dataclass(frozen=True, eq=False)
+class FrameTable(DataTable):
+    """A :class:`DataTable` from an in-memory frame, remembering the category order of pandas
+    ``Categorical`` columns, which R keeps as the order of factor levels (the first level is the
+    reference; unused categories are dropped). Other columns' levels are sorted."""
+
+    levels: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
 def as_table(data: Any, name: str = "DataFrame") -> DataTable:
     """A :class:`DataTable` from a pandas/polars DataFrame, a pyarrow Table, a dict of arrays,
     a file path, or a DataTable (returned as is).
@@ -115,10 +126,13 @@ def as_table(data: Any, name: str = "DataFrame") -> DataTable:
 
         return read_table(data)
     module = type(data).__module__
+    levels: dict[str, tuple[str, ...]] = {}
     if module.startswith("pandas"):
         cols: dict[str, pa.Array] = {}
         for col in data.columns:
             s = data[col]
+            if str(s.dtype) == "category":
+                levels[str(col)] = tuple(str(c) for c in s.cat.categories)
             kind = getattr(s.dtype, "kind", "O")
             if kind == "m":
                 days = (s / np.timedelta64(1, "D")).to_numpy(dtype=float, na_value=np.nan)
@@ -145,7 +159,7 @@ def as_table(data: Any, name: str = "DataFrame") -> DataTable:
     else:
         raise CartregError(f"data must be a pandas or polars DataFrame, a pyarrow Table or a dict "
                            f"of columns, not {type(data).__name__}")
-    return DataTable(Path(name), tuple(cols), cols, n, 0)
+    return FrameTable(Path(name), tuple(cols), cols, n, 0, False, levels)
 
 
 # --------------------------------------------------------------------------------------------
@@ -251,13 +265,14 @@ def covariate_matrix(
     refs = {}
     for k, v in (reference_levels or {}).items():
         refs[table.column(k)] = v
-    terms: list[tuple[str, str, np.ndarray, Any]] = []
+    terms: list[tuple] = []
+    order = getattr(table, "levels", {})
     for name, labels, ref in leading:
-        terms.append(("factor", name, labels, ref))
+        terms.append(("factor", name, labels, ref, order.get(name)))
     for c in covariates:
         col = table.column(c)
-        if col in refs or _is_boolean_column(table, col):
-            terms.append(("factor", col, table.text(col), refs.get(col)))
+        if col in refs or col in order or _is_boolean_column(table, col):
+            terms.append(("factor", col, table.text(col), refs.get(col), order.get(col)))
             continue
         try:
             terms.append(("numeric", col, table.numeric(col), None))
@@ -268,15 +283,16 @@ def covariate_matrix(
         raise CartregError(f"--reference-level names {', '.join(sorted(unknown))}, which is not a "
                            "covariate")
     if terms:
-        cc = complete_cases(*(v for _, _, v, _ in terms), *also)
+        cc = complete_cases(*(term[2] for term in terms), *also)
         if cc.excluded:
             blank = ~cc.keep
             fixed = []
-            for kind, name, values, ref in terms:
+            for term in terms:
+                kind, name, values = term[:3]
                 if kind == "factor":
                     values = np.asarray(values, dtype=object).copy()
                     values[blank] = None
-                fixed.append((kind, name, values, ref))
+                fixed.append((kind, name, values, *term[3:]))
             terms = fixed
     return model_matrix(terms)
 
