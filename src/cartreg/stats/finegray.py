@@ -134,6 +134,7 @@ class _Data:
     t: np.ndarray  # sorted times
     ici: np.ndarray  # 1 = cause, 2 = other cause, 0 = censored
     x: np.ndarray  # (n, p)
+    xt: np.ndarray  # (p, n) contiguous: cumulative sums along rows are fast
     g: np.ndarray  # G(t_i-) per row
     ft: np.ndarray  # distinct failure times of the cause
     d: np.ndarray  # failures at each
@@ -156,26 +157,36 @@ def _censoring_weights(t: np.ndarray, cens: np.ndarray) -> np.ndarray:
     return vals[idx]
 
 
-def _sums(dat: _Data, b: np.ndarray) -> tuple[np.ndarray, ...]:
-    """exp(eta), S0 and S1 at every failure time (S1 as (K, p))."""
+def _sums(dat: _Data, b: np.ndarray, first_order: bool = True) -> tuple[Any, ...]:
+    """exp(eta), S0 and S1 (K, p) at every failure time, the competing-failure weights
+    ``ow = e / G(t-)`` (0 unless another cause), and their running sums ``b0``/``b1``.
+
+    ``S(s) = sum_{t_j >= s} e_j x_j + G(s-) sum_{t_j < s, other cause} e_j x_j / G(t_j-)``.
+    """
     e = np.exp(dat.x @ b)
-    n = e.size
-    ex = dat.x * e[:, None]
-    a0 = np.concatenate((np.cumsum(e[::-1])[::-1], [0.0]))  # rows >= index
-    a1 = np.concatenate((np.cumsum(ex[::-1], axis=0)[::-1], np.zeros((1, ex.shape[1]))))
-    other = (dat.ici == 2) / dat.g if n else np.zeros(0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        ow = np.where(dat.ici == 2, e * other, 0.0)
+        ow = np.where(dat.ici == 2, e / dat.g, 0.0)
+    lo = dat.lo
+    cs0 = np.concatenate(([0.0], np.cumsum(e)))
     b0 = np.concatenate(([0.0], np.cumsum(ow)))  # rows < index
-    b1 = np.concatenate((np.zeros((1, ex.shape[1])), np.cumsum(dat.x * ow[:, None], axis=0)))
-    s0 = a0[dat.lo] + dat.gf * b0[dat.lo]
-    s1 = a1[dat.lo] + dat.gf[:, None] * b1[dat.lo]
+    s0 = (cs0[-1] - cs0[lo]) + dat.gf * b0[lo]
+    if not first_order:
+        return e, s0
+    n, p = dat.x.shape
+    # forward cumulative sums down the rows of the (n, p) array (row-wise adds, cache-friendly)
+    cs1 = np.empty((n + 1, p))
+    cs1[0] = 0.0
+    np.cumsum(dat.x * e[:, None], axis=0, out=cs1[1:])
+    b1 = np.empty((n + 1, p))
+    b1[0] = 0.0
+    np.cumsum(dat.x * ow[:, None], axis=0, out=b1[1:])
+    s1 = (cs1[-1] - cs1[lo]) + dat.gf[:, None] * b1[lo]
     return e, s0, s1, ow, b0, b1
 
 
 def _objective(dat: _Data, b: np.ndarray) -> float:
     """crrf: minus the log pseudo-likelihood."""
-    e, s0, _, _, _, _ = _sums(dat, b)
+    _, s0 = _sums(dat, b, first_order=False)
     with np.errstate(divide="ignore", invalid="ignore"):
         return float(-(dat.x[dat.fail] @ b).sum() + dat.d @ np.log(s0))
 
@@ -202,8 +213,7 @@ def _score_info(dat: _Data, b: np.ndarray) -> tuple[float, np.ndarray, np.ndarra
     f = float(-(dat.x[dat.fail] @ b).sum() + dat.d @ np.log(s0))
     grad = -dat.x[dat.fail].sum(axis=0) + (dat.d / s0) @ s1
     c = _weights_per_row(dat, dat.d / s0)
-    xw = dat.x * (e * c)[:, None]
-    hess = dat.x.T @ xw - (s1 * (dat.d / s0**2)[:, None]).T @ s1
+    hess = dat.xt @ (dat.xt * (e * c)).T - (s1 * (dat.d / s0**2)[:, None]).T @ s1
     return f, grad, 0.5 * (hess + hess.T)
 
 
@@ -322,7 +332,7 @@ def finegray(
     fail = np.flatnonzero(ici == 1)
     ft, fk, d = np.unique(t[fail], return_inverse=True, return_counts=True)
     lo = np.searchsorted(t, ft, side="left")
-    dat = _Data(t=t, ici=ici, x=Xc, g=g, ft=ft, d=d.astype(float), gf=g[fail][np.searchsorted(t[fail], ft)],
+    dat = _Data(t=t, ici=ici, x=Xc, xt=np.ascontiguousarray(Xc.T), g=g, ft=ft, d=d.astype(float), gf=g[fail][np.searchsorted(t[fail], ft)],
                 lo=lo, fail=fail, fk=fk.reshape(-1))
 
     p = len(names)
