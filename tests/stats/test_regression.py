@@ -462,3 +462,22 @@ def test_pandas_categorical_keeps_category_order() -> None:
     got = dict(zip(a.names, a.coef))
     for name, coef in zip(b.names, b.coef):
         assert got[name] == pytest.approx(coef, rel=1e-12)
+
+
+def test_categorical_by_keeps_order_and_errors_are_clear(capsys) -> None:
+    import pandas as pd
+
+    from cartreg.stats import kaplan_meier
+
+    r = ref("bmt_like")
+    df = pd.read_csv(FIX / r["csv"])
+    df["dz"] = pd.Categorical(df["disease"], categories=["CML", "ALL", "AML"])
+    km = kaplan_meier("time", "status", data=df.assign(status=(df["status"] > 0).astype(int)), by="dz")
+    assert list(km) == ["CML", "ALL", "AML"]
+    assert list(km.to_frame()["strata"].unique()) == ["CML", "ALL", "AML"]
+    code, out, err = run(capsys, ["cuminc", str(FIX / r["csv"]), "--time", "time", "--status", "status",
+                                  "--cause", "1"])
+    assert code != 0 and "need --covariates" in err
+    code, out, err = run(capsys, ["cuminc", str(FIX / r["csv"]), "--time", "time", "--status", "status",
+                                  "--covariates", "age", "--cause", "7"])
+    assert code != 0 and "cause '7' does not occur" in err and "Traceback" not in err

@@ -375,8 +375,13 @@ def kaplan_meier(
     cl = _labels(table, cluster)
     if by is None:
         return _km.kaplan_meier(t, e, conf_type, conf_level, weights=w, robust=robust, cluster=cl)
-    return KaplanMeierBy(table.column(by), _km.kaplan_meier_by(
-        t, e, table.text(by), conf_type, conf_level, weights=w, robust=robust, cluster=cl))
+    col = table.column(by)
+    curves = _km.kaplan_meier_by(t, e, table.text(by), conf_type, conf_level, weights=w,
+                                 robust=robust, cluster=cl)
+    order = getattr(table, "levels", {}).get(col)
+    if order is not None:  # a pandas Categorical: strata in category order, as survfit
+        curves = {k: curves[k] for k in order if k in curves} | curves
+    return KaplanMeierBy(col, curves)
 
 
 def coxph(
