@@ -66,6 +66,10 @@ def test_survival_cli_cox_matches_r(capsys, name: str) -> None:
         close([s["median"] for s in res["strata"]], r["km_median"], 1e-12)
         close([s["median_ci"][0] for s in res["strata"]], r["km_median_lower"], 1e-12)
         close([s["median_ci"][1] for s in res["strata"]], r["km_median_upper"], 1e-12)
+        strata = np.array(r["km_strata"])
+        ev = np.array(r["km_n_event"], dtype=float)
+        close([s["events_weighted"] for s in res["strata"]],
+              [ev[strata == (s["group"] or "all")].sum() for s in res["strata"]], 1e-12)
 
 
 def _frame(name: str):

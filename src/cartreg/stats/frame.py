@@ -577,10 +577,15 @@ def _stratum(group: str | None, km: _km.KaplanMeier, fu: Any, at: list[float]) -
                          "survival": _num(s.surv[i]), "ci": [_num(s.lower[i]), _num(s.upper[i])],
                          "n_event": _count(s.n_event[i]), "n_censor": _count(s.n_censor[i]),
                          "std_err": _num(s.std_err[i])})
+    extra: dict[str, Any] = {}
+    if km.weighted:  # R's summary(fit)$table n.start and events (weighted sums)
+        extra = {"n_weighted": _num(km.n_risk[0]), "events_weighted": _num(km.n_event.sum()),
+                 "variance": km.variance}
     return {
         "group": group,
         "n": km.n,
         "events": km.events,
+        **extra,
         "median": _num(km.median),
         "median_ci": [_num(km.median_ci[0]), _num(km.median_ci[1])],
         "followup_median": _num(fu.median),
