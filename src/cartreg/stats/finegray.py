@@ -142,6 +142,9 @@ class _Data:
     lo: np.ndarray  # first row with t >= s, per failure time
     fail: np.ndarray  # rows failing from the cause
     fk: np.ndarray  # failure-time index of each failing row
+    xfail: np.ndarray  # sum of x over the rows failing from the cause
+    crows: np.ndarray  # rows failing from another cause
+    cbin: np.ndarray  # per such row: first failure time s_k with t_row < s_k
 
 
 def _censoring_weights(t: np.ndarray, cens: np.ndarray) -> np.ndarray:
@@ -173,22 +176,25 @@ def _sums(dat: _Data, b: np.ndarray, first_order: bool = True) -> tuple[Any, ...
     if not first_order:
         return e, s0
     n, p = dat.x.shape
-    # forward cumulative sums down the rows of the (n, p) array (row-wise adds, cache-friendly)
-    cs1 = np.empty((n + 1, p))
-    cs1[0] = 0.0
-    np.cumsum(dat.x * e[:, None], axis=0, out=cs1[1:])
-    b1 = np.empty((n + 1, p))
-    b1[0] = 0.0
-    np.cumsum(dat.x * ow[:, None], axis=0, out=b1[1:])
-    s1 = (cs1[-1] - cs1[lo]) + dat.gf[:, None] * b1[lo]
-    return e, s0, s1, ow, b0, b1
+    # at risk (t_j >= s_k): sums over the blocks [lo_k, lo_k+1) then a reverse cumulative sum
+    blocks = np.add.reduceat(dat.x * e[:, None], lo, axis=0) if lo.size else np.zeros((0, p))
+    a1 = np.cumsum(blocks[::-1], axis=0)[::-1]
+    # after another cause (t_j < s_k): each such row counts from failure time index cbin on
+    cr = dat.crows
+    wcr = ow[cr]
+    k = lo.size
+    b1k = np.stack([np.bincount(dat.cbin, weights=wcr * dat.x[cr, q], minlength=k + 1)
+                    for q in range(p)], axis=1) if p else np.zeros((k + 1, 0))
+    b1k = np.cumsum(b1k, axis=0)[:k]
+    s1 = a1 + dat.gf[:, None] * b1k
+    return e, s0, s1, ow, b0, None
 
 
 def _objective(dat: _Data, b: np.ndarray) -> float:
     """crrf: minus the log pseudo-likelihood."""
     _, s0 = _sums(dat, b, first_order=False)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return float(-(dat.x[dat.fail] @ b).sum() + dat.d @ np.log(s0))
+        return float(-(dat.xfail @ b) + dat.d @ np.log(s0))
 
 
 def _weights_per_row(dat: _Data, per_time: np.ndarray) -> np.ndarray:
@@ -210,8 +216,8 @@ def _weights_per_row(dat: _Data, per_time: np.ndarray) -> np.ndarray:
 def _score_info(dat: _Data, b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     """crrfsv: objective, its gradient and Hessian (the information)."""
     e, s0, s1, _, _, _ = _sums(dat, b)
-    f = float(-(dat.x[dat.fail] @ b).sum() + dat.d @ np.log(s0))
-    grad = -dat.x[dat.fail].sum(axis=0) + (dat.d / s0) @ s1
+    f = float(-(dat.xfail @ b) + dat.d @ np.log(s0))
+    grad = -dat.xfail + (dat.d / s0) @ s1
     c = _weights_per_row(dat, dat.d / s0)
     hess = dat.xt @ (dat.xt * (e * c)).T - (s1 * (dat.d / s0**2)[:, None]).T @ s1
     return f, grad, 0.5 * (hess + hess.T)
@@ -219,8 +225,11 @@ def _score_info(dat: _Data, b: np.ndarray) -> tuple[float, np.ndarray, np.ndarra
 
 def _sandwich_middle(dat: _Data, b: np.ndarray) -> np.ndarray:
     """crrvv's ``v2 = sum_i (eta_i + psi_i)(eta_i + psi_i)'``."""
-    e, s0, s1, ow, b0, b1 = _sums(dat, b)
+    e, s0, s1, ow, b0, _ = _sums(dat, b)
     n, p = dat.x.shape
+    b1 = np.empty((n + 1, p))  # running sums of ow * x over the rows before each index
+    b1[0] = 0.0
+    np.cumsum(dat.x * ow[:, None], axis=0, out=b1[1:])
     xbar = s1 / s0[:, None]  # (K, p)
     # eta_i: dN part minus the d Lambda part
     c = _weights_per_row(dat, dat.d / s0)
@@ -332,14 +341,17 @@ def finegray(
     fail = np.flatnonzero(ici == 1)
     ft, fk, d = np.unique(t[fail], return_inverse=True, return_counts=True)
     lo = np.searchsorted(t, ft, side="left")
+    crows = np.flatnonzero(ici == 2)
     dat = _Data(t=t, ici=ici, x=Xc, xt=np.ascontiguousarray(Xc.T), g=g, ft=ft, d=d.astype(float), gf=g[fail][np.searchsorted(t[fail], ft)],
-                lo=lo, fail=fail, fk=fk.reshape(-1))
+                lo=lo, fail=fail, fk=fk.reshape(-1), xfail=Xc[fail].sum(axis=0), crows=crows,
+                cbin=np.searchsorted(ft, t[crows], side="right"))
 
     p = len(names)
     b = np.zeros(p)
     converged = False
     it = 0
     warnings: list[str] = []
+    hess = None
     for ll in range(maxiter + 1):
         f, grad, hess = _score_info(dat, b)
         if np.max(np.abs(grad) * np.maximum(np.abs(b), 1.0)) < max(abs(f), 1.0) * gtol:
@@ -369,7 +381,8 @@ def finegray(
     if not converged:
         warnings.append(f"the Fine-Gray fit did not converge in {maxiter} iterations (as crr: "
                         "converged = FALSE); estimates may be unreliable")
-    _, _, h0 = _score_info(dat, b)
+    # crrvv's information at the final b: the loop's last evaluation when it stopped there
+    h0 = hess if (converged and hess is not None) else _score_info(dat, b)[2]
     try:
         h = np.linalg.inv(h0)
     except np.linalg.LinAlgError:
