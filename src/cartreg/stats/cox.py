@@ -40,6 +40,11 @@ Therneau TM, Grambsch PM (2000). Modeling Survival Data: Extending the Cox Model
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
 import math
 from dataclasses import dataclass, replace
 
@@ -191,7 +196,7 @@ class CoxResult:
         lines.extend(f"warning: {w}" for w in self.warnings)
         return "\n".join(lines)
 
-    def to_frame(self):
+    def to_frame(self) -> "pd.DataFrame":
         """The terms as a tidy pandas DataFrame (``broom::tidy``; see :mod:`cartreg.stats.tidy`)."""
         from cartreg.stats.tidy import cox_frame
 

@@ -34,6 +34,11 @@ intervals. Applied Statistics 37:87-94.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,7 +128,7 @@ class FirthCoxResult:
     def __repr__(self) -> str:
         return self.summary()
 
-    def to_frame(self):
+    def to_frame(self) -> "pd.DataFrame":
         """The terms as a tidy pandas DataFrame (``broom::tidy``; see :mod:`cartreg.stats.tidy`)."""
         from cartreg.stats.tidy import firth_frame
 

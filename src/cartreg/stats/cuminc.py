@@ -38,6 +38,11 @@ Conventions are documented in ``docs/stats-cuminc.md``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
 import math
 
 from dataclasses import dataclass
@@ -201,7 +206,7 @@ class CumIncResult:
     conf_type: str = "log-log"
     grouped: bool = False
 
-    def to_frame(self, times: Sequence[float] | np.ndarray | None = None):
+    def to_frame(self, times: Sequence[float] | np.ndarray | None = None) -> "pd.DataFrame":
         """Every curve (or its values at ``times``) as a tidy pandas DataFrame."""
         from cartreg.stats.tidy import cuminc_frame
 

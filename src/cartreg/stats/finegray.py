@@ -31,6 +31,11 @@ JASA 94:496-509.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,7 +119,7 @@ class FineGrayResult:
         lines.extend(f"warning: {w}" for w in self.warnings)
         return "\n".join(lines)
 
-    def to_frame(self):
+    def to_frame(self) -> "pd.DataFrame":
         """The terms as a tidy pandas DataFrame (``broom::tidy``; see :mod:`cartreg.stats.tidy`)."""
         from cartreg.stats.tidy import finegray_frame
 

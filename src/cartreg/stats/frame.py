@@ -33,6 +33,11 @@ Column rules (the CLI's rules, for every caller):
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -319,7 +324,7 @@ class KaplanMeierBy(Mapping):
     def __len__(self) -> int:
         return len(self.curves)
 
-    def to_frame(self, times: Sequence[float] | None = None):
+    def to_frame(self, times: Sequence[float] | None = None) -> "pd.DataFrame":
         """One tidy pandas DataFrame of every curve's steps (or S(t) at ``times``), with the
         group in column ``strata`` (``broom::tidy(survfit)``)."""
         from cartreg.stats.tidy import km_frame
@@ -623,7 +628,7 @@ class SurvivalAnalysis:
         """The JSON-ready dict (``cartreg survival --format json``)."""
         return self.results
 
-    def to_frame(self):
+    def to_frame(self) -> "pd.DataFrame":
         """The Cox terms as a tidy pandas DataFrame (empty without a Cox model)."""
         from cartreg.stats.tidy import cox_frame, empty_terms
 
@@ -841,7 +846,7 @@ class CuminAnalysis:
     def to_dict(self) -> dict[str, Any]:
         return self.results
 
-    def to_frame(self):
+    def to_frame(self) -> "pd.DataFrame":
         """The cumulative incidence at the reported times as a tidy pandas DataFrame."""
         from cartreg.stats.tidy import cuminc_frame
 

@@ -18,6 +18,11 @@ Every R convention matched here is listed in ``docs/statistics.md``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -374,7 +379,7 @@ class KaplanMeier:
                 f"{self.conf_level:.0%} CI {_fmt(lo)}-{_fmt(hi)} ({self.conf_type}); "
                 f"excluded={self.excluded}")
 
-    def to_frame(self, times: np.ndarray | list[float] | None = None):
+    def to_frame(self, times: np.ndarray | list[float] | None = None) -> "pd.DataFrame":
         """The steps (or S(t) at ``times``) as a tidy pandas DataFrame (``broom::tidy(survfit)``)."""
         from cartreg.stats.tidy import km_frame
 

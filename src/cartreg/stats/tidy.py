@@ -15,6 +15,11 @@ Cumulative incidence: ``cause, group, time, estimate, variance, conf_low, conf_h
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
 import html
 from typing import Any
 
@@ -23,7 +28,7 @@ import numpy as np
 TERM_COLUMNS = ("term", "estimate", "std_error", "statistic", "p_value", "hr", "conf_low", "conf_high")
 
 
-def _pd():
+def _pd() -> Any:
     try:
         import pandas as pd
     except ImportError:  # pragma: no cover - pandas is a dependency
@@ -33,13 +38,13 @@ def _pd():
     return pd
 
 
-def empty_terms():
+def empty_terms() -> "pd.DataFrame":
     """An empty term table with the standard columns."""
     pd = _pd()
     return pd.DataFrame({c: [] for c in TERM_COLUMNS})
 
 
-def cox_frame(fit: Any):
+def cox_frame(fit: Any) -> "pd.DataFrame":
     """``broom::tidy(coxph, conf.int = TRUE)`` plus ``hr``; NaN where R has NA."""
     pd = _pd()
     ok = ~(fit.aliased | fit.infinite)
@@ -58,7 +63,7 @@ def cox_frame(fit: Any):
     return df
 
 
-def finegray_frame(fit: Any):
+def finegray_frame(fit: Any) -> "pd.DataFrame":
     """``broom::tidy(crr, conf.int = TRUE)`` plus ``hr`` (the subdistribution hazard ratio)."""
     pd = _pd()
     return pd.DataFrame({
@@ -67,7 +72,7 @@ def finegray_frame(fit: Any):
     })
 
 
-def firth_frame(fit: Any):
+def firth_frame(fit: Any) -> "pd.DataFrame":
     """``broom::tidy(coxphf)`` style: Wald ``std_error``, profile-likelihood ``conf_low`` /
     ``conf_high`` of the HR, penalised likelihood-ratio ``statistic`` (chi-square) and ``p_value``."""
     pd = _pd()
@@ -96,7 +101,7 @@ def _km_rows(km: Any, strata: Any, times: Any = None) -> dict[str, Any]:
             "estimate": s, "std_error": se, "conf_low": lo, "conf_high": hi}
 
 
-def km_frame(curves: Any, times: Any = None):
+def km_frame(curves: Any, times: Any = None) -> "pd.DataFrame":
     """Kaplan-Meier steps (or values at ``times``) as ``broom::tidy(survfit)``.
 
     ``curves``: one :class:`~cartreg.stats.km.KaplanMeier` or a mapping level -> curve.
@@ -110,7 +115,7 @@ def km_frame(curves: Any, times: Any = None):
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def cuminc_frame(fit: Any, times: Any = None):
+def cuminc_frame(fit: Any, times: Any = None) -> "pd.DataFrame":
     """Cumulative incidence per cause and group, all steps or at ``times``."""
     pd = _pd()
     frames = []
@@ -145,7 +150,7 @@ def finegray_html(fit: Any) -> str:
     return html_table(title, finegray_frame(fit), fit.warnings)
 
 
-def km_summary_frame(curves: Any):
+def km_summary_frame(curves: Any) -> "pd.DataFrame":
     """One row per curve: n, events, median and its CI."""
     pd = _pd()
     items = curves.items() if not hasattr(curves, "surv") else [(None, curves)]
@@ -183,7 +188,7 @@ def cuminc_html(analysis: Any) -> str:
     return "".join(parts)
 
 
-def logrank_frame(lr: Any):
+def logrank_frame(lr: Any) -> "pd.DataFrame":
     """``broom::tidy(survdiff)``: one row per group (N, observed, expected), with the test in
     ``statistic``, ``df`` and ``p_value`` on every row."""
     pd = _pd()
@@ -191,7 +196,7 @@ def logrank_frame(lr: Any):
                          "expected": lr.expected, "statistic": lr.chi2, "df": lr.df, "p_value": lr.p})
 
 
-def followup_frame(fu: Any):
+def followup_frame(fu: Any) -> "pd.DataFrame":
     """One row: the median follow-up and its CI."""
     pd = _pd()
     return pd.DataFrame({"n": [fu.n], "median": [np.nan if fu.median is None else fu.median],
@@ -199,7 +204,7 @@ def followup_frame(fu: Any):
                          "conf_high": [np.nan if fu.ci[1] is None else fu.ci[1]]})
 
 
-def tidy(result: Any, **kwargs: Any):
+def tidy(result: Any, **kwargs: Any) -> "pd.DataFrame":
     """The tidy pandas DataFrame of any cartreg result (``broom::tidy``), also for the results
     without a ``to_frame()`` method (``LogRank``, ``FollowUp``)."""
     if hasattr(result, "to_frame"):
