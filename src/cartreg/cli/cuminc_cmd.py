@@ -6,7 +6,7 @@ group column, and reports for each cause and group the cumulative incidence with
 ``--at`` times (``cmprsk::cuminc`` + ``timepoints``, CIs as ``tidycmprsk``), then Gray's test across
 groups. Rows with a missing time, status or group are excluded and counted. ``--format json`` prints
 the public JSON shape of issue 3 (extra keys allowed); the default is a readable table.
-:func:`cartreg.stats.frame.cuminc_analysis` (the call a notebook makes) computes the JSON-ready
+:func:`cartreg.stats.analysis.cuminc_analysis` (the call a notebook makes) computes the JSON-ready
 dict, with a Fine-Gray model (``--covariates``, ``--cause``) and the cause-specific Cox model
 (``--cause-specific``); ``--strata`` stratifies Gray's test. This module only parses and renders.
 
@@ -53,9 +53,9 @@ def cuminc_results(
     cause_specific: bool = False,
 ) -> tuple[dict[str, Any], list[str]]:
     """The ``cartreg cuminc`` results (JSON-ready dict) and notes: read the file, then the same
-    call a notebook makes (:func:`cartreg.stats.frame.cuminc_analysis`)."""
+    call a notebook makes (:func:`cartreg.stats.analysis.cuminc_analysis`)."""
     from cartreg.io.datafile import read_table
-    from cartreg.stats.frame import cuminc_analysis
+    from cartreg.stats.analysis import cuminc_analysis
 
     res = cuminc_analysis(read_table(path), time, status, group, at, conf_level, cens_code,
                           strata=strata, covariates=covariates, reference_levels=reference_levels,

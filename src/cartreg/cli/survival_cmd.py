@@ -8,7 +8,7 @@ a Cox model (``coxph``) with the group as a factor plus covariates (numeric, or 
 yes/no and true/false columns), optionally weighted (``--weights``) with a robust or clustered
 variance (``--robust``, ``--cluster``). ``--format json`` prints the public JSON shape of issues 3
 and 12 (extra keys allowed); the default is a readable table. The statistics and the JSON-ready
-dict come from :func:`cartreg.stats.frame.survival_analysis`, the call a notebook makes; this
+dict come from :func:`cartreg.stats.analysis.survival_analysis`, the call a notebook makes; this
 module only parses options and renders.
 """
 
@@ -61,9 +61,9 @@ def survival_results(
     firth: bool = False,
 ) -> tuple[dict[str, Any], list[str]]:
     """The ``cartreg survival`` results (JSON-ready dict) and notes: read the file, then the same
-    call a notebook makes (:func:`cartreg.stats.frame.survival_analysis`)."""
+    call a notebook makes (:func:`cartreg.stats.analysis.survival_analysis`)."""
     from cartreg.io.datafile import read_table
-    from cartreg.stats.frame import survival_analysis
+    from cartreg.stats.analysis import survival_analysis
 
     res = survival_analysis(read_table(path), time, event, group, reference, covariates, at,
                             conf_type, conf_level, ties, reference_levels=reference_levels,

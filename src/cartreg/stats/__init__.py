@@ -27,9 +27,9 @@ __all__ = [
 # They call the array functions above unchanged when data is None.
 from cartreg.stats.cox_robust import score_residuals  # noqa: E402
 from cartreg.stats.finegray import FineGrayResult  # noqa: E402
+from cartreg.stats.analysis import cuminc_analysis, survival_analysis  # noqa: E402
 from cartreg.stats.frame import (  # noqa: E402
-    KaplanMeierBy, as_table, coxph, cuminc, cuminc_analysis, finegray, kaplan_meier,
-    survival_analysis,
+    KaplanMeierBy, as_table, coxph, cuminc, finegray, kaplan_meier,
 )
 
 __all__ += [
