@@ -40,19 +40,18 @@ Therneau TM, Grambsch PM (2000). Modeling Survival Data: Extending the Cox Model
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
-
 import math
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import special
 
 from cartreg.errors import CartregError
 from cartreg.stats._data import complete_cases, timefix_cuts
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 __all__ = ["CoxResult", "coxph"]
 

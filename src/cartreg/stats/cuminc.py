@@ -38,21 +38,19 @@ Conventions are documented in ``docs/stats-cuminc.md``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
-
 import math
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 from scipy.special import chdtr, ndtri  # not scipy.stats: its import costs 0.4-0.6 s per process
 
 from cartreg.errors import CartregError
 from cartreg.stats._data import complete_cases
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 #: Label of the single stratum when ``cuminc`` is called without ``group``.
 ALL_GROUP: str = "all"

@@ -18,18 +18,17 @@ Every R convention matched here is listed in ``docs/statistics.md``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
-
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from cartreg.errors import CartregError
 from cartreg.stats._data import TIMEFIX_TOLERANCE, complete_cases, is_missing, timefix_cuts
 from cartreg.stats.ci import check_conf, confint
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 #: R's ``sqrt(.Machine$double.eps)``: the tolerance of ``survmean``'s median rule, of
 #: ``quantile.survfit`` and of ``aeqSurv`` (the ``timefix`` tie correction).

@@ -15,15 +15,13 @@ Cumulative incidence: ``cause, group, time, estimate, variance, conf_low, conf_h
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import html
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
-
-import html
-from typing import Any
-
-import numpy as np
 
 TERM_COLUMNS = ("term", "estimate", "std_error", "statistic", "p_value", "hr", "conf_low", "conf_high")
 
