@@ -485,3 +485,28 @@ def test_categorical_by_keeps_order_and_errors_are_clear(capsys) -> None:
     code, out, err = run(capsys, ["cuminc", str(FIX / r["csv"]), "--time", "time", "--status", "status",
                                   "--covariates", "age", "--cause", "7"])
     assert code != 0 and "cause '7' does not occur" in err and "Traceback" not in err
+
+
+def test_every_result_has_a_tidy_frame_and_html() -> None:
+    import pandas as pd
+
+    import cartreg.stats as cs
+
+    r = ref("bmt_like")
+    df = pd.read_csv(FIX / r["csv"])
+    ev = df.assign(ev=(df["status"] > 0).astype(int))
+    km = cs.kaplan_meier("time", "ev", data=ev)
+    at = km.at([12, 24])
+    t = at.to_frame()
+    assert t["estimate"].tolist() == at.surv.tolist() and t["n_risk"].tolist() == at.n_risk.tolist()
+    assert km.risk_table([0, 12]).to_frame()["n_risk"].tolist() == [km.n, int(at.n_risk[0])]
+    ci = cs.cuminc("time", "status", "disease", data=df)
+    g = ci.gray["1"]
+    assert ci.gray["1"].to_frame()["statistic"][0] == g.stat
+    cv = ci.curve("1", "ALL")
+    assert cv.to_frame()["estimate"].tolist() == cv.est.tolist()
+    for obj in (km, at, km.risk_table([12]), ci, cv, cv.at([12]), g,
+                cs.coxph("time", "ev", covariates=["age"], data=ev),
+                cs.finegray("time", "status", covariates=["age"], data=df)):
+        html = obj._repr_html_()
+        assert html.startswith("<div><strong>") and "<table" in html

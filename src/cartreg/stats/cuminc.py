@@ -90,6 +90,17 @@ class CumIncAt:
     conf_level: float
     conf_type: str = "log-log"
 
+
+    def to_frame(self) -> "pd.DataFrame":
+        """A tidy pandas DataFrame (see :mod:`cartreg.stats.tidy`)."""
+        from cartreg.stats.tidy import cif_frame
+
+        return cif_frame(self)
+
+    def _repr_html_(self) -> str:
+        from cartreg.stats.tidy import html_table, cif_frame
+
+        return html_table(f"Cumulative incidence of {self.cause} in {self.group}", cif_frame(self))
     def __repr__(self) -> str:
         rows = ", ".join(f"{t:g}: {e:.4g}" for t, e in zip(self.time.tolist(), self.est.tolist()))
         return f"CumIncAt(cause={self.cause!r}, group={self.group!r}, {{{rows}}})"
@@ -124,6 +135,17 @@ class CumIncCurve:
     conf_level: float
     conf_type: str = "log-log"
 
+
+    def to_frame(self) -> "pd.DataFrame":
+        """A tidy pandas DataFrame (see :mod:`cartreg.stats.tidy`)."""
+        from cartreg.stats.tidy import cif_frame
+
+        return cif_frame(self)
+
+    def _repr_html_(self) -> str:
+        from cartreg.stats.tidy import html_table, cif_frame
+
+        return html_table(f"Cumulative incidence of {self.cause} in {self.group}", cif_frame(self))
     def at(self, times: Sequence[float] | np.ndarray) -> CumIncAt:
         """Evaluate at ``times`` as ``cmprsk::timepoints``: right-continuous step function.
 
@@ -173,6 +195,17 @@ class GrayTest:
     stratified: bool = False
     singular: bool = False
 
+
+    def to_frame(self) -> "pd.DataFrame":
+        """A tidy pandas DataFrame (see :mod:`cartreg.stats.tidy`)."""
+        from cartreg.stats.tidy import gray_frame
+
+        return gray_frame(self)
+
+    def _repr_html_(self) -> str:
+        from cartreg.stats.tidy import html_table, gray_frame
+
+        return html_table("Gray's test", gray_frame(self))
     def __repr__(self) -> str:
         return f"GrayTest(cause={self.cause!r}, chi2={self.stat:.4g}, df={self.df}, p={self.p:.4g})"
 

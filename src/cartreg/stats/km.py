@@ -215,6 +215,17 @@ class SurvivalAt:
     conf_type: str
     conf_level: float
 
+
+    def to_frame(self) -> "pd.DataFrame":
+        """A tidy pandas DataFrame (see :mod:`cartreg.stats.tidy`)."""
+        from cartreg.stats.tidy import at_frame
+
+        return at_frame(self)
+
+    def _repr_html_(self) -> str:
+        from cartreg.stats.tidy import html_table, at_frame
+
+        return html_table(f"Survival at chosen times ({self.conf_type} CI)", at_frame(self))
     def summary(self) -> str:
         """A text table like ``print(summary(fit, times=))``."""
         pct = f"{self.conf_level:.0%}"
@@ -246,6 +257,17 @@ class RiskTable:
     cum_events: np.ndarray
     cum_censored: np.ndarray
 
+
+    def to_frame(self) -> "pd.DataFrame":
+        """A tidy pandas DataFrame (see :mod:`cartreg.stats.tidy`)."""
+        from cartreg.stats.tidy import risk_table_frame
+
+        return risk_table_frame(self)
+
+    def _repr_html_(self) -> str:
+        from cartreg.stats.tidy import html_table, risk_table_frame
+
+        return html_table("Numbers at risk", risk_table_frame(self))
     def __repr__(self) -> str:
         rows = [f"{_fmt(t):>10} {int(r):>7} {int(e):>7} {int(c):>7}"
                 for t, r, e, c in zip(self.time, self.n_risk, self.cum_events, self.cum_censored)]

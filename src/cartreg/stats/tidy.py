@@ -202,6 +202,33 @@ def followup_frame(fu: Any) -> "pd.DataFrame":
                          "conf_high": [np.nan if fu.ci[1] is None else fu.ci[1]]})
 
 
+def at_frame(a: Any) -> "pd.DataFrame":
+    """``summary(fit, times=)`` as a table: ``std_error`` is the SE of S, as R's summary."""
+    pd = _pd()
+    return pd.DataFrame({"time": a.time, "n_risk": a.n_risk, "n_event": a.n_event,
+                         "n_censor": a.n_censor, "estimate": a.surv, "std_error": a.std_err,
+                         "conf_low": a.lower, "conf_high": a.upper})
+
+
+def risk_table_frame(r: Any) -> "pd.DataFrame":
+    pd = _pd()
+    return pd.DataFrame({"time": r.time, "n_risk": r.n_risk, "cum_events": r.cum_events,
+                         "cum_censored": r.cum_censored})
+
+
+def cif_frame(c: Any) -> "pd.DataFrame":
+    """One cumulative incidence curve (or its values at chosen times)."""
+    pd = _pd()
+    return pd.DataFrame({"cause": c.cause, "group": c.group, "time": c.time, "estimate": c.est,
+                         "variance": c.var, "conf_low": c.lower, "conf_high": c.upper})
+
+
+def gray_frame(g: Any) -> "pd.DataFrame":
+    pd = _pd()
+    return pd.DataFrame({"cause": [g.cause], "statistic": [g.stat], "df": [g.df], "p_value": [g.p],
+                         "stratified": [g.stratified]})
+
+
 def tidy(result: Any, **kwargs: Any) -> "pd.DataFrame":
     """The tidy pandas DataFrame of any cartreg result (``broom::tidy``), also for the results
     without a ``to_frame()`` method (``LogRank``, ``FollowUp``)."""
