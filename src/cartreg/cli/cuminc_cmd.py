@@ -6,7 +6,9 @@ group column, and reports for each cause and group the cumulative incidence with
 ``--at`` times (``cmprsk::cuminc`` + ``timepoints``, CIs as ``tidycmprsk``), then Gray's test across
 groups. Rows with a missing time, status or group are excluded and counted. ``--format json`` prints
 the public JSON shape of issue 3 (extra keys allowed); the default is a readable table.
-:func:`cuminc_results` computes the JSON-ready dict; the command only renders it.
+:func:`cartreg.stats.analysis.cuminc_analysis` (the call a notebook makes) computes the JSON-ready
+dict, with a Fine-Gray model (``--covariates``, ``--cause``) and the cause-specific Cox model
+(``--cause-specific``); ``--strata`` stratifies Gray's test. This module only parses and renders.
 
 Conventions (see ``docs/stats-cuminc.md``):
 
@@ -20,123 +22,19 @@ Conventions (see ``docs/stats-cuminc.md``):
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import typer
 
-from cartreg.cli._common import json_number as _num
 from cartreg.cli._common import parse_at
 from cartreg.errors import CartregError
+from cartreg.stats.cuminc import default_times, r_pretty  # noqa: F401  (re-exported for callers)
 
 
 
 
-
-
-def r_pretty(lo: float, hi: float, n: int = 5) -> list[float]:
-    """R's ``pretty(c(lo, hi), n)`` (``pretty.default`` of R 4.2 with its default arguments).
-
-    >>> r_pretty(0, 424)
-    [0.0, 100.0, 200.0, 300.0, 400.0, 500.0]
-    """
-    h, h5, shrink, eps = 1.5, 0.5 + 1.5 * 1.5, 0.75, 1e-10
-    min_n = n // 3
-    dx = hi - lo
-    if dx == 0 and hi == 0:
-        cell, small = 1.0, True
-    else:
-        cell = max(abs(lo), abs(hi))
-        u = 1 + ((1 / (1 + h)) if h5 >= 1.5 * h + 0.5 else 1.5 / (1 + h5))
-        u *= max(1, n) * np.finfo(float).eps
-        small = dx < cell * u * 3
-    if small:
-        if cell > 10:
-            cell = 9 + cell / 10
-        cell *= shrink
-        if min_n > 1:
-            cell /= min_n
-    else:
-        cell = dx
-        if n > 1:
-            cell /= n
-    cell = max(cell, 2.0 ** -20 * np.finfo(float).tiny)
-    base = 10.0 ** math.floor(math.log10(cell))
-    unit = base
-    if 2 * base - cell < h * (cell - unit):
-        unit = 2 * base
-        if 5 * base - cell < h5 * (cell - unit):
-            unit = 5 * base
-            if 10 * base - cell < h * (cell - unit):
-                unit = 10 * base
-    ns = math.floor(lo / unit + eps)
-    nu = math.ceil(hi / unit - eps)
-    while ns * unit > lo + eps * unit:
-        ns -= 1
-    while nu * unit < hi - eps * unit:
-        nu += 1
-    k = int(0.5 + nu - ns)
-    if k < min_n:
-        k = min_n - k
-        if ns >= 0:
-            nu += k // 2
-            ns -= k // 2 + k % 2
-        else:
-            ns -= k // 2
-            nu += k // 2 + k % 2
-        ndiv = min_n
-    else:
-        ndiv = k
-    start, end = ns * unit, nu * unit
-    if ndiv == 0:
-        return [start]
-    by = (end - start) / ndiv
-    s = [start + i * by for i in range(ndiv)] + [end]
-    return [0.0 if abs(x) < 1e-14 * by else x for x in s]
-
-
-def default_times(max_time: float) -> list[float]:
-    """The times ``print.cuminc`` shows: interior points of ``pretty(c(0, max_time), 5)``."""
-    if not (max_time > 0):
-        return [0.0]
-    p = r_pretty(0.0, float(max_time), 5)
-    inner = p[1:-1]
-    return inner if inner else [float(max_time)]
-
-
-def _status(table: Any, column: str, cens_code: str) -> tuple[np.ndarray, Any, list[str]]:
-    """The status column (numbers when every code is a number, else text) and the censoring code."""
-    col = table.column(column)
-    text = table.text(col)
-    present = text[~np.equal(text, None)]
-    uniq = np.unique(present.astype(str)) if present.size else np.array([], dtype=str)
-    notes: list[str] = []
-    try:
-        np.asarray(uniq, dtype=float)
-        numeric = True
-    except ValueError:
-        numeric = False
-    if numeric:
-        try:
-            code: Any = float(cens_code)
-        except ValueError:
-            raise CartregError(f"status column {col!r} holds numbers but --cens-code {cens_code!r} "
-                               "is not a number") from None
-        values: np.ndarray = table.numeric(col)
-        found = bool(np.any(values == code))
-    else:
-        code = cens_code.strip()
-        missing = np.equal(text, None)
-        values = text.copy()
-        values[~missing] = np.char.strip(text[~missing].astype(str)).astype(object)
-        found = bool(np.any(values[~missing] == code))
-    if not found:
-        notes.append(f"note: no row of {col!r} has the censoring code {cens_code!r}: every row is an "
-                     "event (use --cens-code for another code)")
-    return values, code, notes
 
 
 def cuminc_results(
@@ -147,62 +45,22 @@ def cuminc_results(
     at: list[float] | None = None,
     conf_level: float = 0.95,
     cens_code: str = "0",
+    *,
+    strata: str | None = None,
+    covariates: list[str] | None = None,
+    reference_levels: dict[str, str] | None = None,
+    cause: str | None = None,
+    cause_specific: bool = False,
 ) -> tuple[dict[str, Any], list[str]]:
-    """Compute the ``cartreg cuminc`` results (JSON-ready dict) and notes for stderr."""
+    """The ``cartreg cuminc`` results (JSON-ready dict) and notes: read the file, then the same
+    call a notebook makes (:func:`cartreg.stats.analysis.cuminc_analysis`)."""
     from cartreg.io.datafile import read_table
-    from cartreg.stats.cuminc import cuminc
+    from cartreg.stats.analysis import cuminc_analysis
 
-    if not (0.0 < float(conf_level) < 1.0):
-        raise CartregError(f"--conf-level must be strictly between 0 and 1, got {conf_level}")
-    table = read_table(path)
-    tcol = table.column(time)
-    t = table.numeric(tcol)
-    st, code, notes = _status(table, status, cens_code)
-    g = table.text(group) if group else None
-    fit = cuminc(t, st, g, conf_level=conf_level, cens_code=code)
-    if at:
-        times = sorted(set(float(x) for x in at))
-        times_rule = "given"
-    else:  # as print.cuminc: from the largest time of any curve
-        times = default_times(max(float(cv.time[-1]) for cv in fit.curves.values()))
-        times_rule = "pretty(c(0, max time), 5) interior points, as print.cuminc"
-    res: dict[str, Any] = {
-        "n": fit.n,
-        "excluded": fit.excluded,
-        "conf_level": float(conf_level),
-        "conf_type": "log-log",
-        "cens_code": cens_code,
-        "group_column": table.column(group) if group else None,
-        "times": times,
-        "times_rule": times_rule,
-        "causes": [],
-    }
-    for cause in fit.causes:
-        strata = []
-        for gname in fit.groups:
-            cv = fit.curve(cause, gname)
-            a = cv.at(times)
-            rows = [{"time": float(a.time[i]), "cif": _num(a.est[i]),
-                     "ci": [_num(a.lower[i]), _num(a.upper[i])], "std_err": _num(a.std_err[i])}
-                    for i in range(a.time.size)]
-            strata.append({"group": gname, "n": cv.n, "events": cv.events, "competing": cv.competing,
-                           "at": rows})
-        gray: dict[str, Any] | None = None
-        if cause in fit.gray:
-            gt = fit.gray[cause]
-            gray = {"chi2": _num(gt.stat), "df": gt.df, "p": _num(gt.p)}
-            if gt.singular:
-                gray["note"] = "variance matrix singular: the test cannot be computed (cmprsk reports -1)"
-                notes.append(f"note: Gray's test for cause {cause!r}: variance matrix singular, not computed")
-        res["causes"].append({
-            "cause": cause,
-            "events": sum(s["events"] for s in strata),
-            "strata": strata,
-            "gray": gray,
-        })
-    if group and len(fit.groups) == 1:
-        notes.append(f"note: {group!r} has a single level: no Gray's test")
-    return res, notes
+    res = cuminc_analysis(read_table(path), time, status, group, at, conf_level, cens_code,
+                          strata=strata, covariates=covariates, reference_levels=reference_levels,
+                          cause=cause, cause_specific=cause_specific)
+    return res.to_dict(), list(res.notes)
 
 
 # ---- rendering ------------------------------------------------------------------------------
@@ -254,6 +112,38 @@ def render_table(res: dict[str, Any]) -> None:
                               soft_wrap=True)
 
 
+def _render_model(console: Any, title: str, terms: list[dict[str, Any]], pct: str) -> None:
+    from rich.table import Table
+
+    tab = Table(title=title)
+    for name in ("term", f"HR ({pct} CI)", "p"):
+        tab.add_column(name, justify="left" if name == "term" else "right")
+    for t in terms:
+        if t["hr"] is None:
+            tab.add_row(t["term"], "not estimable", "NA")
+        else:
+            lo, hi = t["ci"]
+            tab.add_row(t["term"], f"{t['hr']:.3g} ({lo:.3g}–{hi:.3g})", _p(t["p"]))
+    console.print(tab)
+
+
+def render_models(res: dict[str, Any]) -> None:
+    """Print the Fine-Gray and cause-specific models, if any (formatting only)."""
+    from rich.console import Console
+
+    console = Console()
+    pct = f"{res['conf_level'] * 100:g}%"
+    fg = res.get("finegray")
+    if fg:
+        _render_model(console, f"Fine-Gray subdistribution hazards for cause {fg['cause']} "
+                      f"(n={fg['n']}, events={fg['events']}, competing={fg['competing']})",
+                      fg["terms"], pct)
+    cs = res.get("cause_specific")
+    if cs:
+        _render_model(console, f"Cause-specific Cox model for cause {cs['cause']} "
+                      f"(other causes censored; n={cs['n']}, events={cs['events']})", cs["terms"], pct)
+
+
 def register(app: typer.Typer) -> None:
     """Add ``cartreg cuminc`` to the app."""
 
@@ -266,15 +156,26 @@ def register(app: typer.Typer) -> None:
         at: str = typer.Option(None, "--at", help="Times, comma-separated (default: as print.cuminc)."),
         conf_level: float = typer.Option(0.95, "--conf-level", help="Confidence level."),
         cens_code: str = typer.Option("0", "--cens-code", help="Status code of censored rows."),
+        strata: str = typer.Option(None, "--strata", help="Strata column for Gray's test (cuminc(strata=))."),
+        covariates: str = typer.Option(None, "--covariates", help="Covariates of a Fine-Gray model, comma-separated (numeric, or text/yes-no as factors)."),
+        cause: str = typer.Option(None, "--cause", help="Cause modelled by Fine-Gray (default: the first cause)."),
+        cause_specific: bool = typer.Option(False, "--cause-specific", help="Also fit the cause-specific Cox model (other causes censored)."),
+        reference_level: list[str] = typer.Option(None, "--reference-level", help="COL=LEVEL: reference level of a factor covariate (repeatable)."),
         fmt: str = typer.Option("table", "--format", help="table or json."),
     ) -> None:
         """Cumulative incidence (Aalen-Johansen) with log(-log) CIs and Gray's test, agreeing with R cmprsk."""
         if fmt not in ("table", "json"):
             raise CartregError(f"unknown --format {fmt!r}: use table or json")
-        res, notes = cuminc_results(data, time, status, group, parse_at(at), conf_level, cens_code)
+        from cartreg.cli.survival_cmd import parse_columns, parse_reference_levels
+
+        res, notes = cuminc_results(data, time, status, group, parse_at(at), conf_level, cens_code,
+                                    strata=strata, covariates=parse_columns(covariates),
+                                    reference_levels=parse_reference_levels(reference_level),
+                                    cause=cause, cause_specific=cause_specific)
         for n in notes:
             typer.echo(n, err=True)
         if fmt == "json":
             sys.stdout.write(json.dumps(res, allow_nan=False) + "\n")
         else:
             render_table(res)
+            render_models(res)

@@ -4,9 +4,12 @@ The command reads a CSV/Parquet/XLSX file (:mod:`cartreg.io.datafile`), builds o
 set (rows with a missing value in any column used are excluded and counted), and reports per group
 the Kaplan-Meier median with its CI (``print.survfit`` rule), the reverse-KM median follow-up, S(t)
 at ``--at`` times (``summary(fit, times=, extend=TRUE)``), then the log-rank test (``survdiff``) and
-a Cox model (``coxph``) with the group as a factor plus numeric covariates. ``--format json``
-prints the public JSON shape of issue 3 (extra keys allowed); the default is a readable table.
-:func:`survival_results` computes the JSON-ready dict; the command only renders it.
+a Cox model (``coxph``) with the group as a factor plus covariates (numeric, or factors for text,
+yes/no and true/false columns), optionally weighted (``--weights``) with a robust or clustered
+variance (``--robust``, ``--cluster``). ``--format json`` prints the public JSON shape of issues 3
+and 12 (extra keys allowed); the default is a readable table. The statistics and the JSON-ready
+dict come from :func:`cartreg.stats.analysis.survival_analysis`, the call a notebook makes; this
+module only parses options and renders.
 """
 
 from __future__ import annotations
@@ -16,82 +19,27 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import typer
 
 from cartreg.cli._common import json_number as _num
 from cartreg.cli._common import parse_at
 from cartreg.errors import CartregError
 
-TRUE_WORDS = ("1", "yes", "true")
-FALSE_WORDS = ("0", "no", "false")
+def parse_reference_levels(items: list[str] | None) -> dict[str, str]:
+    """``--reference-level COL=LEVEL`` (repeatable) as a dict; the level is the text after the
+    first ``=``."""
+    out: dict[str, str] = {}
+    for item in items or []:
+        col, sep, level = item.partition("=")
+        if not sep or not col.strip() or level == "":
+            raise CartregError(f"--reference-level {item!r}: write COL=LEVEL, e.g. ecog=0")
+        out[col.strip()] = level.strip()
+    return out
 
 
-
-
-def parse_event(table: Any, column: str) -> tuple[np.ndarray, str | None]:
-    """The event column as float 0/1 (NaN missing) and a note when R's 1/2 coding was used.
-
-    Accepted: 1/0, yes/no, true/false (any case); a column holding only 1 and 2 (with at least one
-    2) is read as R's ``Surv`` coding, 1 = censored and 2 = event, as ``Surv`` itself does.
-    """
-    col = table.column(column)
-    text = table.text(col)
-    present = text[~np.equal(text, None)]
-    words = np.char.lower(np.char.strip(present.astype(str))) if present.size else np.array([], dtype=str)
-    uniq = np.unique(words)
-    try:
-        nums = np.unique(np.asarray(uniq, dtype=float)) if uniq.size else np.array([])
-    except ValueError:
-        nums = None
-    values = None
-    note = None
-    if nums is not None:
-        vals = table.numeric(col)
-        if np.isin(nums, (0.0, 1.0)).all():
-            values = vals
-        elif np.isin(nums, (1.0, 2.0)).all():
-            values = vals - 1.0
-            note = (f"note: event column {col!r} holds only 1 and 2: read as R's Surv coding "
-                    "(1 = censored, 2 = event)")
-    else:
-        ok = np.isin(uniq, TRUE_WORDS + FALSE_WORDS)
-        if ok.all():
-            full = np.full(text.shape[0], np.nan)
-            mask = ~np.equal(text, None)
-            full[mask] = np.isin(words, TRUE_WORDS).astype(float)
-            values = full
-    if values is None:
-        allowed = np.isin(uniq, TRUE_WORDS + FALSE_WORDS) if nums is None else np.isin(
-            np.asarray(uniq, dtype=float), (0.0, 1.0))
-        bad = [str(u) for u in uniq[~allowed]][:5]
-        raise CartregError(
-            f"event column {col!r} must hold 1/0, yes/no or true/false (or R's 1 = censored / "
-            f"2 = event); found {', '.join(repr(b) for b in bad)}"
-        )
-    return values, note
-
-
-
-
-def _stratum(group: str | None, km: Any, fu: Any, at: list[float]) -> dict[str, Any]:
-    s = km.at(at) if at else None
-    rows = []
-    if s is not None:
-        for i in range(s.time.size):
-            rows.append({"time": float(s.time[i]), "n_risk": int(s.n_risk[i]), "survival": _num(s.surv[i]),
-                         "ci": [_num(s.lower[i]), _num(s.upper[i])], "n_event": int(s.n_event[i]),
-                         "n_censor": int(s.n_censor[i]), "std_err": _num(s.std_err[i])})
-    return {
-        "group": group,
-        "n": km.n,
-        "events": km.events,
-        "median": _num(km.median),
-        "median_ci": [_num(km.median_ci[0]), _num(km.median_ci[1])],
-        "followup_median": _num(fu.median),
-        "followup_ci": [_num(fu.ci[0]), _num(fu.ci[1])],
-        "at": rows,
-    }
+def parse_columns(text: str | None) -> list[str]:
+    """A comma-separated column list (empty when not given)."""
+    return [c.strip() for c in text.split(",") if c.strip()] if text else []
 
 
 def survival_results(
@@ -105,114 +53,22 @@ def survival_results(
     conf_type: str = "log",
     conf_level: float = 0.95,
     ties: str = "efron",
+    *,
+    reference_levels: dict[str, str] | None = None,
+    weights: str | None = None,
+    robust: bool = False,
+    cluster: str | None = None,
+    firth: bool = False,
 ) -> tuple[dict[str, Any], list[str]]:
-    """Compute the ``cartreg survival`` results (JSON-ready dict) and notes for stderr."""
+    """The ``cartreg survival`` results (JSON-ready dict) and notes: read the file, then the same
+    call a notebook makes (:func:`cartreg.stats.analysis.survival_analysis`)."""
     from cartreg.io.datafile import read_table
-    from cartreg.stats import kaplan_meier, kaplan_meier_by, logrank_test, median_followup
-    from cartreg.stats._data import complete_cases
-    from cartreg.stats.ci import check_conf
-    from cartreg.stats.followup import FollowUp
+    from cartreg.stats.analysis import survival_analysis
 
-    check_conf(conf_type, conf_level)
-    if ties not in ("efron", "breslow"):
-        raise CartregError(f"unknown ties method {ties!r}: use efron or breslow")
-    notes: list[str] = []
-    covariates = list(covariates or [])
-    at = list(at or [])
-    if group is None and reference is not None:
-        raise CartregError("--reference needs --group")
-    if group is None and covariates:
-        notes.append("note: --covariates are used only in the Cox model, which needs --group; ignored")
-        covariates = []
-
-    table = read_table(path)
-    t = table.numeric(time)
-    e, note = parse_event(table, event)
-    if note:
-        notes.append(note)
-    g = table.text(group) if group else None
-    covs = {table.column(c): table.numeric(c) for c in covariates}
-    cc = complete_cases(t, e, g, *covs.values())
-    if cc.keep.sum() == 0:
-        raise CartregError("no rows with a complete time, event" + (" and group" if group else ""))
-    tt, ee = t[cc.keep], e[cc.keep]
-    if np.isinf(tt).any():
-        raise CartregError(f"time column {time!r} holds an infinite value")
-    res: dict[str, Any] = {
-        "n": int(tt.size),
-        "events": int(ee.sum()),
-        "excluded": cc.excluded,
-        "conf_type": conf_type,
-        "conf_level": float(conf_level),
-        "strata": [],
-    }
-    if g is None:
-        km = kaplan_meier(tt, ee, conf_type=conf_type, conf_level=conf_level)
-        fu = median_followup(tt, ee, conf_type=conf_type, conf_level=conf_level)
-        res["strata"].append(_stratum(None, km, fu, at))
-        return res, notes
-
-    gg = g[cc.keep]
-    fits = kaplan_meier_by(tt, ee, gg, conf_type=conf_type, conf_level=conf_level)
-    levels = list(fits)
-    # reverse KM by group in one call, so times are tie-corrected over all rows as R does
-    rev = kaplan_meier_by(tt, 1.0 - ee, gg, conf_type=conf_type, conf_level=conf_level)
-    for level, km in fits.items():
-        r = rev[level]
-        fu = FollowUp(median=r.median, ci=r.median_ci, n=r.n, excluded=0, conf_type=conf_type,
-                      conf_level=float(conf_level), reverse=r)
-        res["strata"].append(_stratum(level, km, fu, at))
-    if reference is not None and reference not in levels:
-        raise CartregError(f"reference level {reference!r} is not a level of {group!r} "
-                           f"(levels: {', '.join(levels)})")
-    ref = reference if reference is not None else levels[0]
-
-    if len(levels) >= 2:
-        lr = logrank_test(tt, ee, gg)
-        res["logrank"] = {"chi2": _num(lr.chi2), "df": lr.df, "p": _num(lr.p),
-                          "observed": [float(x) for x in lr.observed],
-                          "expected": [float(x) for x in lr.expected]}
-    else:
-        res["logrank"] = None
-        notes.append(f"note: {group!r} has a single level: no log-rank test")
-
-    from cartreg.stats import coxph, design_matrix
-
-    X, names = design_matrix(gg, ref, numeric={k: v[cc.keep] for k, v in covs.items()},
-                             group_name=table.column(group))
-    if len(names) == 0:
-        res["cox"] = None
-        return res, notes
-    cox = coxph(tt, ee, X, names, ties=ties, conf_level=conf_level)
-    terms = []
-    for j, name in enumerate(cox.names):
-        bad = bool(cox.infinite[j]) or bool(getattr(cox, "aliased", np.zeros(len(names), bool))[j])
-        terms.append({
-            "term": name,
-            "hr": None if bad else _num(cox.hr[j]),
-            "ci": [None, None] if bad else [_num(cox.ci_lower[j]), _num(cox.ci_upper[j])],
-            "p": None if bad else _num(cox.p[j]),
-            "coef": _num(cox.coef[j]) if not bad else None,
-            "se": _num(cox.se[j]) if not bad else None,
-            "infinite": bool(cox.infinite[j]),
-        })
-    res["cox"] = {
-        "terms": terms,
-        "loglik": _num(cox.loglik),
-        "lr_chi2": _num(cox.lr_chi2),
-        "lr_p": _num(cox.lr_p),
-        "loglik_null": _num(cox.loglik_null),
-        "lr_df": int(cox.lr_df),
-        "reference": ref,
-        "ties": ties,
-        "n": cox.n,
-        "events": cox.events,
-        "converged": bool(cox.converged),
-        "warnings": list(cox.warnings),
-    }
-    for w in cox.warnings:
-        notes.append(f"note: Cox model: {w}")
-    return res, notes
+    res = survival_analysis(read_table(path), time, event, group, reference, covariates, at,
+                            conf_type, conf_level, ties, reference_levels=reference_levels,
+                            weights=weights, robust=robust, cluster=cluster, firth=firth)
+    return res.to_dict(), list(res.notes)
 
 
 # ---- rendering ------------------------------------------------------------------------------
@@ -261,18 +117,35 @@ def render_table(res: dict[str, Any]) -> None:
         console.print(f"Log-rank test: chi2 = {lr['chi2']:.3f} on {lr['df']} df, {_p(lr['p'])}")
     cox = res.get("cox")
     if cox:
-        ct = Table(title=f"Cox proportional hazards ({cox['ties']} ties; reference {cox['reference']})")
-        for col in ("term", f"HR ({pct} CI)", "p"):
+        how = f"{cox['ties']} ties" + (f"; reference {cox['reference']}" if cox.get("reference") else "")
+        if "robust_se" in cox:
+            how += "; robust variance" + (f" clustered by {cox['cluster']}" if cox.get("cluster") else "")
+        if cox.get("weights"):
+            how += f"; weights {cox['weights']}"
+        ct = Table(title=f"Cox proportional hazards ({how})")
+        robust = "robust_se" in cox
+        for col in ("term", f"HR ({pct} CI)", "p") + (("se", "robust se") if robust else ()):
             ct.add_column(col, justify="left" if col == "term" else "right")
         for term in cox["terms"]:
             if term["hr"] is None:
-                ct.add_row(term["term"], "not estimable" + (" (infinite)" if term["infinite"] else ""), "NA")
+                ct.add_row(term["term"], "not estimable" + (" (infinite)" if term["infinite"] else ""), "NA",
+                           *(("", "") if robust else ()))
             else:
                 lo, hi = term["ci"]
-                ct.add_row(term["term"], f"{_f(term['hr'])} ({_f(lo)}–{_f(hi)})", _p(term["p"]))
+                extra = (_f(term["se"]), _f(term["robust_se"])) if robust else ()
+                ct.add_row(term["term"], f"{_f(term['hr'])} ({_f(lo)}–{_f(hi)})", _p(term["p"]), *extra)
         console.print(ct)
         console.print(f"Log-likelihood {cox['loglik']:.4f}; LR test chi2 = {_f(cox['lr_chi2'], 4)} on "
                       f"{cox['lr_df']} df, {_p(cox['lr_p'])}")
+    fth = res.get("firth")
+    if fth:
+        ft = Table(title="Firth's penalised Cox (Breslow ties; profile penalised-likelihood CI and P)")
+        for col in ("term", f"HR ({pct} CI)", "p"):
+            ft.add_column(col, justify="left" if col == "term" else "right")
+        for term in fth["terms"]:
+            lo, hi = term["ci"]
+            ft.add_row(term["term"], f"{_f(term['hr'])} ({_f(lo)}–{_f(hi)})", _p(term["p"]))
+        console.print(ft)
 
 
 def register(app: typer.Typer) -> None:
@@ -285,7 +158,12 @@ def register(app: typer.Typer) -> None:
         event: str = typer.Option(..., "--event", help="Event column: 1/0, yes/no, true/false (or R's 2/1)."),
         group: str = typer.Option(None, "--group", help="Group column (cell text as written)."),
         reference: str = typer.Option(None, "--reference", help="Reference level for Cox (default: first level)."),
-        covariates: str = typer.Option(None, "--covariates", help="Numeric Cox covariates, comma-separated."),
+        covariates: str = typer.Option(None, "--covariates", help="Cox covariates, comma-separated: numeric columns, or text/yes-no/true-false columns as factors."),
+        reference_level: list[str] = typer.Option(None, "--reference-level", help="COL=LEVEL: reference level of a factor covariate (repeatable; makes a numeric column a factor)."),
+        weights: str = typer.Option(None, "--weights", help="Case-weight column (> 0), for Kaplan-Meier and Cox (e.g. IPW)."),
+        robust: bool = typer.Option(False, "--robust", help="Robust sandwich variance for Cox (coxph(robust = TRUE))."),
+        cluster: str = typer.Option(None, "--cluster", help="Cluster column (e.g. centre): robust Cox variance clustered as cluster(COL)."),
+        firth: bool = typer.Option(False, "--firth", help="Also fit Firth's penalised Cox model (coxphf: profile penalised-likelihood CI and P), for sparse classes."),
         at: str = typer.Option(None, "--at", help="Times for S(t), comma-separated."),
         conf_type: str = typer.Option("log", "--conf-type", help="log (R default), log-log or plain."),
         conf_level: float = typer.Option(0.95, "--conf-level", help="Confidence level."),
@@ -295,9 +173,10 @@ def register(app: typer.Typer) -> None:
         """Kaplan-Meier medians, median follow-up, S(t), log-rank and Cox, agreeing with R survival."""
         if fmt not in ("table", "json"):
             raise CartregError(f"unknown --format {fmt!r}: use table or json")
-        covs = [c.strip() for c in covariates.split(",") if c.strip()] if covariates else []
-        res, notes = survival_results(data, time, event, group, reference, covs, parse_at(at),
-                                      conf_type, conf_level, ties)
+        res, notes = survival_results(data, time, event, group, reference, parse_columns(covariates),
+                                      parse_at(at), conf_type, conf_level, ties,
+                                      reference_levels=parse_reference_levels(reference_level),
+                                      weights=weights, robust=robust, cluster=cluster, firth=firth)
         for n in notes:
             typer.echo(n, err=True)
         if fmt == "json":

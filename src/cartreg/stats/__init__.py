@@ -23,3 +23,25 @@ __all__ = [
     "cox_zph", "coxph", "cuminc", "design_matrix", "kaplan_meier", "kaplan_meier_by", "logrank_test",
     "median_followup",
 ]
+
+# The DataFrame door (issue 12): the same estimators, also callable with column names and data=.
+# They call the array functions above unchanged when data is None.
+from cartreg.stats.cox_robust import score_residuals  # noqa: E402
+from cartreg.stats.finegray import FineGrayResult  # noqa: E402
+from cartreg.stats.analysis import cuminc_analysis, survival_analysis  # noqa: E402
+from cartreg.stats.frame import (  # noqa: E402
+    KaplanMeierBy, as_table, coxph, cuminc, finegray, kaplan_meier,
+)
+
+__all__ += [
+    "FineGrayResult", "KaplanMeierBy", "as_table", "cuminc_analysis", "finegray",
+    "score_residuals", "survival_analysis",
+]
+from cartreg.stats.cox_firth import FirthCoxResult  # noqa: E402
+from cartreg.stats.frame import coxphf  # noqa: E402
+
+__all__ += ["FirthCoxResult", "coxphf"]
+from cartreg.stats.frame import logrank_test, median_followup  # noqa: E402
+from cartreg.stats.tidy import tidy  # noqa: E402
+
+__all__ += ["tidy"]

@@ -41,13 +41,17 @@ Therneau TM, Grambsch PM (2000). Modeling Survival Data: Extending the Cox Model
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import special
 
 from cartreg.errors import CartregError
 from cartreg.stats._data import complete_cases, timefix_cuts
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 __all__ = ["CoxResult", "coxph"]
 
@@ -108,6 +112,16 @@ class CoxResult:
         Terms dropped as constant or collinear (coefficient NA in R).
     warnings : tuple of str
         Plain-language notes on infinite, aliased or non-converged terms and data problems.
+    robust_se : ndarray or None
+        With ``robust=True`` or a ``cluster``: the robust (sandwich) standard errors, R's
+        ``robust se`` column; ``var`` is then the robust variance (R's ``fit$var``) and ``z``, ``p``,
+        the intervals and the Wald test use it, while ``se`` stays the model-based ``se(coef)``.
+    naive_var : ndarray or None
+        With a robust variance: the model-based variance (R's ``fit$naive.var``).
+    weighted : bool
+        Whether case weights were given.
+    n_clusters : int or None
+        Number of clusters of the robust variance (rows when no ``cluster`` was given).
     """
 
     names: tuple[str, ...]
@@ -140,6 +154,10 @@ class CoxResult:
     infinite: np.ndarray
     aliased: np.ndarray
     warnings: tuple[str, ...]
+    robust_se: np.ndarray | None = None
+    naive_var: np.ndarray | None = None
+    weighted: bool = False
+    n_clusters: int | None = None
 
     def summary(self) -> str:
         """A printable table in the spirit of ``summary.coxph``; formatting only."""
@@ -176,6 +194,17 @@ class CoxResult:
         lines.append(f"Score (logrank) test  = {self.score_chi2:.4g} on {self.lr_df} df, p = {_fmt_p(self.score_p)}")
         lines.extend(f"warning: {w}" for w in self.warnings)
         return "\n".join(lines)
+
+    def to_frame(self) -> "pd.DataFrame":
+        """The terms as a tidy pandas DataFrame (``broom::tidy``; see :mod:`cartreg.stats.tidy`)."""
+        from cartreg.stats.tidy import cox_frame
+
+        return cox_frame(self)
+
+    def _repr_html_(self) -> str:
+        from cartreg.stats.tidy import cox_html
+
+        return cox_html(self)
 
     def __repr__(self) -> str:
         return self.summary()
@@ -280,6 +309,9 @@ class _Sorted:
     buf: np.ndarray  # (p, n) scratch
     blocks: tuple[tuple[int, int, bool], ...] | None  # cache-sized column blocks (start, end, new stratum)
     tmp: np.ndarray  # (p, block) scratch
+    cw: np.ndarray | None = None  # case weights in sorted order (None: all 1)
+    mw: np.ndarray | None = None  # per event row: mean weight of the deaths of its tie group
+    cw_dead: np.ndarray | None = None  # case weights of the event rows
 
 
 def _cumsum_last(a: np.ndarray, seg: np.ndarray, reverse: bool = False, out: np.ndarray | None = None):
@@ -314,6 +346,9 @@ def _evaluate(d: _Sorted, beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarr
     ``loglik = sum_events eta - sum_j log den_j``, ``u = sum_events x - X'v`` and
     ``I = X' diag(v) X - sum_j a_j a_j' / den_j^2`` with
     ``v_i = exp(eta_i) (sum_{k: i in R_k} sum_{j in D_k} 1/den_j - [i event] sum_{j in D_k(i)} f_j/den_j)``.
+    With case weights ``c_i`` (``coxfit6``): ``exp(eta)`` becomes ``c exp(eta)`` in every sum, the
+    events' own terms are weighted by ``c_i``, and each slot ``j`` of ``D_k`` by the mean weight
+    ``m_k`` of the tied deaths (``loglik -= m_k log den_j``, and ``1/den_j`` becomes ``m_k/den_j``).
     """
     xt, buf = d.xt, d.buf
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -321,6 +356,8 @@ def _evaluate(d: _Sorted, beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarr
         if d.blocks is None:
             eta = beta @ xt
             w = np.exp(eta)
+            if d.cw is not None:
+                w *= d.cw
             np.multiply(xt, w, out=buf)
             _cumsum_last(buf, d.seg, out=buf)
         else:  # the same, one cache-sized block of columns at a time, carrying the running sum
@@ -331,6 +368,8 @@ def _evaluate(d: _Sorted, beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarr
                 xb, bb = xt[:, s:e], buf[:, s:e]
                 np.matmul(beta, xb, out=eta[s:e])
                 np.exp(eta[s:e], out=w[s:e])
+                if d.cw is not None:
+                    w[s:e] *= d.cw[s:e]
                 np.multiply(xb, w[s:e], out=bb)
                 if not restart:
                     bb[:, 0] += carry
@@ -347,9 +386,14 @@ def _evaluate(d: _Sorted, beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarr
             f, tj = d.tf, d.tj
             denom[d.tdead] -= f * d0[tj]
         inv = 1.0 / denom
-        loglik = float(eta[d.dead].sum() - np.log(denom).sum())
         nk = s0.shape[0]
         inv2 = inv * inv
+        if d.mw is None:
+            loglik = float(eta[d.dead].sum() - np.log(denom).sum())
+        else:  # case weights (coxfit6): each Efron slot carries the mean weight of its tied deaths
+            loglik = float(d.cw_dead @ eta[d.dead] - d.mw @ np.log(denom))
+            inv = inv * d.mw
+            inv2 = inv2 * d.mw
         ck = np.bincount(kj, weights=inv, minlength=nk)
         alpha = np.bincount(kj, weights=inv2, minlength=nk)
         cg = np.zeros(d.n_groups)
@@ -423,8 +467,8 @@ def _events_first(order: np.ndarray, t: np.ndarray, status: np.ndarray,
     return out
 
 
-def _prepare(t, status, scode, xt, ties) -> _Sorted:
-    """Sort once and precompute the tie-group structure (all vectorised)."""
+def _prepare(t, status, scode, xt, ties, cw=None) -> _Sorted:
+    """Sort once and precompute the tie-group structure (all vectorised); ``cw`` case weights."""
     n = t.shape[0]
     newgrp = np.empty(n, dtype=bool)
     newgrp[0] = True
@@ -467,8 +511,10 @@ def _prepare(t, status, scode, xt, ties) -> _Sorted:
         tstart=np.where(newstr[tgs], 0.0, 1.0), tlast=tgs + counts[tk] - 1, tdead=tdead,
         trows=dead[tdead], tj=tpos[dk[tdead]], tf=rank / counts[dk[tdead]].astype(float),
         gseg=gseg, kgroup=kgroup, n_groups=n_groups, dead=dead, dk=dk, efron=efron,
-        xdead_sum=xt @ (status == 1).astype(float), buf=np.empty_like(xt), blocks=blocks,
-        tmp=np.empty((xt.shape[0], min(block, n))),
+        xdead_sum=xt @ ((status == 1) * (1.0 if cw is None else cw)), buf=np.empty_like(xt),
+        blocks=blocks, tmp=np.empty((xt.shape[0], min(block, n))), cw=cw,
+        mw=None if cw is None else (np.bincount(dk, weights=cw[dead]) / counts)[dk],
+        cw_dead=None if cw is None else cw[dead],
     )
 
 
@@ -534,6 +580,9 @@ def coxph(
     *,
     iter_max: int = ITER_MAX,
     eps: float = EPS,
+    weights: np.ndarray | None = None,
+    robust: bool = False,
+    cluster: np.ndarray | None = None,
 ) -> CoxResult:
     """Fit a Cox proportional hazards model as R's ``coxph(Surv(time, event) ~ X + strata(s))``.
 
@@ -555,6 +604,14 @@ def coxph(
         Level of the Wald confidence intervals for the hazard ratios.
     iter_max, eps : int, float
         ``coxph.control(iter.max, eps)``.
+    weights : array (n,), optional
+        Case weights (> 0), as ``coxph(weights=)``: e.g. inverse-probability weights.
+    robust : bool
+        Robust sandwich variance (Lin & Wei 1989), as ``coxph(robust = TRUE)``: ``V D'D V`` with
+        ``D`` the weighted dfbeta residuals (:mod:`cartreg.stats.cox_robust`).
+    cluster : array (n,), optional
+        Cluster labels (e.g. centre): the robust variance with dfbetas summed within cluster, as
+        ``coxph(..., cluster = centre)``; implies ``robust``.
 
     Returns
     -------
@@ -597,6 +654,20 @@ def coxph(
         strata = np.asarray(strata)
         if strata.shape != (n_all,):
             raise CartregError(f"strata has shape {strata.shape}, expected ({n_all},) like time")
+    wts = None
+    if weights is not None:
+        wts = np.asarray(weights)
+        if wts.shape != (n_all,):
+            raise CartregError(f"weights has shape {wts.shape}, expected ({n_all},) like time")
+        try:
+            wts = wts.astype(float)
+        except (TypeError, ValueError):
+            raise CartregError("weights must be numeric") from None
+    if cluster is not None:
+        cluster = np.asarray(cluster)
+        if cluster.shape != (n_all,):
+            raise CartregError(f"cluster has shape {cluster.shape}, expected ({n_all},) like time")
+        robust = True
     try:
         Xf = np.asarray(X, dtype=float)
         tf = time.astype(float) if time.dtype.kind != "O" else np.array(
@@ -606,8 +677,11 @@ def coxph(
 
     # missing values: one indicator column stands in for X (no copy of X unless rows are dropped)
     x_missing = np.isnan(Xf).any(axis=1) if Xf.shape[1] else np.zeros(n_all, bool)
-    cc = complete_cases(tf, event, np.where(x_missing, np.nan, 0.0), strata)
-    tf, event, _, strata = cc.arrays
+    cc = complete_cases(tf, event, np.where(x_missing, np.nan, 0.0), strata, wts, cluster)
+    tf, event, _, strata, wts, cluster = cc.arrays
+    if wts is not None and not (np.isfinite(wts).all() and (wts > 0).all()):
+        bad = wts[~(np.isfinite(wts) & (wts > 0))][0]
+        raise CartregError(f"weights must be finite and > 0 (as R coxph); found {bad!r}")
     excluded = cc.excluded
     rows = np.flatnonzero(cc.keep) if excluded else None
     if not np.isfinite(tf).all():
@@ -643,6 +717,7 @@ def coxph(
     if scode is not None:
         scode = scode[order]
     src = order if rows is None else rows[order]
+    cw = None if wts is None else wts[order]
 
     # covariates as a (p, n) array in sorted order; centred and scaled as coxfit6 does for
     # columns not all in {-1, 0, 1}
@@ -653,14 +728,15 @@ def coxph(
     means = np.zeros(p)
     scale = np.ones(p)
     doscale = np.zeros(p, dtype=bool)
+    wsum = float(n) if cw is None else float(cw.sum())
     for j in range(p):
         col = xt[j]
         if not _all_in(col, (-1.0, 0.0, 1.0)):
             doscale[j] = True
-            means[j] = col.mean()
+            means[j] = col.mean() if cw is None else float(cw @ col) / wsum
             col -= means[j]
-            mad = np.abs(col).sum()
-            scale[j] = n / mad if mad > 0 else 1.0
+            mad = np.abs(col).sum() if cw is None else float(cw @ np.abs(col))
+            scale[j] = wsum / mad if mad > 0 else 1.0
             col *= scale[j]
 
     warnings: list[str] = []
@@ -671,7 +747,7 @@ def coxph(
         return _result(names, nan_p, np.zeros((p, p)), means, 0.0, 0.0, 0.0, n, 0, excluded,
                        n_strata, ties, conf_level, False, 0, np.zeros(p, bool), np.ones(p, bool),
                        warnings)
-    data = _prepare(t, st, scode, xt, ties)
+    data = _prepare(t, st, scode, xt, ties, cw)
     if p == 0:
         ll0, _, _ = _evaluate(data, np.zeros(0))
         return _result(names, nan_p, np.zeros((0, 0)), means, ll0, ll0, 0.0, n, events,
@@ -774,8 +850,25 @@ def coxph(
             f"still > {eps:g}); estimates may be unreliable"
         )
     coef = np.where(aliased, np.nan, coef)
-    return _result(names, coef, var, means, loglik0, loglik1, sctest, n, events, excluded,
-                   n_strata, ties, conf_level, converged, it, infinite, aliased, warnings)
+    if not robust:
+        res = _result(names, coef, var, means, loglik0, loglik1, sctest, n, events, excluded,
+                      n_strata, ties, conf_level, converged, it, infinite, aliased, warnings)
+        return replace(res, weighted=cw is not None) if cw is not None else res
+    # robust variance: a post-fit sandwich from the score residuals at the estimate
+    from cartreg.stats.cox_robust import sandwich
+
+    ccode = None if cluster is None else _codes(cluster)[order]
+    rvar_s, n_clusters = sandwich(t, st, scode, xt, np.where(aliased, 0.0, final_beta), var_s, ties,
+                                  cw, ccode)
+    rvar = rvar_s * np.outer(scale, scale)
+    rvar[aliased, :] = 0.0
+    rvar[:, aliased] = 0.0
+    res = _result(names, coef, rvar, means, loglik0, loglik1, sctest, n, events, excluded,
+                  n_strata, ties, conf_level, converged, it, infinite, aliased, warnings)
+    with np.errstate(invalid="ignore"):
+        naive_se = np.where(aliased, np.nan, np.sqrt(np.diag(var))) if p else np.zeros(0)
+    return replace(res, se=naive_se, robust_se=res.se, naive_var=var, weighted=cw is not None,
+                   n_clusters=n_clusters)
 
 
 def _result(names, coef, var, means, loglik0, loglik1, sctest, n, events, excluded, n_strata,

@@ -38,14 +38,19 @@ Conventions are documented in ``docs/stats-cuminc.md``.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 from scipy.special import chdtr, ndtri  # not scipy.stats: its import costs 0.4-0.6 s per process
 
 from cartreg.errors import CartregError
 from cartreg.stats._data import complete_cases
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 #: Label of the single stratum when ``cuminc`` is called without ``group``.
 ALL_GROUP: str = "all"
@@ -85,6 +90,17 @@ class CumIncAt:
     conf_level: float
     conf_type: str = "log-log"
 
+
+    def to_frame(self) -> "pd.DataFrame":
+        """A tidy pandas DataFrame (see :mod:`cartreg.stats.tidy`)."""
+        from cartreg.stats.tidy import cif_frame
+
+        return cif_frame(self)
+
+    def _repr_html_(self) -> str:
+        from cartreg.stats.tidy import html_table, cif_frame
+
+        return html_table(f"Cumulative incidence of {self.cause} in {self.group}", cif_frame(self))
     def __repr__(self) -> str:
         rows = ", ".join(f"{t:g}: {e:.4g}" for t, e in zip(self.time.tolist(), self.est.tolist()))
         return f"CumIncAt(cause={self.cause!r}, group={self.group!r}, {{{rows}}})"
@@ -119,6 +135,17 @@ class CumIncCurve:
     conf_level: float
     conf_type: str = "log-log"
 
+
+    def to_frame(self) -> "pd.DataFrame":
+        """A tidy pandas DataFrame (see :mod:`cartreg.stats.tidy`)."""
+        from cartreg.stats.tidy import cif_frame
+
+        return cif_frame(self)
+
+    def _repr_html_(self) -> str:
+        from cartreg.stats.tidy import html_table, cif_frame
+
+        return html_table(f"Cumulative incidence of {self.cause} in {self.group}", cif_frame(self))
     def at(self, times: Sequence[float] | np.ndarray) -> CumIncAt:
         """Evaluate at ``times`` as ``cmprsk::timepoints``: right-continuous step function.
 
@@ -168,6 +195,17 @@ class GrayTest:
     stratified: bool = False
     singular: bool = False
 
+
+    def to_frame(self) -> "pd.DataFrame":
+        """A tidy pandas DataFrame (see :mod:`cartreg.stats.tidy`)."""
+        from cartreg.stats.tidy import gray_frame
+
+        return gray_frame(self)
+
+    def _repr_html_(self) -> str:
+        from cartreg.stats.tidy import html_table, gray_frame
+
+        return html_table("Gray's test", gray_frame(self))
     def __repr__(self) -> str:
         return f"GrayTest(cause={self.cause!r}, chi2={self.stat:.4g}, df={self.df}, p={self.p:.4g})"
 
@@ -198,6 +236,18 @@ class CumIncResult:
     cens_code: Any = 0
     conf_type: str = "log-log"
     grouped: bool = False
+
+    def to_frame(self, times: Sequence[float] | np.ndarray | None = None) -> "pd.DataFrame":
+        """Every curve (or its values at ``times``) as a tidy pandas DataFrame."""
+        from cartreg.stats.tidy import cuminc_frame
+
+        return cuminc_frame(self, times)
+
+    def _repr_html_(self) -> str:
+        from cartreg.stats.tidy import html_table
+
+        return html_table(f"Cumulative incidence: n={self.n}, excluded={self.excluded}",
+                          self.to_frame())
 
     def curve(self, cause: Any, group: Any = None) -> CumIncCurve:
         """The curve of ``cause`` in ``group`` (the only group when ``group`` is None)."""
@@ -757,3 +807,76 @@ def _same_number(label: str, code: Any) -> bool:
         return float(label) == float(code)
     except (TypeError, ValueError):
         return False
+
+
+# ---- the times print.cuminc shows (used by `cartreg cuminc` and the DataFrame layer) ----
+
+
+def r_pretty(lo: float, hi: float, n: int = 5) -> list[float]:
+    """R's ``pretty(c(lo, hi), n)`` (``pretty.default`` of R 4.2 with its default arguments).
+
+    >>> r_pretty(0, 424)
+    [0.0, 100.0, 200.0, 300.0, 400.0, 500.0]
+    """
+    h, h5, shrink, eps = 1.5, 0.5 + 1.5 * 1.5, 0.75, 1e-10
+    min_n = n // 3
+    dx = hi - lo
+    if dx == 0 and hi == 0:
+        cell, small = 1.0, True
+    else:
+        cell = max(abs(lo), abs(hi))
+        u = 1 + ((1 / (1 + h)) if h5 >= 1.5 * h + 0.5 else 1.5 / (1 + h5))
+        u *= max(1, n) * np.finfo(float).eps
+        small = dx < cell * u * 3
+    if small:
+        if cell > 10:
+            cell = 9 + cell / 10
+        cell *= shrink
+        if min_n > 1:
+            cell /= min_n
+    else:
+        cell = dx
+        if n > 1:
+            cell /= n
+    cell = max(cell, 2.0 ** -20 * np.finfo(float).tiny)
+    base = 10.0 ** math.floor(math.log10(cell))
+    unit = base
+    if 2 * base - cell < h * (cell - unit):
+        unit = 2 * base
+        if 5 * base - cell < h5 * (cell - unit):
+            unit = 5 * base
+            if 10 * base - cell < h * (cell - unit):
+                unit = 10 * base
+    ns = math.floor(lo / unit + eps)
+    nu = math.ceil(hi / unit - eps)
+    while ns * unit > lo + eps * unit:
+        ns -= 1
+    while nu * unit < hi - eps * unit:
+        nu += 1
+    k = int(0.5 + nu - ns)
+    if k < min_n:
+        k = min_n - k
+        if ns >= 0:
+            nu += k // 2
+            ns -= k // 2 + k % 2
+        else:
+            ns -= k // 2
+            nu += k // 2 + k % 2
+        ndiv = min_n
+    else:
+        ndiv = k
+    start, end = ns * unit, nu * unit
+    if ndiv == 0:
+        return [start]
+    by = (end - start) / ndiv
+    s = [start + i * by for i in range(ndiv)] + [end]
+    return [0.0 if abs(x) < 1e-14 * by else x for x in s]
+
+
+def default_times(max_time: float) -> list[float]:
+    """The times ``print.cuminc`` shows: interior points of ``pretty(c(0, max_time), 5)``."""
+    if not (max_time > 0):
+        return [0.0]
+    p = r_pretty(0.0, float(max_time), 5)
+    inner = p[1:-1]
+    return inner if inner else [float(max_time)]

@@ -21,7 +21,7 @@ import numpy as np
 from cartreg.errors import CartregError
 from cartreg.stats._data import is_missing
 
-__all__ = ["design_matrix", "factor_levels"]
+__all__ = ["design_matrix", "factor_levels", "model_matrix"]
 
 
 def _level_text(value: object) -> str:
@@ -77,6 +77,7 @@ def design_matrix(
     reference: object = None,
     numeric: dict[str, np.ndarray] | None = None,
     group_name: str = "group",
+    levels: list[str] | tuple[str, ...] | None = None,
 ) -> tuple[np.ndarray, list[str]]:
     """Build ``X`` (float, n x p) and the term names for a categorical term plus numeric columns.
 
@@ -93,6 +94,10 @@ def design_matrix(
         Numeric covariates by name, in the order wanted; missing values become NaN.
     group_name
         The column name used in the term names ``"{group_name}={level}"``.
+    levels
+        An explicit level order (e.g. a pandas Categorical's categories, as an R factor keeps
+        its levels); levels absent from the data are dropped, as R's model frame drops unused
+        levels. ``None``: R's sorted order.
 
     Returns
     -------
@@ -113,7 +118,12 @@ def design_matrix(
     names: list[str] = []
 
     if group is not None:
-        texts, levels = factor_levels(group)
+        texts, found = factor_levels(group)
+        if levels is not None:
+            present = set(found)
+            found = [str(v) for v in levels if str(v) in present] + \
+                [v for v in found if v not in {str(x) for x in levels}]
+        levels = found
         n = texts.shape[0]
         if not levels:
             raise CartregError(f"column {group_name!r} has no non-missing values")
@@ -160,3 +170,64 @@ def design_matrix(
         raise CartregError("design_matrix needs a group or at least one numeric covariate")
     X = np.column_stack(columns) if columns else np.empty((n, 0))
     return X, names
+
+
+def _first_level(values: np.ndarray, order: object) -> str:
+    _, found = factor_levels(values)
+    if order is not None:
+        present = set(found)
+        for v in order:  # type: ignore[attr-defined]
+            if str(v) in present:
+                return str(v)
+    return found[0] if found else ""
+
+
+def model_matrix(
+    terms: list[tuple],
+) -> tuple[np.ndarray, list[str], dict[str, str]]:
+    """``model.matrix`` for several factors and numerics, in the order given.
+
+    Each term is ``(kind, name, values, reference)`` or ``(kind, name, values, reference, levels)``
+    with ``kind`` ``"factor"`` (treatment contrasts: one 0/1 column per non-reference level, named
+    ``name=LEVEL``; reference = the first level in R's order, or of ``levels``, unless given) or
+    ``"numeric"`` (one column named ``name``). Returns
+    ``(X, names, references)``, ``references`` mapping each factor to its reference level.
+    Missing values are NaN in every column of the term.
+
+    >>> X, names, refs = model_matrix([
+    ...     ("numeric", "age", np.array([50., 60, 70]), None),
+    ...     ("factor", "sex", np.array(["m", "f", "m"], dtype=object), None),
+    ...     ("factor", "ecog", np.array(["0", "1", "2"], dtype=object), "1")])
+    >>> names, refs
+    (['age', 'sex=m', 'ecog=0', 'ecog=2'], {'sex': 'f', 'ecog': '1'})
+    >>> X.tolist()
+    [[50.0, 1.0, 1.0, 0.0], [60.0, 0.0, 0.0, 0.0], [70.0, 1.0, 0.0, 1.0]]
+    """
+    blocks: list[np.ndarray] = []
+    names: list[str] = []
+    refs: dict[str, str] = {}
+    n: int | None = None
+    for term in terms:
+        kind, name, values, reference = term[:4]
+        order = term[4] if len(term) > 4 else None
+        arr = np.asarray(values)
+        if n is None:
+            n = arr.shape[0]
+        elif arr.shape[0] != n:
+            raise CartregError(f"covariate {name!r} has {arr.shape[0]} rows, expected {n}")
+        if kind == "factor":
+            X, nm = design_matrix(arr, reference, group_name=name, levels=order)
+            refs[name] = (_level_text(reference) if reference is not None else
+                          _first_level(arr, order))
+        elif kind == "numeric":
+            X, nm = design_matrix(None, numeric={name: arr})
+        else:
+            raise CartregError(f"unknown term kind {kind!r}")
+        blocks.append(X)
+        names.extend(nm)
+    if len(set(names)) != len(names):
+        dup = sorted({x for x in names if names.count(x) > 1})
+        raise CartregError(f"a covariate is given twice (terms {', '.join(dup)})")
+    if n is None:
+        raise CartregError("model_matrix needs at least one term")
+    return (np.column_stack(blocks) if blocks else np.empty((n, 0))), names, refs

@@ -19,12 +19,16 @@ Every R convention matched here is listed in ``docs/statistics.md``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from cartreg.errors import CartregError
 from cartreg.stats._data import TIMEFIX_TOLERANCE, complete_cases, is_missing, timefix_cuts
 from cartreg.stats.ci import check_conf, confint
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 #: R's ``sqrt(.Machine$double.eps)``: the tolerance of ``survmean``'s median rule, of
 #: ``quantile.survfit`` and of ``aeqSurv`` (the ``timefix`` tie correction).
@@ -211,6 +215,17 @@ class SurvivalAt:
     conf_type: str
     conf_level: float
 
+
+    def to_frame(self) -> "pd.DataFrame":
+        """A tidy pandas DataFrame (see :mod:`cartreg.stats.tidy`)."""
+        from cartreg.stats.tidy import at_frame
+
+        return at_frame(self)
+
+    def _repr_html_(self) -> str:
+        from cartreg.stats.tidy import html_table, at_frame
+
+        return html_table(f"Survival at chosen times ({self.conf_type} CI)", at_frame(self))
     def summary(self) -> str:
         """A text table like ``print(summary(fit, times=))``."""
         pct = f"{self.conf_level:.0%}"
@@ -242,6 +257,17 @@ class RiskTable:
     cum_events: np.ndarray
     cum_censored: np.ndarray
 
+
+    def to_frame(self) -> "pd.DataFrame":
+        """A tidy pandas DataFrame (see :mod:`cartreg.stats.tidy`)."""
+        from cartreg.stats.tidy import risk_table_frame
+
+        return risk_table_frame(self)
+
+    def _repr_html_(self) -> str:
+        from cartreg.stats.tidy import html_table, risk_table_frame
+
+        return html_table("Numbers at risk", risk_table_frame(self))
     def __repr__(self) -> str:
         rows = [f"{_fmt(t):>10} {int(r):>7} {int(e):>7} {int(c):>7}"
                 for t, r, e, c in zip(self.time, self.n_risk, self.cum_events, self.cum_censored)]
@@ -262,6 +288,12 @@ class KaplanMeier:
     Scalars: ``n`` observations used; ``events``; ``excluded`` rows dropped for a missing value;
     ``conf_type`` and ``conf_level``; ``median`` and ``median_ci`` (lower, upper) by the
     ``summary(fit)$table`` rule (``None`` = not reached).
+
+    With case weights (``weighted``): ``n_risk``, ``n_event`` and ``n_censor`` are weighted sums
+    (floats, as ``survfit(weights=)``), ``n`` and ``events`` count rows; ``variance`` is
+    ``"greenwood"`` (on weighted counts: R's choice when every weight is an integer) or
+    ``"robust"`` (the infinitesimal-jackknife variance R uses for non-integer weights, with
+    ``robust = TRUE`` or with a ``cluster``).
     """
 
     time: np.ndarray
@@ -279,6 +311,8 @@ class KaplanMeier:
     conf_level: float
     median: float | None
     median_ci: tuple[float | None, float | None]
+    weighted: bool = False
+    variance: str = "greenwood"
 
     def _with_start(self) -> tuple[np.ndarray, ...]:
         """The curve with R's ``survfit0`` start row (time min(0, first time), S = 1)."""
@@ -316,11 +350,12 @@ class KaplanMeier:
         cum_c = np.concatenate(([0], np.cumsum(nc)))[idx1]
         with np.errstate(invalid="ignore"):
             std_s = se[row] * s[row]
+        cnt = nr.dtype  # int64, or float64 for a weighted curve
         return SurvivalAt(
             time=pt,
-            n_risk=n_risk.astype(np.int64),
-            n_event=np.diff(np.concatenate(([0], cum_e))).astype(np.int64),
-            n_censor=np.diff(np.concatenate(([0], cum_c))).astype(np.int64),
+            n_risk=n_risk.astype(cnt),
+            n_event=np.diff(np.concatenate(([0], cum_e))).astype(cnt),
+            n_censor=np.diff(np.concatenate(([0], cum_c))).astype(cnt),
             surv=s[row],
             std_err=std_s,
             lower=lo[row],
@@ -364,6 +399,17 @@ class KaplanMeier:
         return (f"n={self.n} events={self.events} median={_fmt(self.median)} "
                 f"{self.conf_level:.0%} CI {_fmt(lo)}-{_fmt(hi)} ({self.conf_type}); "
                 f"excluded={self.excluded}")
+
+    def to_frame(self, times: np.ndarray | list[float] | None = None) -> "pd.DataFrame":
+        """The steps (or S(t) at ``times``) as a tidy pandas DataFrame (``broom::tidy(survfit)``)."""
+        from cartreg.stats.tidy import km_frame
+
+        return km_frame(self, times)
+
+    def _repr_html_(self) -> str:
+        from cartreg.stats.tidy import km_summary_html
+
+        return km_summary_html(self)
 
     def __repr__(self) -> str:
         return f"KaplanMeier({self.summary()})"
@@ -508,26 +554,96 @@ def _km_from_complete(time: np.ndarray, event: np.ndarray, excluded: int,
     return _km_counts(ut, total[0], events[0], excluded, conf_type, conf_level)
 
 
+def _weighted_km(time: np.ndarray, event: np.ndarray, w: np.ndarray, cluster: np.ndarray | None,
+                 robust: bool | None, excluded: int, conf_type: str, conf_level: float) -> KaplanMeier:
+    """Weighted Kaplan-Meier as ``survfit(Surv(time, event) ~ 1, weights = w, cluster =, robust =)``.
+
+    ``n_risk`` and ``n_event`` are weighted sums. Standard error of the cumulative hazard: with
+    ``robust`` (default: when a weight is not an integer or a cluster is given, as ``survfitKM``)
+    the infinitesimal jackknife of ``survfitkm.c``, ``var(log S(t)) = sum_c (sum_{i in c} w_i
+    U_i(t))^2`` with the influence of row ``i`` on ``log S``, ``U_i(t) = sum_{t_k <= t}
+    (Y_i(t_k) d_k / (n_k (n_k - d_k)) - dN_i(t_k) / (n_k - d_k))`` (each row its own cluster
+    without ``cluster``); otherwise Greenwood's formula on the weighted counts. ``std_err`` is the
+    standard error of ``log S`` in both cases (R stores ``se(S)`` in ``std.err`` for the robust
+    variance; divide it by ``surv`` to compare).
+    """
+    if time.size == 0:
+        raise CartregError("no complete observations to estimate a survival curve")
+    if not (np.isfinite(w).all() and (w >= 0).all()):
+        raise CartregError("weights must be finite and non-negative (as survfit)")
+    t = fix_ties(time)
+    ut, ki = np.unique(t, return_inverse=True)
+    ki = ki.reshape(-1)
+    nt = ut.size
+    total = np.bincount(ki, weights=w, minlength=nt)
+    d = np.bincount(ki, weights=w * event, minlength=nt)
+    n_risk = np.cumsum(total[::-1])[::-1]
+    if robust is None:
+        robust = cluster is not None or bool(np.any(w != np.floor(w)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        surv = np.cumprod(1.0 - d / n_risk)
+        if not robust:
+            var = np.cumsum(np.where(d > 0, d / (n_risk * (n_risk - d)), 0.0))
+        else:
+            a = np.where(d > 0, d / (n_risk * (n_risk - d)), 0.0)
+            acum = np.cumsum(a)
+            own = w * (acum[ki] - event / (n_risk - d)[ki])  # w_i U_i(t) for t >= t_i
+            if cluster is None:
+                w2 = np.bincount(ki, weights=w * w, minlength=nt)
+                later = np.concatenate((np.cumsum(w2[::-1])[::-1][1:], [0.0]))  # rows with t_i > t
+                var = np.cumsum(np.bincount(ki, weights=own * own, minlength=nt)) + acum**2 * later
+            else:
+                _, cc = np.unique(np.asarray(cluster).astype(str), return_inverse=True)
+                cc = cc.reshape(-1)
+                k = int(cc.max()) + 1
+                flat = cc * nt + ki
+                past = np.cumsum(np.bincount(flat, weights=own, minlength=k * nt).reshape(k, nt), axis=1)
+                wc = np.bincount(flat, weights=w, minlength=k * nt).reshape(k, nt)
+                later = np.cumsum(wc[:, ::-1], axis=1)[:, ::-1]
+                later = np.concatenate((later[:, 1:], np.zeros((k, 1))), axis=1)
+                var = ((past + acum * later) ** 2).sum(axis=0)
+    std_err = np.where(surv > 0, np.sqrt(var), np.inf)
+    lower, upper = confint(surv, std_err, conf_type, conf_level)
+    return KaplanMeier(
+        time=ut, n_risk=n_risk, n_event=d, n_censor=total - d, surv=surv, std_err=std_err,
+        lower=lower, upper=upper, n=int(time.size), events=int(np.count_nonzero(event)),
+        excluded=int(excluded), conf_type=conf_type, conf_level=float(conf_level),
+        median=_minmin(surv, ut), median_ci=(_minmin(lower, ut), _minmin(upper, ut)),
+        weighted=True, variance="robust" if robust else "greenwood",
+    )
+
+
 def kaplan_meier(time: np.ndarray, event: np.ndarray, conf_type: str = "log",
-                 conf_level: float = 0.95) -> KaplanMeier:
+                 conf_level: float = 0.95, *, weights: np.ndarray | None = None,
+                 robust: bool | None = None, cluster: np.ndarray | None = None) -> KaplanMeier:
     """Kaplan & Meier (1958) estimate of S(t) with Greenwood (1926) variance.
 
     ``time``: follow-up times; ``event``: 1 = event, 0 = censored. Rows with a missing value are
     dropped and counted in ``excluded``. ``conf_type`` is ``"log"`` (R's default), ``"log-log"``
     or ``"plain"``. Equivalent to ``survfit(Surv(time, event) ~ 1, conf.type=, conf.int=)``.
+    ``weights``, ``robust`` and ``cluster`` as ``survfit(weights=, robust=, cluster=)``: see
+    :func:`_weighted_km` for the variance R chooses.
 
     >>> km = kaplan_meier(np.array([1., 2, 2, 3, np.nan]), np.array([1, 1, 0, 1, 1]))
     >>> km.n, km.excluded, km.surv.tolist()
     (4, 1, [0.75, 0.5, 0.0])
     """
     check_conf(conf_type, conf_level)
+    if weights is not None or cluster is not None or robust:
+        w = np.ones(np.asarray(time).shape[0]) if weights is None else np.asarray(weights, dtype=float)
+        cc = complete_cases(np.asarray(time), np.asarray(event), w, cluster)
+        t, e, wk, cl = cc.arrays
+        return _weighted_km(as_time(t), as_event(e), wk, cl, robust, cc.excluded, conf_type,
+                            conf_level)
     cc = complete_cases(np.asarray(time), np.asarray(event))
     t, e = cc.arrays
     return _km_from_complete(as_time(t), as_event(e), cc.excluded, conf_type, conf_level)
 
 
 def kaplan_meier_by(time: np.ndarray, event: np.ndarray, group: np.ndarray,
-                    conf_type: str = "log", conf_level: float = 0.95) -> dict[str, KaplanMeier]:
+                    conf_type: str = "log", conf_level: float = 0.95, *,
+                    weights: np.ndarray | None = None, robust: bool | None = None,
+                    cluster: np.ndarray | None = None) -> dict[str, KaplanMeier]:
     """One Kaplan-Meier curve per group, ordered by level like R factor levels.
 
     Equivalent to ``survfit(Surv(time, event) ~ group)``. Rows with a missing group belong to no
@@ -542,6 +658,23 @@ def kaplan_meier_by(time: np.ndarray, event: np.ndarray, group: np.ndarray,
     f = factor(group)
     if not (~f.missing).any():
         raise CartregError("no rows with a group value")
+    if weights is not None or cluster is not None or robust:
+        w = np.ones(f.codes.size) if weights is None else np.asarray(weights, dtype=float)
+        cc = complete_cases(np.asarray(time), np.asarray(event), f.as_float(), w, cluster)
+        t, e, _, wk, cl = cc.arrays
+        t, e = fix_ties(as_time(t)), as_event(e)  # aeqSurv over the whole data set, as survfit
+        if robust is None:  # survfitKM decides once, for all curves
+            robust = cl is not None or bool(np.any(wk != np.floor(wk)))
+        codes = f.codes[cc.keep]
+        lost = ~cc.keep & ~f.missing
+        dropped = np.bincount(f.codes[lost], minlength=len(f.levels))
+        out_w: dict[str, KaplanMeier] = {}
+        for j, level in enumerate(f.levels):
+            m = codes == j
+            if m.any():
+                out_w[level] = _weighted_km(t[m], e[m], wk[m], None if cl is None else cl[m], robust,
+                                            int(dropped[j]), conf_type, conf_level)
+        return out_w
     cc = complete_cases(np.asarray(time), np.asarray(event), f.as_float())
     t = as_time(cc.arrays[0])
     e = as_event(cc.arrays[1])
