@@ -12,6 +12,7 @@ A TOML file may set the keys at top level or in a table named after the study::
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,20 +95,26 @@ def _coerce(name: str, value: Any) -> Any:
         if name == "class_precedence":
             return tuple(str(v).strip() for v in items)
         try:
-            return tuple(float(v) for v in items)
+            out = tuple(float(v) for v in items)
         except (TypeError, ValueError):
             raise CartregError(f"{name} must be a list of numbers, got {value!r}") from None
+        if not all(math.isfinite(v) for v in out):
+            raise CartregError(f"{name} must be finite numbers, got {value!r}")
+        return out
     if name in ("late_after_days", "conf_level", "landmark_months", "risk_table_step_months"):
         try:
-            return float(value)
+            f = float(value)
         except (TypeError, ValueError):
             raise CartregError(f"{name} must be a number, got {value!r}") from None
+        if not math.isfinite(f):
+            raise CartregError(f"{name} must be a finite number, got {value!r}")
+        return f
     if name == "min_untreated_followup_days":
         try:
             f = float(value)
         except (TypeError, ValueError):
             raise CartregError(f"{name} must be a whole number of days, got {value!r}") from None
-        if f != int(f):
+        if not math.isfinite(f) or f != int(f):
             raise CartregError(f"{name} must be a whole number of days, got {value!r}")
         return int(f)
     if name in ("conf_type", "treated_origin", "reference_class", "class_map"):
