@@ -76,6 +76,18 @@ def _is_interrupt(exc: BaseException) -> bool:
     return type(exc).__name__ == "InterruptException" or str(exc).startswith("Query interrupted")
 
 
+def _interrupt_in_chain(exc: BaseException) -> KeyboardInterrupt | None:
+    """The KeyboardInterrupt (or :class:`Terminated`) an exit was raised from, if any."""
+    seen = 0
+    e: BaseException | None = exc
+    while e is not None and seen < 10:
+        if isinstance(e, KeyboardInterrupt):
+            return e
+        e = e.__cause__ or e.__context__
+        seen += 1
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit code (used by tests and by the console script).
 
@@ -96,6 +108,13 @@ def _run(argv: list[str] | None, printable) -> int:
     try:
         app(args=argv, standalone_mode=True)
     except SystemExit as exc:  # typer/click exit with the command's code
+        interrupt = _interrupt_in_chain(exc)  # typer turns Ctrl-C into a silent Exit(130)
+        if isinstance(interrupt, Terminated):
+            typer.secho("terminated", err=True)
+            return 143
+        if interrupt is not None:
+            typer.secho("interrupted", err=True)
+            return 130
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)
     except CartregError as exc:
