@@ -53,3 +53,22 @@ def markup_safe(text: object, keep_newlines: bool = False) -> str:
     from rich.markup import escape
 
     return escape(printable(text, keep_newlines))
+
+
+def printable_tree(obj: object) -> object:
+    """A copy of a JSON-like structure with every string passed through :func:`printable`
+    (render a results dict on a terminal without letting its labels drive the terminal)."""
+    if isinstance(obj, str):
+        return printable(obj)
+    if isinstance(obj, dict):
+        return {printable_tree(k): printable_tree(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(printable_tree(v) for v in obj)
+    return obj
+
+
+def terminal_console(**kwargs):
+    """A Rich console that never interprets markup or highlights (for data-bearing output)."""
+    from rich.console import Console
+
+    return Console(markup=False, highlight=False, **kwargs)

@@ -315,3 +315,75 @@ def test_duckdb_interrupt_exits_130(reg, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(registry, "read_registry", interrupted)
     code, _, err = run(["analyze", reg, "-o", tmp_path / "o"], capsys)
     assert code == 130 and err.strip() == "interrupted"
+
+
+# ------------------------------------------------------------------------------- survival / cuminc input
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def test_cr_only_csv_is_read(tmp_path, capsys):
+    f = _write(tmp_path / "cr.csv", b"time,event\r1,1\r2,0\r3,1\r")
+    code, out, err = run(["survival", f, "--time", "time", "--event", "event", "--format", "json"], capsys)
+    assert code == 0, err
+    res = json.loads(out)
+    assert (res["n"], res["events"], res["strata"][0]["median"]) == (3, 2, 3.0)
+
+
+@pytest.mark.parametrize("cmd", ["survival", "cuminc"])
+@pytest.mark.parametrize("data, text", [
+    ("time,event\n1,1\n2,0\n".encode("utf-16"), "UTF-16"),
+    ("time,event\n1,1\n2,0\n".encode("utf-16-le"), "UTF-16"),
+    (b"\x7fELF\x02\x01\x01" + b"\x00" * 500, "binary"),
+    (b"time,event\n1,1\n2\x00,0\n", "NUL"),
+])
+def test_unusable_data_files_are_named(tmp_path, capsys, cmd, data, text):
+    f = _write(tmp_path / "d.csv", data)
+    opt = "--event" if cmd == "survival" else "--status"
+    code, _, err = run([cmd, f, "--time", "time", opt, "event"], capsys)
+    assert code == 2 and text in err and "Traceback" not in err
+
+
+def test_negative_time_is_named_plainly(tmp_path, capsys):
+    f = _write(tmp_path / "d.csv", b"time,event,g\n3,1,a\n-1,1,b\n2,0,a\n")
+    code, _, err = run(["survival", f, "--time", "time", "--event", "event", "--group", "g"], capsys)
+    assert code == 2 and "np.float64" not in err and "-1 (row 3)" in err
+
+
+def test_all_times_zero_gives_estimates_and_an_uncomputable_test(tmp_path, capsys):
+    f = _write(tmp_path / "d.csv", b"time,event,g\n0,1,a\n0,1,a\n0,1,b\n0,1,b\n")
+    code, out, err = run(["survival", f, "--time", "time", "--event", "event", "--group", "g", "--format", "json"],
+                         capsys)
+    assert code == 0, err
+    res = json.loads(out)
+    assert [s["median"] for s in res["strata"]] == [0.0, 0.0]
+    assert res["logrank"]["computable"] is False and res["logrank"]["chi2"] is None and res["logrank"]["p"] is None
+    assert "not computable" in err
+    code, out, _ = run(["survival", f, "--time", "time", "--event", "event", "--group", "g"], capsys)
+    assert code == 0 and "Log-rank test: not computable" in out
+
+
+def test_logrank_singular_old_behaviour_reachable():
+    import numpy as np
+
+    from cartreg.errors import CartregError
+    from cartreg.stats import logrank_test
+
+    t, e, g = np.zeros(4), np.ones(4), np.array(["a", "a", "b", "b"], dtype=object)
+    lr = logrank_test(t, e, g)
+    assert not lr.computable and np.isnan(lr.chi2) and np.isnan(lr.p) and lr.observed.tolist() == [2.0, 2.0]
+    with pytest.raises(CartregError):
+        logrank_test(t, e, g, on_singular="raise")
+
+
+@pytest.mark.parametrize("cmd", ["survival", "cuminc"])
+def test_group_labels_are_never_markup_or_escapes(tmp_path, capsys, cmd):
+    rows = "".join(f"{i},{i % 2},{g}\n" for i, g in enumerate(["[/]", "[link=https://e.vil]DLBCL[/link]",
+                                                                  "x\x1b[2J"] * 4, start=1))
+    f = _write(tmp_path / "d.csv", ("time,event,g\n" + rows).encode())
+    opt = "--event" if cmd == "survival" else "--status"
+    code, out, err = run([cmd, f, "--time", "time", opt, "event", "--group", "g"], capsys)
+    assert code == 0, err
+    assert "[link=https://e.vil]DLBCL[/link]" in out and "[/]" in out
+    assert "\x1b" not in out + err and "\\x1b[2J" in out

@@ -224,10 +224,12 @@ def _time(x: float) -> str:
 
 def render_table(res: dict[str, Any]) -> None:
     """Print the results as rich tables (formatting only)."""
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from cartreg.textsafe import printable_tree, terminal_console
+
+    res = printable_tree(res)  # labels are data: no markup, no raw control characters (issue 16)
+    console = terminal_console()
     pct = f"{res['conf_level'] * 100:g}%"
     console.print(f"Competing risks: n={res['n']}, excluded={res['excluded']} (missing values); "
                   f"{pct} CI, log(-log) transform", soft_wrap=True)
@@ -272,8 +274,10 @@ def register(app: typer.Typer) -> None:
         if fmt not in ("table", "json"):
             raise CartregError(f"unknown --format {fmt!r}: use table or json")
         res, notes = cuminc_results(data, time, status, group, parse_at(at), conf_level, cens_code)
+        from cartreg.textsafe import printable
+
         for n in notes:
-            typer.echo(n, err=True)
+            typer.echo(printable(n), err=True)
         if fmt == "json":
             sys.stdout.write(json.dumps(res, allow_nan=False) + "\n")
         else:

@@ -138,6 +138,10 @@ def survival_results(
     tt, ee = t[cc.keep], e[cc.keep]
     if np.isinf(tt).any():
         raise CartregError(f"time column {time!r} holds an infinite value")
+    if (tt < 0).any():
+        i = int(np.flatnonzero(cc.keep & (t < 0))[0])
+        raise CartregError(f"time column {time!r} holds a negative time, {float(t[i]):g} (row {i + table.first_row}); "
+                           "times must be >= 0")
     res: dict[str, Any] = {
         "n": int(tt.size),
         "events": int(ee.sum()),
@@ -169,7 +173,9 @@ def survival_results(
 
     if len(levels) >= 2:
         lr = logrank_test(tt, ee, gg)
-        res["logrank"] = {"chi2": _num(lr.chi2), "df": lr.df, "p": _num(lr.p),
+        if not lr.computable:
+            notes.append("note: log-rank test not computable: its variance matrix is singular (e.g. every time is 0)")
+        res["logrank"] = {"chi2": _num(lr.chi2), "df": lr.df, "p": _num(lr.p), "computable": lr.computable,
                           "observed": [float(x) for x in lr.observed],
                           "expected": [float(x) for x in lr.expected]}
     else:
@@ -231,10 +237,12 @@ def _p(p: float | None) -> str:
 
 def render_table(res: dict[str, Any]) -> None:
     """Print the results as rich tables (formatting only)."""
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from cartreg.textsafe import printable_tree, terminal_console
+
+    res = printable_tree(res)  # labels are data: no markup, no raw control characters (issue 16)
+    console = terminal_console()
     pct = f"{res['conf_level'] * 100:g}%"
     tab = Table(title=f"Kaplan-Meier (n={res['n']}, events={res['events']}, excluded={res['excluded']}; "
                       f"{pct} CI, {res['conf_type']})")
@@ -257,7 +265,9 @@ def render_table(res: dict[str, Any]) -> None:
                            f"{_f(r['survival'])} ({_f(lo)}–{_f(hi)})")
         console.print(at)
     lr = res.get("logrank")
-    if lr:
+    if lr and lr["chi2"] is None:
+        console.print("Log-rank test: not computable (singular variance matrix)")
+    elif lr:
         console.print(f"Log-rank test: chi2 = {lr['chi2']:.3f} on {lr['df']} df, {_p(lr['p'])}")
     cox = res.get("cox")
     if cox:
@@ -298,8 +308,10 @@ def register(app: typer.Typer) -> None:
         covs = [c.strip() for c in covariates.split(",") if c.strip()] if covariates else []
         res, notes = survival_results(data, time, event, group, reference, covs, parse_at(at),
                                       conf_type, conf_level, ties)
+        from cartreg.textsafe import printable
+
         for n in notes:
-            typer.echo(n, err=True)
+            typer.echo(printable(n), err=True)
         if fmt == "json":
             sys.stdout.write(json.dumps(res, allow_nan=False) + "\n")
         else:
