@@ -147,7 +147,9 @@ def register(app: typer.Typer) -> None:
         n_warn = len(analysis.results.get("warnings", []))
         if n_warn:
             typer.echo(f"{n_warn} analysis warning(s): see 'warnings' in results.json")
-        typer.echo(f"results:  {paths['results']}")
-        typer.echo(f"patients: {paths['patients']}  (identifying data)")
+        from cartreg.textsafe import printable
+
+        typer.echo(f"results:  {printable(paths['results'])}")
+        typer.echo(f"patients: {printable(paths['patients'])}  (identifying data)")
         if report_path is not None:
-            typer.echo(f"report:   {report_path}")
+            typer.echo(f"report:   {printable(report_path)}")

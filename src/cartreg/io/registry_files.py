@@ -198,10 +198,13 @@ def _check_regular_file(p: Path) -> None:
 
 def _read_csv_dir(directory: Path) -> RawRegistry:
     files = _find_csv_files(directory)
+    # Every header first: a file that is unusable stops the command before any pyarrow reader
+    # thread has started (no thread left running at exit, issue 16 item 20).
+    layouts = {name: csv_layout(p) for name, p in files.items()}
     tables: dict[str, RawTable] = {}
     problems: list[ReadProblem] = []
     for name, p in files.items():
-        table, probs = read_csv_table(p, name)
+        table, probs = read_csv_table(p, name, layouts[name])
         tables[name] = table
         problems.extend(probs)
     sources = tuple(sorted((tables[name].label, tables[name].sha256) for name in files))
@@ -265,17 +268,28 @@ def _normalise_header(names: list[str], label: str) -> list[str]:
     return out
 
 
-def read_csv_table(path: Path, name: str) -> tuple[RawTable, list[ReadProblem]]:
-    """Read one CSV file as text columns plus ``_row``."""
+@dataclass(frozen=True)
+class CsvLayout:
+    """What the header and one scan of a CSV file tell, before any data is parsed."""
+
+    scan: FileScan
+    encoding: str  # "utf8" or "cp1252"
+    mixed: bool  # UTF-8 with stray bytes: stays UTF-8, the cells holding them are reported
+    delimiter: str
+    columns: list[str]
+
+
+def csv_layout(path: Path) -> CsvLayout:
+    """Check a CSV file's header (and encoding) without parsing its rows: every unusable-input
+    error of a header is raised here, before any reader thread starts."""
     label = path.name
     head = _read_head(path, label)
     # The whole file is checked: pyarrow cannot report a malformed row whose bytes are not UTF-8.
     scan = _scan(path)
-    sha, utf8 = scan.sha256, scan.utf8
-    mixed = not utf8 and scan.utf8_multibyte  # UTF-8 with stray bytes: stays UTF-8, cells reported
+    mixed = not scan.utf8 and scan.utf8_multibyte
     if head.startswith(_BOM):
         head = head[len(_BOM):]
-    encoding = "utf8" if utf8 or mixed else "cp1252"
+    encoding = "utf8" if scan.utf8 or mixed else "cp1252"
     # errors="ignore" for UTF-8: the 64 KiB block may end inside a character.
     head_text = head.decode("utf-8", errors="ignore") if encoding == "utf8" else head.decode("cp1252", errors="replace")
     first_line = head_text.splitlines()[0] if head_text.strip() else ""
@@ -286,7 +300,15 @@ def read_csv_table(path: Path, name: str) -> tuple[RawTable, list[ReadProblem]]:
         header = next(csv.reader(io.StringIO(head_text, newline=""), delimiter=delimiter))
     except (csv.Error, StopIteration) as exc:
         raise CartregError(f"{label}: the header row cannot be read ({exc})", 2) from exc
-    columns = _normalise_header(header, label)
+    return CsvLayout(scan, encoding, mixed, delimiter, _normalise_header(header, label))
+
+
+def read_csv_table(path: Path, name: str, layout: CsvLayout | None = None) -> tuple[RawTable, list[ReadProblem]]:
+    """Read one CSV file as text columns plus ``_row`` (``layout`` from :func:`csv_layout`, if known)."""
+    label = path.name
+    lay = layout if layout is not None else csv_layout(path)
+    scan, sha, encoding, mixed = lay.scan, lay.scan.sha256, lay.encoding, lay.mixed
+    delimiter, columns = lay.delimiter, lay.columns
 
     problems: list[ReadProblem] = []
     if encoding != "utf8":
