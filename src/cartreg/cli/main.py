@@ -88,6 +88,13 @@ def _interrupt_in_chain(exc: BaseException) -> KeyboardInterrupt | None:
     return None
 
 
+def _is_corrupt_database(exc: BaseException) -> bool:
+    """DuckDB's error for a block whose checksum does not match (a damaged .duckdb file)."""
+    text = str(exc)
+    return type(exc).__module__.lstrip("_").startswith("duckdb") and (
+        "Corrupt database file" in text or "Could not read enough bytes" in text)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit code (used by tests and by the console script).
 
@@ -130,6 +137,11 @@ def _run(argv: list[str] | None, printable) -> int:
         if _is_interrupt(exc):
             typer.secho("interrupted", err=True)
             return 130
+        if _is_corrupt_database(exc):  # a damaged block is only found when a query reads it
+            first = (str(exc).splitlines() or [""])[0]
+            typer.secho(f"error: the DuckDB file is damaged ({printable(first)}); import the registry again",
+                        err=True, fg=typer.colors.RED)
+            return 2
         raise
     return 0
 

@@ -42,7 +42,7 @@ def validate_cmd(
     from cartreg.registry import read_registry
 
     _mention_stale(path)
-    reg = read_registry(path, cutoff=cutoff)
+    reg = read_registry(path, cutoff=cutoff, verify=True)
     try:
         _print_report(reg.report, fmt, None if show_all else limit)
     finally:
