@@ -317,7 +317,7 @@ def _load_parsed(con: duckdb.DuckDBPyConnection, table: Table, rt: RawTable | No
     inner = []  # parameters follow the SQL text order: outer select first, then this subquery
     for name in names:
         if name in present:
-            inner.append(f"NULLIF(trim({_q(name)}), '') AS {_q(name)}")
+            inner.append(f"NULLIF({_q(name)}, '') AS {_q(name)}")  # trimmed by trim_unicode_whitespace
         else:
             inner.append(f"NULL::VARCHAR AS {_q(name)}")
     con.register("raw_in", data)
@@ -473,11 +473,17 @@ IDENTIFIER_FORBIDDEN_RE = r"[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]"
 
 def _identifier_check(t: str, label: str) -> Query:
     """``invalid_identifier``: a patient_id holding a control or invisible character (a distinct
-    patient that looks the same as another)."""
+    patient that looks the same as another).
+
+    Checked on every ``patients`` row, and on the rows of the other tables whose patient_id is not
+    in ``patients`` (an id that is in ``patients`` was checked there): the regex runs once per
+    patient, not once per response.
+    """
+    frm = "patients" if t == "patients" else f"(SELECT _row, patient_id FROM ctx_{t} WHERE NOT known)"
     return _issue_select(t, label, "patient_id", "patient_id", "invalid_identifier",
                          Query("?", ("patient_id holds a control or invisible character (shown escaped); "
                                      "identifiers must be visible text",)),
-                         Query("regexp_matches(patient_id, ?)", (IDENTIFIER_FORBIDDEN_RE,)), frm=t)
+                         Query("regexp_matches(patient_id, ?)", (IDENTIFIER_FORBIDDEN_RE,)), frm=frm)
 
 
 def _identity_checks(labels: dict[str, str], today: dt.date) -> list[Query]:
@@ -599,12 +605,12 @@ def validate_raw(con: duckdb.DuckDBPyConnection, raw: RawRegistry, cutoff: dt.da
         extras[table.name] = ex
         present = set(rt.columns) if rt is not None else set()
         cell_queries.extend(_cell_checks(table, labels[table.name], present, decimal_comma_allowed(rt)))
-        cell_queries.append(_identifier_check(table.name, labels[table.name]))
     _read_problems(con, raw, labels, extras)
     _insert(con, cell_queries)
     _create_contexts(con)
     _insert(con, _relational_checks(labels, cutoff))
-    _insert(con, _identity_checks(labels, dt.date.today() if today is None else today))
+    _insert(con, _identity_checks(labels, dt.date.today() if today is None else today)
+            + [_identifier_check(t, labels[t]) for t in ("patients", *EVENT_DATE)])
     _insert(con, _duplicate_row_checks(labels, extras))
     if cutoff is None:
         _inferred_cutoff_check(con, labels)
