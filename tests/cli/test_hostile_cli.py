@@ -387,3 +387,29 @@ def test_group_labels_are_never_markup_or_escapes(tmp_path, capsys, cmd):
     assert code == 0, err
     assert "[link=https://e.vil]DLBCL[/link]" in out and "[/]" in out
     assert "\x1b" not in out + err and "\\x1b[2J" in out
+
+
+def test_ctrl_c_prints_interrupted_and_exits_130(reg, tmp_path, capsys, monkeypatch):
+    import cartreg.registry as registry
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(registry, "import_registry", interrupted)
+    code, _, err = run(["import", reg, "-o", tmp_path / "r.duckdb"], capsys)
+    assert code == 130 and err.strip() == "interrupted"
+
+
+# ------------------------------------------------------------------------------- 20. no reader thread
+def test_a_bad_header_stops_before_any_reader_thread(reg, capsys, monkeypatch):
+    """The duplicated-header reproducer of item 20: every header is checked before pyarrow's
+    (threaded) reader runs on any file, so no reader thread is active when the error exits."""
+    from cartreg.io import registry_files
+
+    calls = []
+    real = registry_files._arrow_read
+    monkeypatch.setattr(registry_files, "_arrow_read", lambda *a, **k: calls.append(a[1]) or real(*a, **k))
+    p = reg / "patients.csv"
+    p.write_text(p.read_text().replace("patient_id,center", "patient_id,patient_id", 1))
+    code, _, err = run(["validate", reg], capsys)
+    assert code == 2 and "appears twice" in err and calls == []
