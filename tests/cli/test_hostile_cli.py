@@ -413,3 +413,10 @@ def test_a_bad_header_stops_before_any_reader_thread(reg, capsys, monkeypatch):
     p.write_text(p.read_text().replace("patient_id,center", "patient_id,patient_id", 1))
     code, _, err = run(["validate", reg], capsys)
     assert code == 2 and "appears twice" in err and calls == []
+
+
+def test_data_file_with_a_3_mb_field_is_read(tmp_path, capsys):
+    f = _write(tmp_path / "d.csv", b"time,event,note\n1,1," + b"x" * 3_000_000 + b"\n2,0,a\n3,1,b\n")
+    code, out, err = run(["survival", f, "--time", "time", "--event", "event", "--format", "json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["n"] == 3

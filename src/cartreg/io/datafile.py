@@ -177,19 +177,28 @@ def _read_csv(path: Path) -> DataTable:
     if not body.strip():
         return DataTable(path, tuple(names), {n: pa.array([], pa.string()) for n in names}, 0, 2,
                          delim == ";")
-    try:
-        table = pacsv.read_csv(
-            io.BytesIO(body),
-            read_options=pacsv.ReadOptions(column_names=names, encoding=encoding),
-            parse_options=pacsv.ParseOptions(delimiter=delim),
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
-    except pa.ArrowInvalid as exc:
-        raise CartregError(f"cannot read {path.name} as CSV: {exc}") from exc
+    block = 1 << 20
+    while True:  # a field longer than pyarrow's block: raise the block size (up to 256 MiB)
+        try:
+            table = pacsv.read_csv(
+                io.BytesIO(body),
+                read_options=pacsv.ReadOptions(column_names=names, encoding=encoding, block_size=block),
+                parse_options=pacsv.ParseOptions(delimiter=delim),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={n: pa.string() for n in names},
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                ),
+            )
+            break
+        except pa.ArrowInvalid as exc:
+            if "straddl" in str(exc) and block < 1 << 28:
+                block *= 16
+                continue
+            if "straddl" in str(exc):
+                raise CartregError(f"cannot read {path.name} as CSV: one row is longer than 256 MiB "
+                                   "(an unclosed quote?)") from exc
+            raise CartregError(f"cannot read {path.name} as CSV: {exc}") from exc
     data = {n: table.column(n).combine_chunks() for n in names}
     return DataTable(path, tuple(names), data, table.num_rows, 2, delim == ";")
 
