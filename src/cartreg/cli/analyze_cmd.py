@@ -121,6 +121,7 @@ def register(app: typer.Typer) -> None:
             typer.secho(f"warning: left out {before - after} patient(s) with errors (see `cartreg validate`)",
                         err=True, fg=typer.colors.YELLOW)
         analysis = run_study(reg, study, params)
+        reg.con.close()  # the results are plain data now; no DuckDB connection is left to the interpreter's exit
         try:
             paths = write_results(analysis, out)
             report_path = None
