@@ -176,3 +176,23 @@ def test_duckdb_corruption_is_detected_or_harmless(tmp_path, capfd, imported, ki
         err = capfd.readouterr().err
         assert code in (0, 1, 2) and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(corruption(), min_size=1, max_size=3))
+def test_csv_corruption_through_import_leaves_nothing(tmp_path, capfd, edits):
+    d = tmp_path / "reg"
+    shutil.rmtree(d, ignore_errors=True)
+    write_registry(d, BASE)
+    for name, kind, pos, length, noise, blob in edits:
+        if (d / name).exists():
+            _apply(d / name, kind, pos, length, noise, blob)
+    before = {p.name: p.read_bytes() for p in d.iterdir()}
+    out_dir = tmp_path / "out"
+    shutil.rmtree(out_dir, ignore_errors=True)
+    out_dir.mkdir()
+    code = main(["import", str(d), "-o", str(out_dir / "r.duckdb")])
+    err = capfd.readouterr().err
+    assert code in (0, 1, 2) and "Traceback" not in err and "\x1b" not in err
+    _outputs_clean(out_dir, code)
+    assert {p.name: p.read_bytes() for p in d.iterdir()} == before  # the input is never changed

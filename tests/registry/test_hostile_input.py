@@ -213,3 +213,11 @@ def test_control_characters_in_values_are_errors(make_registry, base_tables):
     base_tables["treatments"][0]["regimen"] = "R-GemOx\x1b[2J"
     reg = read_registry(make_registry(base_tables))
     assert _issues(reg, "control_character") == [("error", "treatments.csv", 2, "regimen", "R-GemOx\x1b[2J")]
+
+
+def test_a_fifo_named_like_a_workbook_does_not_block(tmp_path):
+    p = tmp_path / "r.xlsx"
+    os.mkfifo(p)
+    with pytest.raises(CartregError) as e:
+        read_registry(p)
+    assert e.value.exit_code == 2 and "not a regular file" in e.value.message

@@ -154,6 +154,7 @@ def read_registry_files(path: Path) -> RawRegistry:
     if path.is_dir():
         return _read_csv_dir(path)
     if path.suffix.lower() in (".xlsx", ".xlsm"):
+        _check_regular_file(path)  # a FIFO would block the zip reader forever
         return _read_workbook(path)
     raise CartregError(
         f"{path}: not a registry (expected a directory of CSV files, an .xlsx workbook or a .duckdb file)", 2
