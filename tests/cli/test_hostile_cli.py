@@ -420,3 +420,13 @@ def test_data_file_with_a_3_mb_field_is_read(tmp_path, capsys):
     code, out, err = run(["survival", f, "--time", "time", "--event", "event", "--format", "json"], capsys)
     assert code == 0, err
     assert json.loads(out)["n"] == 3
+
+
+def test_analyze_removes_a_killed_runs_patients_temporary(reg, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    stale = out / f".patients.csv.{_dead_pid()}.0badf00d.tmp"
+    stale.write_text("patient_id\nP001\n")
+    code, _, err = run(["analyze", reg, "-o", out, "--no-report"], capsys)
+    assert code == 0, err
+    assert not stale.exists() and [p.name for p in out.iterdir() if p.name.startswith(".")] == []

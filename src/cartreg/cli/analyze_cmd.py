@@ -122,6 +122,9 @@ def register(app: typer.Typer) -> None:
                         err=True, fg=typer.colors.YELLOW)
         analysis = run_study(reg, study, params)
         reg.con.close()  # the results are plain data now; no DuckDB connection is left to the interpreter's exit
+        from cartreg.registry.store import remove_stale_temporaries
+
+        remove_stale_temporaries(out / "patients.csv")  # left by a killed run (they hold patient rows)
         try:
             paths = write_results(analysis, out)
             report_path = None
