@@ -221,3 +221,24 @@ def test_a_fifo_named_like_a_workbook_does_not_block(tmp_path):
     with pytest.raises(CartregError) as e:
         read_registry(p)
     assert e.value.exit_code == 2 and "not a regular file" in e.value.message
+
+
+def test_sheet_without_dimension_is_counted_before_parsing(tmp_path, monkeypatch, base_tables):
+    import zipfile
+
+    from cartreg.io import xlsx_limits
+
+    p = _workbook(tmp_path / "r.xlsx", base_tables)
+    q = tmp_path / "nodim.xlsx"
+    with zipfile.ZipFile(p) as src, zipfile.ZipFile(q, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename.startswith("xl/worksheets/sheet3"):  # responses: header + 4 rows
+                data = data.replace(b'<dimension ref="A1:C5" />', b"")
+                assert b"dimension" not in data
+            dst.writestr(info, data)
+    monkeypatch.setattr(xlsx_limits, "MAX_ROWS", 4)
+    monkeypatch.setattr(xlsx_limits, "_check_dimension", lambda *a: None)  # only the streamed count
+    with pytest.raises(CartregError) as e:
+        read_registry(q)
+    assert e.value.exit_code == 2 and "more than 4 rows" in e.value.message and "sheet3" in e.value.message

@@ -11,8 +11,9 @@ directory and the first bytes of each sheet part, then refuses, with a
   :data:`MAX_SHARED_STRINGS_BYTES`, or a total over :data:`MAX_TOTAL_BYTES`.
 
 Python's :mod:`zipfile` never inflates an entry beyond its declared size, so the declared sizes
-are the sizes openpyxl can read. The readers also stop at :data:`MAX_ROWS` while iterating (a sheet
-written without a dimension element).
+are the sizes openpyxl can read. The ``<row>`` elements of each sheet are then counted by streaming
+its XML (constant memory, seconds for 10^7 rows), so a sheet written without a dimension element is
+refused before openpyxl parses it too; the readers also stop at :data:`MAX_ROWS` while iterating.
 
 Example::
 
@@ -71,6 +72,7 @@ def check_workbook(path: Path) -> None:
                     with z.open(info) as fh:
                         head = fh.read(8192)
                     _check_dimension(label, name, head)
+                    _check_row_count(z, info, label)
     except CartregError:
         raise
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
@@ -89,6 +91,23 @@ def _check_dimension(label: str, part: str, head: bytes) -> None:
         raise CartregError(
             f"{label}: a sheet ({part}) declares {rows:,} rows and {cols:,} columns, over Excel's limit of "
             f"{MAX_ROWS:,} rows and {MAX_COLUMNS:,} columns; it was not read", 2)
+
+
+_ROW_TAGS = (b"<row ", b"<row>", b":row ", b":row>")
+
+
+def _check_row_count(z: zipfile.ZipFile, info: zipfile.ZipInfo, label: str) -> None:
+    """Count the ``<row>`` elements of a sheet by streaming its XML (seconds for 10^7 rows, constant
+    memory): a sheet without (or with a wrong) ``<dimension>`` is refused before openpyxl parses it."""
+    n, tail = 0, b""
+    with z.open(info) as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            chunk = tail + block
+            n += sum(chunk.count(t) for t in _ROW_TAGS)  # a 4-byte tail cannot hold a whole 5-byte tag
+            if n > MAX_ROWS:
+                raise CartregError(f"{label}: a sheet ({info.filename}) has more than {MAX_ROWS:,} rows, Excel's "
+                                   "limit; it was not read", 2)
+            tail = chunk[-4:]
 
 
 def too_many_rows(label: str) -> CartregError:
