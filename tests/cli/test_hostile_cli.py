@@ -430,3 +430,23 @@ def test_analyze_removes_a_killed_runs_patients_temporary(reg, tmp_path, capsys)
     code, _, err = run(["analyze", reg, "-o", out, "--no-report"], capsys)
     assert code == 0, err
     assert not stale.exists() and [p.name for p in out.iterdir() if p.name.startswith(".")] == []
+
+
+SIGTERM_ANALYZE = """
+import os, signal, sys
+import cartreg.report as report
+from cartreg.cli.main import main
+def killed(*a, **k):
+    os.kill(os.getpid(), signal.SIGTERM)
+report.write_report = killed
+sys.exit(main(["analyze", sys.argv[1], "-o", sys.argv[2]]))
+"""
+
+
+def test_sigterm_during_analyze_leaves_no_results(reg, tmp_path):
+    out = tmp_path / "out"
+    p = subprocess.run([sys.executable, "-c", SIGTERM_ANALYZE, str(reg), str(out)], capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 143 and "terminated" in p.stderr and "Traceback" not in p.stderr
+    assert not (out / "results.json").exists() and not (out / "patients.csv").exists()
+    assert [q.name for q in out.iterdir() if q.name.startswith(".")] == []
