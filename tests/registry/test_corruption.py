@@ -19,7 +19,10 @@ from cartreg.registry import read_registry
 from .conftest import BASE, write_registry
 
 TOKENS = list(',;"\n\r\t 0123456789-.:/abcXYZé\u00a0\ufeff\x00') + ["yes", "2020-02-30", "Yescarta", "NaN", "1e400",
-                                                                      "patient_id", "P1"]
+                                                                      "patient_id", "P1",
+                                                                      # issue 16's hostile values
+                                                                      "\x1b[2J", "[/]", "\u200b", "=1+2", "1,450",
+                                                                      "1_000", "2202-01-01", "\t"]
 NOISE = st.lists(st.sampled_from(TOKENS), max_size=8).map("".join)
 FILES = ["patients.csv", "infusions.csv", "responses.csv", "treatments.csv"]
 
