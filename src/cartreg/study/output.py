@@ -59,8 +59,10 @@ def neutralise_text(arr: Any) -> Any:
 
     if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
         return arr
-    risky = pc.and_(pc.and_(pc.match_substring_regex(arr, FORMULA_START),
-                            pc.invert(pc.match_substring_regex(arr, PLAIN_NUMBER))),
+    starts = pc.match_substring_regex(arr, FORMULA_START)
+    if not pc.any(starts).as_py():  # the common case: one anchored regex pass, nothing else
+        return arr
+    risky = pc.and_(pc.and_(starts, pc.invert(pc.match_substring_regex(arr, PLAIN_NUMBER))),
                     pc.invert(pc.match_substring_regex(arr, LONE_SIGN)))
     if not pc.any(risky).as_py():
         return arr
