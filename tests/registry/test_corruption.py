@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,7 +19,10 @@ from cartreg.registry import read_registry
 from .conftest import BASE, write_registry
 
 TOKENS = list(',;"\n\r\t 0123456789-.:/abcXYZé\u00a0\ufeff\x00') + ["yes", "2020-02-30", "Yescarta", "NaN", "1e400",
-                                                                      "patient_id", "P1"]
+                                                                      "patient_id", "P1",
+                                                                      # issue 16's hostile values
+                                                                      "\x1b[2J", "[/]", "\u200b", "=1+2", "1,450",
+                                                                      "1_000", "2202-01-01", "\t"]
 NOISE = st.lists(st.sampled_from(TOKENS), max_size=8).map("".join)
 FILES = ["patients.csv", "infusions.csv", "responses.csv", "treatments.csv"]
 
@@ -69,3 +73,129 @@ def test_corruption_never_crashes(tmp_path, capfd, edits):
     assert summary["errors"] + summary["warnings"] + summary["notes"] == len(report)
     report.to_json()
     report.to_text()
+
+
+# ------------------------------------------------------------------ issue 16: workbooks, .duckdb, the CLI
+import hashlib  # noqa: E402
+
+import duckdb  # noqa: E402
+import openpyxl  # noqa: E402
+
+from cartreg.cli.main import main  # noqa: E402
+
+
+def _write_workbook(path: Path, tables) -> Path:
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for name, rows in tables.items():
+        ws = wb.create_sheet(name)
+        ws.append(list(rows[0]))
+        for r in rows:
+            ws.append(list(r.values()))
+    wb.save(path)
+    return path
+
+
+CELL_TOKENS = st.one_of(NOISE, st.sampled_from(["=1+2", "=A1", "[/]", "\x1b[2J", "\u200b", "1,450", "2202-01-01",
+                                                "", " P1\t", "p1"]), st.integers(-10, 10**6), st.floats())
+
+
+@st.composite
+def cell_edit(draw):
+    name = draw(st.sampled_from(list(BASE)))
+    return name, draw(st.integers(1, 6)), draw(st.integers(1, 14)), draw(CELL_TOKENS)
+
+
+def _outputs_clean(out_dir: Path, code: int) -> None:
+    """No temporary left; a failed import leaves no file at all."""
+    names = sorted(p.name for p in out_dir.iterdir())
+    assert [n for n in names if n.startswith(".")] == [], names
+    if code != 0:
+        assert names == [], names
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(cell_edit(), min_size=1, max_size=4), st.one_of(st.none(), corruption()))
+def test_workbook_corruption_never_crashes_and_leaves_nothing(tmp_path, capfd, edits, byte_edit):
+    book = tmp_path / "reg.xlsx"
+    book.unlink(missing_ok=True)
+    _write_workbook(book, BASE)
+    wb = openpyxl.load_workbook(book)
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    for name, row, col, value in edits:
+        if isinstance(value, str):  # openpyxl cannot write control characters into a cell
+            value = ILLEGAL_CHARACTERS_RE.sub("", value)
+        wb[name].cell(row=row, column=col, value=value)
+    wb.save(book)
+    if byte_edit is not None:
+        _, kind, pos, length, noise, blob = byte_edit
+        if kind != "remove":
+            _apply(book, kind, pos, length, noise, blob)
+    out_dir = tmp_path / "out"
+    shutil.rmtree(out_dir, ignore_errors=True)
+    out_dir.mkdir()
+    code = main(["import", str(book), "-o", str(out_dir / "r.duckdb")])
+    err = capfd.readouterr().err
+    assert code in (0, 1, 2) and "Traceback" not in err and "\x1b" not in err
+    _outputs_clean(out_dir, code)
+
+
+def _table_digest(db: Path) -> str:
+    con = duckdb.connect(str(db), read_only=True)
+    h = hashlib.sha256()
+    for t in ("patients", "infusions", "responses", "treatments", "metadata"):
+        h.update(repr(con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()).encode())
+    con.close()
+    return h.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def imported(tmp_path_factory) -> tuple[Path, str]:
+    d = tmp_path_factory.mktemp("imp")
+    write_registry(d / "reg", BASE)
+    db = d / "r.duckdb"
+    assert main(["import", str(d / "reg"), "-o", str(db)]) == 0
+    return db, _table_digest(db)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kind=st.sampled_from(["replace", "delete", "insert", "truncate", "bytes"]), pos=st.integers(0, 1 << 20),
+       length=st.integers(0, 64), noise=NOISE, blob=st.binary(min_size=1, max_size=16))
+def test_duckdb_corruption_is_detected_or_harmless(tmp_path, capfd, imported, kind, pos, length, noise, blob):
+    db, digest = imported
+    bad = tmp_path / "bad.duckdb"
+    shutil.copyfile(db, bad)
+    _apply(bad, kind, pos, length, noise, blob)
+    out_dir = tmp_path / "out"
+    shutil.rmtree(out_dir, ignore_errors=True)
+    out_dir.mkdir()
+    code = main(["validate", str(bad)])
+    err = capfd.readouterr().err
+    assert code in (0, 1, 2) and "Traceback" not in err
+    if code == 0:  # accepted: then the data must be exactly the imported data
+        assert _table_digest(bad) == digest
+        code = main(["analyze", str(bad), "-o", str(out_dir / "a"), "--no-report"])
+        err = capfd.readouterr().err
+        assert code in (0, 1, 2) and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(corruption(), min_size=1, max_size=3))
+def test_csv_corruption_through_import_leaves_nothing(tmp_path, capfd, edits):
+    d = tmp_path / "reg"
+    shutil.rmtree(d, ignore_errors=True)
+    write_registry(d, BASE)
+    for name, kind, pos, length, noise, blob in edits:
+        if (d / name).exists():
+            _apply(d / name, kind, pos, length, noise, blob)
+    before = {p.name: p.read_bytes() for p in d.iterdir()}
+    out_dir = tmp_path / "out"
+    shutil.rmtree(out_dir, ignore_errors=True)
+    out_dir.mkdir()
+    code = main(["import", str(d), "-o", str(out_dir / "r.duckdb")])
+    err = capfd.readouterr().err
+    assert code in (0, 1, 2) and "Traceback" not in err and "\x1b" not in err
+    _outputs_clean(out_dir, code)
+    assert {p.name: p.read_bytes() for p in d.iterdir()} == before  # the input is never changed

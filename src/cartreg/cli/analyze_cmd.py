@@ -41,6 +41,35 @@ def summary_lines(r: dict[str, Any]) -> list[str]:
     return lines
 
 
+def check_output_dir(out: Path, registry: Path) -> None:
+    """Unusable (exit 2) before any work: an output directory that is, contains or is inside the input
+    registry (``analyze REG -o REG`` would overwrite its patients.csv), an existing file, or not writable."""
+    import os
+
+    reg, dst = Path(registry).resolve(), Path(out).resolve()
+    if dst == reg or reg.is_relative_to(dst) or dst.is_relative_to(reg):
+        raise CartregError(f"{out}: the output directory is, contains or is inside the input registry {registry}; "
+                           "choose another output directory", 2)
+    if dst.exists() and not dst.is_dir():
+        raise CartregError(f"{out}: exists and is not a directory", 2)
+    parent = next((p for p in (dst, *dst.parents) if p.exists()), None)
+    if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise CartregError(f"{out}: cannot be written ({parent} is not a writable directory)", 2)
+
+
+#: The files analyze writes at the top of OUTDIR; removed again when writing fails part-way, so that
+#: no results.json is left without its report (or beside tables of an earlier run).
+OUTPUT_FILES = ("results.json", "results.json.tmp", "patients.csv", "report.html", "IDENTIFYING-DATA.txt")
+
+
+def _remove_outputs(out: Path) -> None:
+    for name in OUTPUT_FILES:
+        try:
+            (out / name).unlink()
+        except OSError:
+            pass
+
+
 def register(app: typer.Typer) -> None:
     @app.command("analyze")
     def analyze_cmd(
@@ -100,6 +129,7 @@ def register(app: typer.Typer) -> None:
         }
         plan = get_plan(study)
         params = resolve_params(config, overrides, study=study, params_type=plan.params_type)
+        check_output_dir(out, registry)
         reg = read_registry(registry, cutoff=cutoff)
         if reg.report.has_errors:
             if not drop_invalid:
@@ -114,25 +144,39 @@ def register(app: typer.Typer) -> None:
             typer.secho(f"warning: left out {before - after} patient(s) with errors (see `cartreg validate`)",
                         err=True, fg=typer.colors.YELLOW)
         analysis = run_study(reg, study, params)
-        paths = write_results(analysis, out)
-        report_path = None
-        if study != "late-failure":
-            typer.echo(f"{study}: the HTML report covers the late-failure study only; results.json written")
-        elif no_report:
-            from cartreg.report import write_tables
+        reg.con.close()  # the results are plain data now; no DuckDB connection is left to the interpreter's exit
+        from cartreg.registry.store import remove_stale_temporaries
 
-            write_tables(analysis.results, out)
-        else:
-            from cartreg.report import write_report
+        remove_stale_temporaries(out / "patients.csv")  # left by a killed run (they hold patient rows)
+        try:
+            paths = write_results(analysis, out)
+            report_path = None
+            if study != "late-failure":
+                typer.echo(f"{study}: the HTML report covers the late-failure study only; results.json written")
+            elif no_report:
+                from cartreg.report import write_tables
 
-            report_path = write_report(analysis.results, out, identifiers=identifiers)
+                write_tables(analysis.results, out)
+            else:
+                from cartreg.report import write_report
+
+                report_path = write_report(analysis.results, out, identifiers=identifiers)
+        except OSError as exc:
+            _remove_outputs(out)
+            raise CartregError(f"{out}: cannot write the outputs ({exc.strerror or exc}); the partial results were "
+                               "removed", 2) from exc
+        except BaseException:
+            _remove_outputs(out)
+            raise
         if study == "late-failure":
             for line in summary_lines(analysis.results):
                 typer.echo(line)
         n_warn = len(analysis.results.get("warnings", []))
         if n_warn:
             typer.echo(f"{n_warn} analysis warning(s): see 'warnings' in results.json")
-        typer.echo(f"results:  {paths['results']}")
-        typer.echo(f"patients: {paths['patients']}  (identifying data)")
+        from cartreg.textsafe import printable
+
+        typer.echo(f"results:  {printable(paths['results'])}")
+        typer.echo(f"patients: {printable(paths['patients'])}  (identifying data)")
         if report_path is not None:
-            typer.echo(f"report:   {report_path}")
+            typer.echo(f"report:   {printable(report_path)}")

@@ -82,10 +82,12 @@ def _time(x: float) -> str:
 
 def render_table(res: dict[str, Any]) -> None:
     """Print the results as rich tables (formatting only)."""
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from cartreg.textsafe import printable_tree, terminal_console
+
+    res = printable_tree(res)  # labels are data: no markup, no raw control characters (issue 16)
+    console = terminal_console()
     pct = f"{res['conf_level'] * 100:g}%"
     console.print(f"Competing risks: n={res['n']}, excluded={res['excluded']} (missing values); "
                   f"{pct} CI, log(-log) transform", soft_wrap=True)
@@ -129,9 +131,10 @@ def _render_model(console: Any, title: str, terms: list[dict[str, Any]], pct: st
 
 def render_models(res: dict[str, Any]) -> None:
     """Print the Fine-Gray and cause-specific models, if any (formatting only)."""
-    from rich.console import Console
+    from cartreg.textsafe import printable_tree, terminal_console
 
-    console = Console()
+    res = printable_tree(res)  # term labels are data: no markup, no raw control characters (issue 16)
+    console = terminal_console()
     pct = f"{res['conf_level'] * 100:g}%"
     fg = res.get("finegray")
     if fg:
@@ -172,8 +175,10 @@ def register(app: typer.Typer) -> None:
                                     strata=strata, covariates=parse_columns(covariates),
                                     reference_levels=parse_reference_levels(reference_level),
                                     cause=cause, cause_specific=cause_specific)
+        from cartreg.textsafe import printable
+
         for n in notes:
-            typer.echo(n, err=True)
+            typer.echo(printable(n), err=True)
         if fmt == "json":
             sys.stdout.write(json.dumps(res, allow_nan=False) + "\n")
         else:

@@ -46,19 +46,103 @@ def _register_all() -> None:
 _register_all()
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised as an exception so that every ``finally`` and atomic-write cleanup runs."""
+
+
+def _on_sigterm(signum, frame) -> None:  # pragma: no cover - exercised in a subprocess test
+    raise Terminated()
+
+
+def _install_sigterm_handler():
+    """SIGTERM becomes :class:`Terminated` (main thread only); returns the previous handler."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        return signal.signal(signal.SIGTERM, _on_sigterm)
+    return None
+
+
+def _restore_sigterm_handler(previous) -> None:
+    import signal
+
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _is_interrupt(exc: BaseException) -> bool:
+    """DuckDB turns Ctrl-C during a query into ``duckdb.InterruptException`` ("Query interrupted")."""
+    return type(exc).__name__ == "InterruptException" or str(exc).startswith("Query interrupted")
+
+
+def _interrupt_in_chain(exc: BaseException) -> KeyboardInterrupt | None:
+    """The KeyboardInterrupt (or :class:`Terminated`) an exit was raised from, if any."""
+    seen = 0
+    e: BaseException | None = exc
+    while e is not None and seen < 10:
+        if isinstance(e, KeyboardInterrupt):
+            return e
+        e = e.__cause__ or e.__context__
+        seen += 1
+    return None
+
+
+def _is_corrupt_database(exc: BaseException) -> bool:
+    """DuckDB's error for a block whose checksum does not match (a damaged .duckdb file)."""
+    text = str(exc)
+    return type(exc).__module__.lstrip("_").startswith("duckdb") and (
+        "Corrupt database file" in text or "Could not read enough bytes" in text)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; return the exit code (used by tests and by the console script)."""
+    """Run the CLI; return the exit code (used by tests and by the console script).
+
+    Exit codes: 0 success, 1 data errors, 2 unusable input, 130 interrupted (Ctrl-C), 143
+    terminated (SIGTERM); a :class:`CartregError` is one line on stderr, with any control character
+    in it shown escaped.
+    """
+    from cartreg.textsafe import printable
+
+    previous = _install_sigterm_handler()
+    try:
+        return _run(argv, printable)
+    finally:
+        _restore_sigterm_handler(previous)
+
+
+def _run(argv: list[str] | None, printable) -> int:
     try:
         app(args=argv, standalone_mode=True)
     except SystemExit as exc:  # typer/click exit with the command's code
+        interrupt = _interrupt_in_chain(exc)  # typer turns Ctrl-C into a silent Exit(130)
+        if isinstance(interrupt, Terminated):
+            typer.secho("terminated", err=True)
+            return 143
+        if interrupt is not None:
+            typer.secho("interrupted", err=True)
+            return 130
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)
     except CartregError as exc:
-        typer.secho(f"error: {exc.message}", err=True, fg=typer.colors.RED)
+        typer.secho(f"error: {printable(exc.message, keep_newlines=True)}", err=True, fg=typer.colors.RED)
         return exc.exit_code
+    except Terminated:
+        typer.secho("terminated", err=True)
+        return 143
     except KeyboardInterrupt:
         typer.secho("interrupted", err=True)
         return 130
+    except Exception as exc:
+        if _is_interrupt(exc):
+            typer.secho("interrupted", err=True)
+            return 130
+        if _is_corrupt_database(exc):  # a damaged block is only found when a query reads it
+            first = (str(exc).splitlines() or [""])[0]
+            typer.secho(f"error: the DuckDB file is damaged ({printable(first)}); import the registry again",
+                        err=True, fg=typer.colors.RED)
+            return 2
+        raise
     return 0
 
 

@@ -41,9 +41,24 @@ def validate_cmd(
     """Check a registry and print every problem (exit 0 no errors, 1 errors, 2 unusable input)."""
     from cartreg.registry import read_registry
 
-    reg = read_registry(path, cutoff=cutoff)
-    _print_report(reg.report, fmt, None if show_all else limit)
+    _mention_stale(path)
+    reg = read_registry(path, cutoff=cutoff, verify=True)
+    try:
+        _print_report(reg.report, fmt, None if show_all else limit)
+    finally:
+        reg.con.close()  # no DuckDB connection (or its threads) left to the interpreter's exit
     raise typer.Exit(1 if reg.report.has_errors else 0)
+
+
+def _mention_stale(path: Path) -> None:
+    """Name the temporaries a killed import left beside ``path`` (they hold patient rows)."""
+    from cartreg.registry.store import stale_temporaries
+    from cartreg.textsafe import printable
+
+    for p in stale_temporaries(path):
+        typer.secho(f"warning: {printable(p)} is a temporary file left by an interrupted import (its process no "
+                    "longer runs); it holds patient data: delete it, or rerun the import, which removes it",
+                    err=True, fg=typer.colors.YELLOW)
 
 
 def import_cmd(
@@ -57,16 +72,23 @@ def import_cmd(
     """Validate a registry, then load it into one DuckDB file (atomic; refuses on errors)."""
     from cartreg.registry import import_registry
     from cartreg.registry.store import RegistryInvalidError
+    from cartreg.textsafe import printable
+
+    def on_stale(paths) -> None:
+        for p in paths:
+            typer.secho(f"note: removed {printable(p)}, a temporary file left by an interrupted import",
+                        err=True, fg=typer.colors.YELLOW)
 
     try:
-        result = import_registry(path, out, cutoff=cutoff, drop_invalid=drop_invalid, replace=replace)
+        result = import_registry(path, out, cutoff=cutoff, drop_invalid=drop_invalid, replace=replace,
+                                 on_stale=on_stale)
     except RegistryInvalidError as exc:
         _print_report(exc.report, OutputFormat.text, limit, err=True)
         raise
     s = result.report.summary()
     counts = ", ".join(f"{n} {t}" for t, n in result.metadata.row_counts.items())
     cut = result.metadata.data_cutoff
-    typer.echo(f"imported {counts} into {result.out}")
+    typer.echo(f"imported {counts} into {printable(result.out)}")
     typer.echo(
         f"data cut-off {cut.isoformat() if cut else 'none'}{' (inferred: latest date)' if result.metadata.data_cutoff_inferred else ''}; "
         f"{s['warnings']} warnings, {s['notes']} notes"

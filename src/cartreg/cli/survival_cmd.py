@@ -87,10 +87,12 @@ def _p(p: float | None) -> str:
 
 def render_table(res: dict[str, Any]) -> None:
     """Print the results as rich tables (formatting only)."""
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from cartreg.textsafe import printable_tree, terminal_console
+
+    res = printable_tree(res)  # labels are data: no markup, no raw control characters (issue 16)
+    console = terminal_console()
     pct = f"{res['conf_level'] * 100:g}%"
     tab = Table(title=f"Kaplan-Meier (n={res['n']}, events={res['events']}, excluded={res['excluded']}; "
                       f"{pct} CI, {res['conf_type']})")
@@ -113,7 +115,9 @@ def render_table(res: dict[str, Any]) -> None:
                            f"{_f(r['survival'])} ({_f(lo)}–{_f(hi)})")
         console.print(at)
     lr = res.get("logrank")
-    if lr:
+    if lr and lr["chi2"] is None:
+        console.print("Log-rank test: not computable (singular variance matrix)")
+    elif lr:
         console.print(f"Log-rank test: chi2 = {lr['chi2']:.3f} on {lr['df']} df, {_p(lr['p'])}")
     cox = res.get("cox")
     if cox:
@@ -177,8 +181,10 @@ def register(app: typer.Typer) -> None:
                                       parse_at(at), conf_type, conf_level, ties,
                                       reference_levels=parse_reference_levels(reference_level),
                                       weights=weights, robust=robust, cluster=cluster, firth=firth)
+        from cartreg.textsafe import printable
+
         for n in notes:
-            typer.echo(n, err=True)
+            typer.echo(printable(n), err=True)
         if fmt == "json":
             sys.stdout.write(json.dumps(res, allow_nan=False) + "\n")
         else:

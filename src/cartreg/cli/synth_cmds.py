@@ -18,6 +18,41 @@ def _progress(prefix: str = "synth"):
     return say
 
 
+#: The largest registry ``synth`` writes (about 20 s and a few GB per 10^6 patients).
+MAX_PATIENTS = 10_000_000
+#: Seeds are non-negative integers below 2**63 (numpy's generators take any non-negative integer).
+MAX_SEED = 2**63 - 1
+
+
+def check_synth_args(patients: int, seed: int, out: Path, replace: bool) -> None:
+    """Unusable input (exit 2) before any work: a size or seed out of range, or an existing registry
+    at ``out`` without ``--replace`` (a directory holding registry CSVs, or an existing file)."""
+    from cartreg.errors import CartregError
+    from cartreg.io.registry_files import TABLE_NAMES
+
+    if not 1 <= patients <= MAX_PATIENTS:
+        raise CartregError(f"--patients must be between 1 and {MAX_PATIENTS:,}, got {patients}", 2)
+    if not 0 <= seed <= MAX_SEED:
+        raise CartregError(f"--seed must be a whole number between 0 and 2**63-1, got {seed}", 2)
+    suffix = out.suffix.lower()
+    if suffix in (".xlsx", ".duckdb"):
+        if out.is_dir():
+            raise CartregError(f"{out}: is a directory", 2)
+        if out.exists() and not replace:
+            raise CartregError(f"{out} already exists; use --replace to overwrite it", 2)
+        if not out.parent.is_dir():
+            raise CartregError(f"{out.parent}: no such directory", 2)
+        return
+    if out.exists() and not out.is_dir():
+        raise CartregError(f"{out} exists and is not a directory", 2)
+    if out.is_dir() and not replace:
+        existing = [p.name for p in sorted(out.iterdir())
+                    if p.suffix.lower() == ".csv" and p.stem.strip().lower() in TABLE_NAMES]
+        if existing:
+            raise CartregError(f"{out} already holds a registry ({', '.join(existing)}); use --replace to "
+                               "overwrite it", 2)
+
+
 def register(app: typer.Typer) -> None:
     """Add ``synth`` and ``calibrate`` to the cartreg app."""
 
@@ -27,7 +62,7 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, "--seed", help="Random seed: the same seed gives byte-identical output."),
         out: Path | None = typer.Option(None, "-o", "--output", help="A directory (CSV files), FILE.xlsx or FILE.duckdb."),
         config: Path | None = typer.Option(None, "--config", help="Generator parameters (TOML) merged over the defaults."),
-        replace: bool = typer.Option(False, "--replace", help="Replace an existing .duckdb file."),
+        replace: bool = typer.Option(False, "--replace", help="Replace an existing registry (directory, .xlsx or .duckdb)."),
         print_config: bool = typer.Option(False, "--print-default-config",
                                           help="Print the default config (to edit a copy) and exit."),
     ) -> None:
@@ -43,6 +78,7 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(0)
         if out is None:
             raise CartregError("give the output with -o DIR, -o FILE.xlsx or -o FILE.duckdb")
+        check_synth_args(patients, seed, out, replace)
         say = _progress()
         cfg = load_config(config)
         say(f"generating {patients} patients, seed {seed}")

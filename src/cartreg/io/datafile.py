@@ -27,6 +27,7 @@ from __future__ import annotations
 import csv
 import difflib
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +42,7 @@ MISSING_TOKENS: tuple[str, ...] = ("", "NA", "N/A", "NaN", "nan", "NULL", "null"
 
 _NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 _BOM = b"\xef\xbb\xbf"
+_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -153,13 +155,15 @@ def _unique_names(names: list[str]) -> list[str]:
 def _read_csv(path: Path) -> DataTable:
     import pyarrow.csv as pacsv
 
-    raw = path.read_bytes()
-    if raw.startswith(_BOM):
-        raw = raw[len(_BOM):]
+    raw = _checked_bytes(path)
     try:
         text = raw.decode("utf-8")
         encoding = "utf-8"
-    except UnicodeDecodeError:
+    except UnicodeDecodeError as exc:
+        if _UTF8_MULTIBYTE.search(raw):  # a UTF-8 file with stray bytes: never re-decoded
+            line = raw[:exc.start].count(b"\n") + 1
+            raise CartregError(f"{path.name}: line {line} holds bytes that are not UTF-8 in a UTF-8 file; "
+                               "retype the value or save the file as CSV UTF-8") from None
         text = raw.decode("cp1252", errors="replace")
         encoding = "cp1252"
     first = text.split("\n", 1)[0].rstrip("\r")
@@ -173,21 +177,51 @@ def _read_csv(path: Path) -> DataTable:
     if not body.strip():
         return DataTable(path, tuple(names), {n: pa.array([], pa.string()) for n in names}, 0, 2,
                          delim == ";")
-    try:
-        table = pacsv.read_csv(
-            io.BytesIO(body),
-            read_options=pacsv.ReadOptions(column_names=names, encoding=encoding),
-            parse_options=pacsv.ParseOptions(delimiter=delim),
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
-    except pa.ArrowInvalid as exc:
-        raise CartregError(f"cannot read {path.name} as CSV: {exc}") from exc
+    block = 1 << 20
+    while True:  # a field longer than pyarrow's block: raise the block size (up to 256 MiB)
+        try:
+            table = pacsv.read_csv(
+                io.BytesIO(body),
+                read_options=pacsv.ReadOptions(column_names=names, encoding=encoding, block_size=block),
+                parse_options=pacsv.ParseOptions(delimiter=delim),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={n: pa.string() for n in names},
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                ),
+            )
+            break
+        except pa.ArrowInvalid as exc:
+            if "straddl" in str(exc) and block < 1 << 28:
+                block *= 16
+                continue
+            if "straddl" in str(exc):
+                raise CartregError(f"cannot read {path.name} as CSV: one row is longer than 256 MiB "
+                                   "(an unclosed quote?)") from exc
+            raise CartregError(f"cannot read {path.name} as CSV: {exc}") from exc
     data = {n: table.column(n).combine_chunks() for n in names}
     return DataTable(path, tuple(names), data, table.num_rows, 2, delim == ";")
+
+
+def _checked_bytes(path: Path) -> bytes:
+    """The file's bytes, BOM removed and CR-only line ends made LF; CartregError (exit 2) for a file
+    that is not 8-bit text (UTF-16, zip, binary) or holds a NUL byte in a value."""
+    from cartreg.io.registry_files import _check_text_file
+
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise CartregError(f"{path.name}: cannot read ({exc.strerror})") from exc
+    _check_text_file(raw[:1 << 16], path.name)
+    if raw.startswith(_BOM):
+        raw = raw[len(_BOM):]
+    if b"\n" not in raw and b"\r" in raw:  # classic Mac line ends
+        raw = raw.replace(b"\r", b"\n")
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        line = raw[:nul].count(b"\n") + 1
+        raise CartregError(f"{path.name}: line {line} holds a NUL byte; values may not contain control characters")
+    return raw
 
 
 def _read_parquet(path: Path) -> DataTable:
@@ -231,12 +265,25 @@ def _xlsx_column(values: list[object]) -> pa.Array:
 def _read_xlsx(path: Path) -> DataTable:
     import openpyxl
 
+    from cartreg.io.xlsx_limits import MAX_ROWS, check_workbook, too_many_rows
+
+    check_workbook(path)  # documented size limits, before parsing (bounded memory)
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a bad file
         raise CartregError(f"cannot read {path.name} as an Excel workbook: {exc}") from exc
     try:
-        rows = [r for r in wb.worksheets[0].iter_rows(values_only=True)]
+        if not wb.worksheets:
+            raise CartregError(f"{path.name} has no worksheet")
+        rows = []
+        for i, r in enumerate(wb.worksheets[0].iter_rows(values_only=True), start=1):
+            if i > MAX_ROWS:
+                raise too_many_rows(path.name)
+            rows.append(r)
+    except CartregError:
+        raise
+    except Exception as exc:  # read-only mode parses the sheet lazily, here
+        raise CartregError(f"cannot read {path.name} as an Excel workbook: {type(exc).__name__}: {exc}") from exc
     finally:
         wb.close()
     while rows and all(v is None or (isinstance(v, str) and not v.strip()) for v in rows[-1]):

@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cartreg.registry.schema import SEVERITIES
+from cartreg.textsafe import markup_safe, printable
 
 #: Column order and types of the issue table (also the stored ``validation_issues`` table).
 ISSUE_SCHEMA = pa.schema(
@@ -162,7 +163,8 @@ def _plain_lines(table: pa.Table, severity: str, total: int, console) -> None:
     out = console.file
     for r in table.to_pylist():
         where = (r["file"] or "") if r["row"] is None else f"{r['file']}:{r['row']}"
-        out.write("\t".join((where, r["column"] or "", r["value"] or "", r["rule"], r["message"] or "")) + "\n")
+        fields = (where, r["column"] or "", r["value"] or "", r["rule"], r["message"] or "")
+        out.write("\t".join(printable(f) for f in fields) + "\n")
 
 
 def render_text(report: ValidationReport, console, limit: int | None = 20) -> None:
@@ -174,7 +176,7 @@ def render_text(report: ValidationReport, console, limit: int | None = 20) -> No
     from rich.table import Table
 
     s = report.summary()
-    head = f"{report.path}: " if report.path else ""
+    head = f"{markup_safe(report.path)}: " if report.path else ""
     console.print(f"{head}{s['errors']} errors, {s['warnings']} warnings, {s['notes']} notes")
     if len(report) == 0:
         return
@@ -183,7 +185,7 @@ def render_text(report: ValidationReport, console, limit: int | None = 20) -> No
         counts.add_column(col, justify="right" if col == "count" else "left")
     for sev in SEVERITIES:
         for rule, n in report._where(sev).counts_by_rule().items():
-            counts.add_row(sev, rule, str(n))
+            counts.add_row(sev, markup_safe(rule), str(n))
     console.print(counts)
     shown_total = 0
     for sev in SEVERITIES:
@@ -200,8 +202,10 @@ def render_text(report: ValidationReport, console, limit: int | None = 20) -> No
             t.add_column(col, overflow="fold")
         for r in shown.to_pylist():
             value = r["value"] if r["value"] is None or len(r["value"]) <= 40 else r["value"][:37] + "..."
-            t.add_row(r["file"] or "", "" if r["row"] is None else str(r["row"]), r["column"] or "",
-                      "" if value is None else value, r["rule"], r["message"])
+            # data never reaches the terminal as markup or raw control characters (issue 16)
+            t.add_row(markup_safe(r["file"] or ""), "" if r["row"] is None else str(r["row"]),
+                      markup_safe(r["column"] or ""), "" if value is None else markup_safe(value),
+                      markup_safe(r["rule"]), markup_safe(r["message"] or ""))
         console.print(t)
     if shown_total < len(report):
         console.print(

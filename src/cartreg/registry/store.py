@@ -18,7 +18,8 @@ import datetime as dt
 import hashlib
 import json
 import os
-import tempfile
+import re
+import secrets
 from dataclasses import dataclass, field, replace as dc_replace
 from pathlib import Path
 
@@ -175,20 +176,26 @@ def is_duckdb_file(path: Path) -> bool:
     return head[8:12] == _DUCKDB_MAGIC
 
 
-def read_registry(path: str | Path, cutoff: dt.date | str | None = None) -> Registry:
+def read_registry(path: str | Path, cutoff: dt.date | str | None = None, verify: bool = False) -> Registry:
     """Read a registry from a CSV directory, an .xlsx workbook or a cartreg .duckdb file.
 
     CSV and workbook input is parsed and validated here; a .duckdb file is opened as stored (with
     its stored report), and only the cut-off rule is re-run when ``cutoff`` is given.
     Raises CartregError (exit 2) for unusable input; data errors are in ``registry.report``.
+    With ``verify`` (``cartreg validate``), every block of a .duckdb file is read once, so a
+    damaged file is found now rather than by the query that first touches the damaged block.
     """
     path = Path(path)
     cut = _parse_cutoff(cutoff)
     if path.is_file() and is_duckdb_file(path):
-        return _open_duckdb(path, cut)
+        return _open_duckdb(path, cut, verify)
     raw = read_registry_files(path)
     con = duckdb.connect()
-    report = validate_raw(con, raw, cut)
+    try:
+        report = validate_raw(con, raw, cut)
+    except BaseException:
+        con.close()  # no connection left open to the interpreter's exit
+        raise
     latest = _latest_date(con)
     meta = RegistryMetadata(
         format_version=FORMAT_VERSION,
@@ -235,8 +242,53 @@ def _metadata_from_rows(rows: dict[str, str]) -> RegistryMetadata:
     )
 
 
-def _open_duckdb(path: Path, cutoff: dt.date | None) -> Registry:
+def _open_duckdb(path: Path, cutoff: dt.date | None, verify: bool = False) -> Registry:
     con = duckdb.connect()
+    try:
+        reg = _open_duckdb_on(con, path, cutoff)
+        if verify:
+            verify_stored(con)
+        return reg
+    except CartregError:
+        con.close()
+        raise
+    except duckdb.InterruptException:
+        con.close()
+        raise
+    except duckdb.Error as exc:  # a damaged file fails while its tables are read
+        con.close()
+        raise CartregError(f"{path}: the DuckDB file is damaged ({str(exc).splitlines()[0]})", 2) from exc
+    except BaseException:
+        con.close()
+        raise
+
+
+def verify_stored(con: duckdb.DuckDBPyConnection) -> None:
+    """Read every row of every stored table (DuckDB checks each block's checksum as it reads it)."""
+    names = [r[0] for r in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = 'src' ORDER BY 1").fetchall()]
+    for name in names:
+        con.execute(f'SELECT bit_xor(hash(x)) FROM src."{name}" AS x').fetchall()
+
+
+def _damaged(path: Path, what: str) -> CartregError:
+    return CartregError(f"{path}: not a valid cartreg registry ({what}); import it again", 2)
+
+
+def _check_stored_types(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Every schema column is stored with its type (an edited file may have changed one)."""
+    stored = {(t, c): ty for t, c, ty in con.execute(
+        "SELECT table_name, column_name, data_type FROM duckdb_columns() WHERE database_name = 'src'").fetchall()}
+    for t in TABLES:
+        for c in t.columns:
+            ty = stored.get((t.name, c.name))
+            if ty is None:
+                raise _damaged(path, f"column {t.name}.{c.name} is missing")
+            if ty != c.sql_type:
+                raise _damaged(path, f"column {t.name}.{c.name} is {ty}, expected {c.sql_type}")
+
+
+def _open_duckdb_on(con: duckdb.DuckDBPyConnection, path: Path, cutoff: dt.date | None) -> Registry:
     try:
         con.execute("ATTACH ? AS src (READ_ONLY)", [str(path)])
         tables = {r[0] for r in con.execute(
@@ -246,13 +298,25 @@ def _open_duckdb(path: Path, cutoff: dt.date | None) -> Registry:
     missing = [t for t in (*TABLE_NAMES, "metadata", "validation_issues") if t not in tables]
     if missing:
         raise CartregError(f"{path}: not a cartreg registry (missing tables: {', '.join(missing)})", 2)
+    _check_stored_types(con, path)
     for name in (*TABLE_NAMES, "validation_issues", "rejected_rows"):
         if name in tables:
             con.execute(f"CREATE VIEW {name} AS SELECT * FROM src.{name}")
-    rows = dict(con.execute("SELECT key, value FROM src.metadata").fetchall())
+    try:
+        rows = {str(k): v for k, v in con.execute("SELECT key, value FROM src.metadata").fetchall()}
+    except duckdb.Error as exc:
+        raise _damaged(path, f"unreadable metadata: {str(exc).splitlines()[0]}") from exc
     if rows.get("format_version") != FORMAT_VERSION:
         raise CartregError(f"{path}: registry format version {rows.get('format_version')!r} is not supported", 2)
-    meta = _metadata_from_rows(rows)
+    try:
+        meta = _metadata_from_rows(rows)
+    except KeyError as exc:
+        raise _damaged(path, f"metadata key {exc.args[0]!r} is missing") from exc
+    except (ValueError, TypeError, AttributeError) as exc:  # json.JSONDecodeError is a ValueError
+        raise _damaged(path, f"metadata cannot be read: {type(exc).__name__}: {exc}") from exc
+    counts = _row_counts(con)
+    if counts != {t: meta.row_counts.get(t) for t in TABLE_NAMES}:
+        raise _damaged(path, f"row counts {counts} differ from those recorded at import {meta.row_counts}")
     issues_sql = "validation_issues"
     if cutoff is not None:
         # Only the cut-off rule depends on the reader's options: re-run it on the typed tables.
@@ -341,13 +405,129 @@ def _remove_quietly(p: Path) -> None:
             q.unlink()
         except FileNotFoundError:
             pass
+        except OSError:  # cleaning up after a failure must not hide the failure
+            pass
+
+
+# ------------------------------------------------------------------- temporaries and publishing
+# A temporary store is named ``.<out name>.<pid>.<random>.tmp`` beside ``out`` (same filesystem), so
+# that the temporaries of a process that died (SIGKILL, power loss) can be recognised and removed.
+
+_TEMP_RE = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[0-9a-f]{8}\.tmp(?:\.wal)?$")
+
+
+def temp_path(out: Path) -> Path:
+    """A new temporary name for building ``out``: ``.<name>.<pid>.<8 hex>.tmp`` in its directory."""
+    return out.parent / f".{out.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    except OSError:
+        return True
+    return True
+
+
+def stale_temporaries(out: str | Path) -> list[Path]:
+    """Temporaries (and their ``.wal``) left beside ``out`` by import processes that no longer run.
+
+    They hold real patient rows: :func:`import_registry` removes them; ``validate`` names them.
+    """
+    out = Path(out)
+    try:
+        entries = list(out.parent.iterdir())
+    except OSError:
+        return []
+    stale = []
+    for p in entries:
+        m = _TEMP_RE.match(p.name)
+        if m and m.group("name") == out.name and not _pid_alive(int(m.group("pid"))):
+            stale.append(p)
+    return sorted(stale)
+
+
+def remove_stale_temporaries(out: str | Path) -> list[Path]:
+    """Remove the stale temporaries of ``out`` (see :func:`stale_temporaries`); return those removed."""
+    removed = []
+    for p in stale_temporaries(out):
+        try:
+            p.unlink()
+            removed.append(p)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            pass
+    return removed
+
+
+_RENAME_NOREPLACE = 1
+_AT_FDCWD = -100
+
+
+def _rename_noreplace(src: Path, dst: Path) -> bool:
+    """``renameat2(RENAME_NOREPLACE)``: True when done; False when the system cannot do it.
+
+    Raises FileExistsError when ``dst`` exists (the check and the rename are one atomic step).
+    """
+    import ctypes
+    import errno
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    rc = fn(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), _RENAME_NOREPLACE)
+    if rc == 0:
+        return True
+    err = ctypes.get_errno()
+    if err == errno.EEXIST:
+        raise FileExistsError(err, os.strerror(err), str(dst))
+    if err in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EPERM):
+        return False  # filesystem or kernel without the flag
+    raise OSError(err, os.strerror(err), str(dst))
+
+
+def publish(tmp: Path, out: Path, replace: bool) -> None:
+    """Move the finished ``tmp`` onto ``out`` in one atomic step.
+
+    With ``replace``, ``os.replace``. Without it, the existence check and the move are one step
+    (``renameat2`` with ``RENAME_NOREPLACE``, else ``link`` then ``unlink`` of the temporary): when two
+    imports race to the same new file, exactly one wins and the other gets a CartregError (exit 2);
+    nothing is lost silently.
+    """
+    if replace:
+        os.replace(tmp, out)
+        return
+    try:
+        if not _rename_noreplace(tmp, out):
+            os.link(tmp, out)
+            os.unlink(tmp)
+    except FileExistsError:
+        raise CartregError(f"{out} was created by another process while this one was writing it; "
+                           "it was left as it is (use --replace to overwrite it)", 2) from None
+
+
+def _write_error(out: Path, exc: BaseException) -> CartregError:
+    text = getattr(exc, "strerror", None) or (str(exc).splitlines() or [type(exc).__name__])[0]
+    return CartregError(f"{out}: cannot write the file ({text}); nothing was written", 2)
 
 
 def atomic_build(out: Path, build, replace: bool = False) -> None:
-    """Run ``build(tmp_path)`` then move the result onto ``out`` in one ``os.replace``.
+    """Run ``build(tmp_path)`` then publish the result onto ``out`` (see :func:`publish`).
 
-    The temp file sits in ``out``'s directory (same filesystem). On any failure, including
-    KeyboardInterrupt, the temp file is removed and an existing ``out`` is untouched.
+    The temp file sits in ``out``'s directory (same filesystem), named with this process's id. On
+    any failure, including KeyboardInterrupt and SIGTERM (the CLI turns it into an exception), the
+    temp file is removed and an existing ``out`` is untouched. A write error (read-only directory,
+    disk full) is a CartregError (exit 2).
     """
     out = Path(out)
     if out.is_dir():
@@ -356,17 +536,22 @@ def atomic_build(out: Path, build, replace: bool = False) -> None:
         raise CartregError(f"{out} already exists; use --replace to overwrite it", 2)
     if not out.parent.exists():
         raise CartregError(f"{out.parent}: no such directory", 2)
-    fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
-    tmp = Path(name)
-    tmp.unlink()  # DuckDB must create the file itself
+    if not out.parent.is_dir():
+        raise CartregError(f"{out.parent}: is not a directory", 2)
+    tmp = temp_path(out)
     try:
         build(tmp)
-        os.replace(tmp, out)
+        publish(tmp, out, replace)
+    except CartregError:
+        _remove_quietly(tmp)
+        raise
+    except (OSError, duckdb.IOException, duckdb.PermissionException) as exc:
+        _remove_quietly(tmp)
+        raise _write_error(out, exc) from exc
     except BaseException:
         _remove_quietly(tmp)
         raise
-    _remove_quietly(Path(str(tmp)))  # a leftover .wal of the temp name, if any
+    _remove_quietly(tmp)  # a leftover .wal of the temp name, if any
 
 
 def import_registry(
@@ -375,20 +560,30 @@ def import_registry(
     cutoff: dt.date | str | None = None,
     drop_invalid: bool = False,
     replace: bool = False,
+    on_stale=None,
 ) -> ImportResult:
     """Validate a registry and write it into one DuckDB file, atomically.
 
     Raises :class:`RegistryInvalidError` (exit 1, with the report) when there are errors and
     ``drop_invalid`` is False; with ``drop_invalid`` every patient with an error is left out with all
     of their rows and listed in ``rejected_rows``. Refuses to overwrite ``out`` unless ``replace``.
+    Stale temporaries of ``out`` left by a killed import are removed first; ``on_stale(paths)`` is
+    told which.
     """
     out = Path(out)
+    if out.is_dir():
+        raise CartregError(f"{out}: is a directory (give the .duckdb file to write)", 2)
     if out.exists() and not replace:
         raise CartregError(f"{out} already exists; use --replace to overwrite it", 2)
     if not out.parent.is_dir():  # fail before the (long) validation
         raise CartregError(f"{out.parent}: no such directory", 2)
+    if not os.access(out.parent, os.W_OK | os.X_OK):
+        raise CartregError(f"{out.parent}: the directory is not writable", 2)
     if Path(path).resolve() == out.resolve():
         raise CartregError(f"{out}: the output would overwrite the input", 2)
+    removed = remove_stale_temporaries(out)
+    if removed and on_stale is not None:
+        on_stale(removed)
     reg = read_registry(path, cutoff=cutoff)
     if reg.report.has_errors and not drop_invalid:
         n = reg.report.count("error")

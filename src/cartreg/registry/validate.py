@@ -70,9 +70,25 @@ def _raw(c: Column) -> str:
     return _q(c.name if c.type == "text" else c.name + "__raw")
 
 
-def _number_expr(ref: str) -> str:
-    # Decimal comma (French exports) -> decimal point; "62.0" reads as 62.
-    return f"TRY_CAST(replace({ref}, ',', '.') AS DOUBLE)"
+#: ``1,450``: a comma that may separate thousands (1450) as well as decimals (1.45).
+AMBIGUOUS_COMMA_RE = r"[+-]?[1-9]\d{0,2}(,\d{3})+"
+
+
+def _number_expr(ref: str, decimal_comma: bool = True) -> str:
+    """DOUBLE of the text, NULL when it is not a plain number.
+
+    ``62.0`` reads as 62; a digit separator (``1_000``) never reads. A decimal comma (``5,5``) reads
+    in a ``;``-delimited file (``decimal_comma``, French exports); elsewhere only where it has no
+    other reading: ``1,450`` may be 1450 or 1.45, so it does not read (an ``invalid_number``).
+    """
+    if decimal_comma:
+        comma = f"TRY_CAST(replace({ref}, ',', '.') AS DOUBLE)"
+    else:
+        comma = (f"CASE WHEN regexp_full_match({ref}, '[+-]?\\d*,\\d+') "
+                 f"AND NOT regexp_full_match({ref}, '{AMBIGUOUS_COMMA_RE}') "
+                 f"THEN TRY_CAST(replace({ref}, ',', '.') AS DOUBLE) END")
+    return (f"(CASE WHEN contains({ref}, '_') THEN NULL::DOUBLE WHEN contains({ref}, ',') THEN {comma} "
+            f"ELSE TRY_CAST({ref} AS DOUBLE) END)")
 
 
 def _date_value(ref: str) -> Query:
@@ -89,16 +105,16 @@ def _date_value(ref: str) -> Query:
     )
 
 
-def _readable(c: Column, ref: str) -> Query:
+def _readable(c: Column, ref: str, decimal_comma: bool = True) -> Query:
     """Boolean SQL: the non-empty text parses as the column's type (range aside)."""
     if c.type == "date":
         d = _date_value(ref)
         return Query(f"(({d.sql}) IS NOT NULL)", d.params)
     if c.type == "integer":
-        n = _number_expr(ref)
+        n = _number_expr(ref, decimal_comma)
         return Query(f"(isfinite({n}) AND {n} = round({n}) AND abs({n}) <= 2147483647)")
     if c.type == "number":
-        return Query(f"isfinite({_number_expr(ref)})")
+        return Query(f"isfinite({_number_expr(ref, decimal_comma)})")
     if c.type == "bool":
         return Query(f"(lower({ref}) IN (SELECT unnest(?::VARCHAR[])))", (list(BOOL_TRUE + BOOL_FALSE),))
     if c.type == "code":
@@ -114,14 +130,14 @@ def _canonical(c: Column, ref: str) -> Query:
     return Query(f"(?::VARCHAR[])[list_position(?::VARCHAR[], lower({ref}))]", (values, keys))
 
 
-def _value(c: Column, ref: str) -> Query:
+def _value(c: Column, ref: str, decimal_comma: bool = True) -> Query:
     """Typed value (NULL when unreadable), before range checks."""
     if c.type == "date":
         return _date_value(ref)
     if c.type in ("integer", "number"):
-        ok = _readable(c, ref)
+        ok = _readable(c, ref, decimal_comma)
         cast = "INTEGER" if c.type == "integer" else "DOUBLE"
-        return Query(f"CASE WHEN {ok.sql} THEN CAST({_number_expr(ref)} AS {cast}) END", ok.params)
+        return Query(f"CASE WHEN {ok.sql} THEN CAST({_number_expr(ref, decimal_comma)} AS {cast}) END", ok.params)
     if c.type == "bool":
         return Query(
             f"CASE WHEN lower({ref}) IN (SELECT unnest(?::VARCHAR[])) THEN TRUE "
@@ -147,9 +163,9 @@ def _subst(template: str, val: Query) -> Query:
     return Query(template.replace("__v", f"({val.sql})"), val.params * template.count("__v"))
 
 
-def _typed_value(c: Column, ref: str) -> Query:
+def _typed_value(c: Column, ref: str, decimal_comma: bool = True) -> Query:
     """Typed value, NULL when unreadable or out of range."""
-    val = _value(c, ref)
+    val = _value(c, ref, decimal_comma)
     if c.minimum is None and c.maximum is None:
         return val
     return _subst(f"CASE WHEN {_in_range(c, '__v')} THEN __v END", val)
@@ -182,7 +198,7 @@ def _insert(con: duckdb.DuckDBPyConnection, queries: list[Query]) -> None:
     con.execute(sql, params)
 
 
-def _cell_checks(table: Table, label: str, present: set[str]) -> list[Query]:
+def _cell_checks(table: Table, label: str, present: set[str], decimal_comma: bool = True) -> list[Query]:
     """Queries for the rules that look at one cell at a time.
 
     They compare the parsed value with the source text, so the costly parse expressions only run
@@ -197,7 +213,7 @@ def _cell_checks(table: Table, label: str, present: set[str]) -> list[Query]:
                                      Query("?", (f"{c.name} is required",)), Query(f"{raw} IS NULL")))
         if c.name not in present or c.type == "text":
             continue
-        ok = _readable(c, raw)
+        ok = _readable(c, raw, decimal_comma)
         rule = {"date": "invalid_date", "integer": "invalid_number", "number": "invalid_number",
                 "bool": "invalid_boolean", "code": "unknown_code"}[c.type]
         expect = {
@@ -208,7 +224,17 @@ def _cell_checks(table: Table, label: str, present: set[str]) -> list[Query]:
             "code": "is not a known code (allowed: " + ", ".join(c.codes) + ")",
         }[c.type]
         failed = f"{raw} IS NOT NULL AND {typed} IS NULL"
-        out.append(_issue_select(t, label, c.name, raw, rule, Query(f"printf(?, {raw})", (f"{c.name} '%s' {expect}",)),
+        msg = Query(f"printf(?, {raw})", (f"{c.name} '%s' {expect}",))
+        if c.type in ("integer", "number"):
+            msg = Query(
+                f"printf(CASE WHEN contains({raw}, '_') THEN ? "
+                f"WHEN NOT ? AND regexp_full_match({raw}, '{AMBIGUOUS_COMMA_RE}') THEN ? ELSE ? END, {raw})",
+                (f"{c.name} '%s' is not a number: digit separators such as '_' are not read",
+                 decimal_comma,
+                 f"{c.name} '%s' is ambiguous: the comma may separate thousands or decimals in a comma-delimited "
+                 "file; write the number without a thousands separator, with a decimal point",
+                 f"{c.name} '%s' {expect}"))
+        out.append(_issue_select(t, label, c.name, raw, rule, msg,
                                  Query(f"{failed} AND NOT coalesce({ok.sql}, FALSE)", ok.params)))
         if c.minimum is not None or c.maximum is not None:
             bounds = (f"{_fmt_bound(c.minimum)}–{_fmt_bound(c.maximum)}" if c.maximum is not None
@@ -252,6 +278,21 @@ def _empty_raw(table: Table) -> pa.Table:
     return pa.table({n: pa.array([], pa.int64() if n == "_row" else pa.string()) for n in names})
 
 
+def decimal_comma_allowed(rt: RawTable | None) -> bool:
+    """A decimal comma reads everywhere in a ``;``-delimited CSV; elsewhere only without another reading."""
+    return rt is not None and rt.delimiter == ";"
+
+
+def trim_unicode_whitespace(data: pa.Table) -> pa.Table:
+    """Every text column with leading and trailing Unicode whitespace removed (tab, no-break space,
+    ideographic space...), vectorised. Invisible format characters (zero-width space) are not
+    whitespace: they stay, and are reported in identifiers."""
+    import pyarrow.compute as pc
+
+    cols = [pc.utf8_trim_whitespace(col) if pa.types.is_string(col.type) else col for col in data.columns]
+    return pa.Table.from_arrays(cols, names=data.column_names)
+
+
 def _load_parsed(con: duckdb.DuckDBPyConnection, table: Table, rt: RawTable | None) -> tuple[str, tuple[str, ...]]:
     """Create the parse table ``<table>``: trimmed text (``<col>__raw``, empty -> NULL) beside the
     typed value (``<col>``), all-empty rows dropped. Returns (file label, extra column names)."""
@@ -263,18 +304,20 @@ def _load_parsed(con: duckdb.DuckDBPyConnection, table: Table, rt: RawTable | No
         raise CartregError(f"{rt.label}: column names starting with '_' or ending in '__raw' are reserved "
                            f"({', '.join(reserved)}); please rename them", 2)
     names = (*table.column_names, *extras)
+    decimal_comma = decimal_comma_allowed(rt)
+    data = trim_unicode_whitespace(data)
     outer, params = [], []
     for c in table.columns:
         if c.type != "text":
             outer.append(f"{_q(c.name)} AS {_raw(c)}")
-        tv = _typed_value(c, _q(c.name))
+        tv = _typed_value(c, _q(c.name), decimal_comma)
         outer.append(f"CAST({tv.sql} AS {c.sql_type}) AS {_q(c.name)}")
         params.extend(tv.params)
     outer.extend(_q(e) for e in extras)
     inner = []  # parameters follow the SQL text order: outer select first, then this subquery
     for name in names:
         if name in present:
-            inner.append(f"NULLIF(trim({_q(name)}), '') AS {_q(name)}")
+            inner.append(f"NULLIF({_q(name)}, '') AS {_q(name)}")  # trimmed by trim_unicode_whitespace
         else:
             inner.append(f"NULL::VARCHAR AS {_q(name)}")
     con.register("raw_in", data)
@@ -439,6 +482,87 @@ def _relational_checks(labels: dict[str, str], cutoff: dt.date | None) -> list[Q
     return q
 
 
+#: Characters an identifier may not hold: controls, invisible format characters (zero-width space,
+#: BOM, bidirectional marks) and line/paragraph separators (RE2 Unicode classes).
+IDENTIFIER_FORBIDDEN_RE = r"[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]"
+
+
+def _identifier_check(t: str, label: str) -> Query:
+    """``invalid_identifier``: a patient_id holding a control or invisible character (a distinct
+    patient that looks the same as another).
+
+    Checked on every ``patients`` row, and on the rows of the other tables whose patient_id is not
+    in ``patients`` (an id that is in ``patients`` was checked there): the regex runs once per
+    patient, not once per response.
+    """
+    frm = "patients" if t == "patients" else f"(SELECT _row, patient_id FROM ctx_{t} WHERE NOT known)"
+    return _issue_select(t, label, "patient_id", "patient_id", "invalid_identifier",
+                         Query("?", ("patient_id holds a control or invisible character (shown escaped); "
+                                     "identifiers must be visible text",)),
+                         Query("regexp_matches(patient_id, ?)", (IDENTIFIER_FORBIDDEN_RE,)), frm=frm)
+
+
+def _identity_checks(labels: dict[str, str], today: dt.date) -> list[Query]:
+    """Identifiers differing only by case (a warning) and dates after the import date (errors)."""
+    P = labels["patients"]
+    q = [_issue_select("patients", P, "patient_id", "x.patient_id", "patient_id_case",
+                       Query("printf(?, x.patient_id, k.first_id, k.first_row)",
+                             ("patient_id %s differs only by case from %s (row %d): they are two patients; "
+                              "check that they are not the same one",)),
+                       Query("x.patient_id <> k.first_id"),
+                       frm="p1 x JOIN (SELECT lower(patient_id) AS k, arg_min(patient_id, _row) AS first_id, "
+                           "min(_row) AS first_row FROM p1 GROUP BY 1 HAVING count(*) > 1) k "
+                           "ON lower(x.patient_id) = k.k",
+                       row_sql="x._row", pid_sql="x.patient_id")]
+    for table in TABLES:
+        for col in date_columns(table):
+            q.append(_issue_select(table.name, labels[table.name], col, col, "date_in_future",
+                                   Query(f"printf(?, {col}, ?::DATE)",
+                                         (f"{col} %s is after today ({today.isoformat()}), the import date: "
+                                          "a typing error?", today)),
+                                   Query(f"{col} > ?::DATE", (today,)), frm=table.name))
+    return q
+
+
+#: The inferred cut-off is suspicious when it is more than this many days after the 99th percentile.
+CUTOFF_OUTLIER_DAYS = 365
+
+
+def _inferred_cutoff_check(con: duckdb.DuckDBPyConnection, labels: dict[str, str]) -> None:
+    """``inferred_cutoff_outlier``: the latest date (the inferred cut-off) is more than a year after
+    the 99th percentile (``quantile_disc``) of every date in the registry.
+
+    A single mistyped year (2202) would otherwise move the cut-off and every censoring time. A first
+    pass counts the dates within a year of the latest one; the percentile is computed only when
+    fewer than 1% of dates are (it is then the only way the rule can fire).
+    """
+    cols = [(t.name, c) for t in TABLES for c in date_columns(t)]
+    latest = con.execute("SELECT greatest(" + ", ".join(f"(SELECT max({c}) FROM {t})" for t, c in cols)
+                         + ")").fetchone()[0]
+    if latest is None:
+        return
+    limit = latest - dt.timedelta(days=CUTOFF_OUTLIER_DAYS)
+    counts = con.execute(
+        "SELECT " + " + ".join(f"(SELECT count({c}) FROM {t})" for t, c in cols) + ", "
+        + " + ".join(f"(SELECT coalesce(count_if({c} >= ?::DATE), 0) FROM {t})" for t, c in cols), [limit] * len(cols)
+    ).fetchone()
+    n, near = int(counts[0]), int(counts[1])
+    if near > 0.01 * n + 1:
+        return
+    union = " UNION ALL ".join(f"SELECT {c} AS d FROM {t}" for t, c in cols)
+    p99 = con.execute(f"SELECT quantile_disc(d, 0.99) FROM ({union}) WHERE d IS NOT NULL").fetchone()[0]
+    if p99 is None or (latest - p99).days <= CUTOFF_OUTLIER_DAYS:
+        return
+    where = " UNION ALL ".join(
+        f"SELECT ? AS file, _row, ? AS col, patient_id FROM {t} WHERE {c} = ?::DATE" for t, c in cols)
+    params = [x for t, c in cols for x in (labels[t], c, latest)]
+    hit = con.execute(f"SELECT * FROM ({where}) ORDER BY _row LIMIT 1", params).fetchone()
+    con.execute("INSERT INTO issues VALUES ('warning', ?, ?, ?, ?, 'inferred_cutoff_outlier', ?, ?)", [
+        hit[0], hit[1], hit[2], latest.isoformat(),
+        f"the inferred data cut-off {latest.isoformat()} (the latest date) is more than a year after 99% of the "
+        f"dates (99th percentile {p99.isoformat()}): a typing error? Fix it, or give --cutoff", hit[3]])
+
+
 def _duplicate_row_checks(labels: dict[str, str], extras: dict[str, tuple[str, ...]]) -> list[Query]:
     """Rows equal in every column (as text) to an earlier row; GROUP BY treats NULLs as equal."""
     out = []
@@ -475,8 +599,11 @@ def _read_problems(con: duckdb.DuckDBPyConnection, raw: RawRegistry, labels: dic
         con.executemany("INSERT INTO issues VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
 
-def validate_raw(con: duckdb.DuckDBPyConnection, raw: RawRegistry, cutoff: dt.date | None) -> ValidationReport:
+def validate_raw(con: duckdb.DuckDBPyConnection, raw: RawRegistry, cutoff: dt.date | None,
+                 today: dt.date | None = None) -> ValidationReport:
     """Build the typed tables ``patients, infusions, responses, treatments`` in ``con`` and validate.
+
+    ``today`` is the import date (default: today): a later date is a ``date_in_future`` error.
 
     Raises CartregError (exit 2) when a mandatory table or required column is missing.
     """
@@ -493,12 +620,16 @@ def validate_raw(con: duckdb.DuckDBPyConnection, raw: RawRegistry, cutoff: dt.da
         labels.setdefault(table.name, label)
         extras[table.name] = ex
         present = set(rt.columns) if rt is not None else set()
-        cell_queries.extend(_cell_checks(table, labels[table.name], present))
+        cell_queries.extend(_cell_checks(table, labels[table.name], present, decimal_comma_allowed(rt)))
     _read_problems(con, raw, labels, extras)
     _insert(con, cell_queries)
     _create_contexts(con)
     _insert(con, _relational_checks(labels, cutoff))
+    _insert(con, _identity_checks(labels, dt.date.today() if today is None else today)
+            + [_identifier_check(t, labels[t]) for t in ("patients", *EVENT_DATE)])
     _insert(con, _duplicate_row_checks(labels, extras))
+    if cutoff is None:
+        _inferred_cutoff_check(con, labels)
     con.execute("DROP TABLE p1; DROP TABLE i1; DROP TABLE pi; DROP TABLE ctx_infusions; DROP TABLE ctx_responses; "
                 "DROP TABLE ctx_treatments")
     for table in TABLES:

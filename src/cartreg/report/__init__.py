@@ -22,7 +22,7 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["write_report", "write_tables", "render_report"]
+__all__ = ["write_report", "write_tables", "render_report", "safe_csv"]
 
 
 def _atomic_write(path: Path, data: str) -> None:
@@ -38,15 +38,36 @@ def _atomic_write(path: Path, data: str) -> None:
         raise
 
 
+def safe_csv(text: str) -> str:
+    """CSV text with every formula-like cell (``=``, ``+``, ``-``, ``@``, tab, CR first; not a plain
+    number) prefixed by ``'`` (OWASP CSV injection), re-written with the same dialect."""
+    import csv
+    import io
+
+    from cartreg.study.output import is_formula_like
+
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    if not any(is_formula_like(c) for r in rows for c in r):
+        return text
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    for r in rows:
+        w.writerow(["'" + c if is_formula_like(c) else c for c in r])
+    return buf.getvalue()
+
+
 def write_tables(results: dict, outdir: Path, table_stat: str = "range", tables: list | None = None) -> list[Path]:
-    """Write every report table as ``outdir/tables/<id>.csv`` (also used by ``analyze --no-report``)."""
+    """Write every report table as ``outdir/tables/<id>.csv`` (also used by ``analyze --no-report``).
+
+    Each file is written atomically, its formula-like cells neutralised (:func:`safe_csv`).
+    """
     from cartreg.report.tables import build_tables
 
     tdir = Path(outdir) / "tables"
     tdir.mkdir(parents=True, exist_ok=True)
     paths = []
     for t in tables if tables is not None else build_tables(results, stat=table_stat):
-        _atomic_write(tdir / f"{t.id}.csv", t.to_csv())
+        _atomic_write(tdir / f"{t.id}.csv", safe_csv(t.to_csv()))
         paths.append(tdir / f"{t.id}.csv")
     return paths
 

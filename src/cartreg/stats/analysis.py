@@ -222,6 +222,10 @@ def survival_analysis(
     tt, ee = t[keep], e[keep]
     if np.isinf(tt).any():
         raise CartregError(f"time column {time!r} holds an infinite value")
+    if (tt < 0).any():
+        i = int(np.flatnonzero(keep & (t < 0))[0])
+        raise CartregError(f"time column {time!r} holds a negative time, {float(t[i]):g} (row {i + table.first_row}); "
+                           "times must be >= 0")
     wk = None if w is None else w[keep]
     ck = None if cl is None else cl[keep]
     res: dict[str, Any] = {
@@ -253,7 +257,9 @@ def survival_analysis(
             curves[level] = km
         if len(levels) >= 2:
             lr = logrank_test(tt, ee, gg)
-            res["logrank"] = {"chi2": _num(lr.chi2), "df": lr.df, "p": _num(lr.p),
+            if not lr.computable:
+                notes.append("note: log-rank test not computable: its variance matrix is singular (e.g. every time is 0)")
+            res["logrank"] = {"chi2": _num(lr.chi2), "df": lr.df, "p": _num(lr.p), "computable": lr.computable,
                               "observed": [float(x) for x in lr.observed],
                               "expected": [float(x) for x in lr.expected]}
             if w is not None:

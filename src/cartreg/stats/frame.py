@@ -433,17 +433,18 @@ def coxph(
                       **control)
 
 
-def logrank_test(time: Any, event: Any, group: Any, strata: Any = None, *, data: Any = None):
+def logrank_test(time: Any, event: Any, group: Any, strata: Any = None, *, data: Any = None,
+                 on_singular: str = "nan"):
     """Log-rank test, as ``survdiff(Surv(time, event) ~ group + strata(strata), data)``; with
-    ``data`` the arguments are column names (:func:`cartreg.stats.logrank.logrank_test`).
-    ``cartreg.stats.tidy.tidy(result)`` gives its tidy table."""
+    ``data`` the arguments are column names (:func:`cartreg.stats.logrank.logrank_test`, which
+    documents ``on_singular``). ``cartreg.stats.tidy.tidy(result)`` gives its tidy table."""
     from cartreg.stats.logrank import logrank_test as _lr
 
     if data is None:
-        return _lr(time, event, group, strata)
+        return _lr(time, event, group, strata, on_singular=on_singular)
     table = as_table(data)
     e, _ = event_column(table, event)
-    return _lr(table.numeric(time), e, table.text(group), _labels(table, strata))
+    return _lr(table.numeric(time), e, table.text(group), _labels(table, strata), on_singular=on_singular)
 
 
 def median_followup(time: Any, event: Any, conf_type: str = "log", conf_level: float = 0.95, *,

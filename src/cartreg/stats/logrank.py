@@ -34,7 +34,9 @@ class LogRank:
     ``chi2``, ``df``, ``p`` the test; ``levels`` group labels (sorted like R factor levels);
     ``n`` per group; ``observed`` / ``expected`` events per group (summed over strata);
     ``var`` the k×k covariance of ``O - E``; ``strata`` stratum labels (empty if unstratified);
-    ``total`` observations used; ``excluded`` rows dropped for a missing value.
+    ``total`` observations used; ``excluded`` rows dropped for a missing value; ``computable``
+    False when the variance matrix is singular (e.g. every time is 0): ``chi2`` and ``p`` are then
+    NaN (R's survdiff stops with "system is exactly singular").
     """
 
     chi2: float
@@ -48,6 +50,7 @@ class LogRank:
     strata: tuple[str, ...]
     total: int
     excluded: int
+    computable: bool = True
 
     def summary(self) -> str:
         """A text table like ``print(survdiff(...))``."""
@@ -76,12 +79,14 @@ def _o_e_v(count: np.ndarray, deaths: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 
 def logrank_test(time: np.ndarray, event: np.ndarray, group: np.ndarray,
-                 strata: np.ndarray | None = None) -> LogRank:
+                 strata: np.ndarray | None = None, on_singular: str = "nan") -> LogRank:
     """Log-rank test of equal survival across groups: ``survdiff(Surv(time, event) ~ group)``.
 
     ``strata`` (optional) gives a stratified test, ``survdiff(... ~ group + strata(s))``. Rows with
     a missing value in any column are dropped and counted in ``excluded``. Times are tie-corrected
-    as R's ``timefix`` (``aeqSurv``).
+    as R's ``timefix`` (``aeqSurv``). A singular variance matrix (R: an error) gives a result with
+    ``computable=False`` and NaN ``chi2``/``p``; ``on_singular="raise"`` raises a CartregError instead
+    (the behaviour before issue 16).
     """
     gf_all = factor(group)
     sf_all = None if strata is None else factor(strata)
@@ -114,6 +119,7 @@ def logrank_test(time: np.ndarray, event: np.ndarray, group: np.ndarray,
 
     use = expected > 0
     df = int(use.sum()) - 1
+    computable = True
     if use.sum() < 2:
         chi2 = 0.0
     else:
@@ -122,10 +128,14 @@ def logrank_test(time: np.ndarray, event: np.ndarray, group: np.ndarray,
         try:
             chi2 = float(np.sum(np.linalg.solve(vv, diff) * diff))
         except np.linalg.LinAlgError as exc:
-            raise CartregError("log-rank variance matrix is singular") from exc
+            if on_singular == "raise":
+                raise CartregError("log-rank variance matrix is singular") from exc
+            chi2, computable = float("nan"), False
     # as R's pchisq(chi, df, lower.tail = FALSE): 1 when df = 0 (fewer than 2 groups with
     # expected events), NaN when there are no events at all (df = -1)
     p = float(chdtrc(df, chi2)) if df > 0 else (1.0 if df == 0 else float("nan"))
+    if not computable:
+        p = float("nan")
     return LogRank(
         chi2=chi2,
         df=df,
@@ -138,4 +148,5 @@ def logrank_test(time: np.ndarray, event: np.ndarray, group: np.ndarray,
         strata=sf_levels,
         total=int(t.size),
         excluded=cc.excluded,
+        computable=computable,
     )

@@ -12,6 +12,7 @@ A TOML file may set the keys at top level or in a table named after the study::
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,20 +123,26 @@ def _coerce(name: str, value: Any) -> Any:
         if name == "class_precedence":
             return tuple(str(v).strip() for v in items)
         try:
-            return tuple(float(v) for v in items)
+            out = tuple(float(v) for v in items)
         except (TypeError, ValueError):
             raise CartregError(f"{name} must be a list of numbers, got {value!r}") from None
+        if not all(math.isfinite(v) for v in out):
+            raise CartregError(f"{name} must be finite numbers, got {value!r}")
+        return out
     if name in ("late_after_days", "conf_level", "landmark_months", "risk_table_step_months"):
         try:
-            return float(value)
+            f = float(value)
         except (TypeError, ValueError):
             raise CartregError(f"{name} must be a number, got {value!r}") from None
+        if not math.isfinite(f):
+            raise CartregError(f"{name} must be a finite number, got {value!r}")
+        return f
     if name in ("min_untreated_followup_days", "failure_treatment_window_days", "line_window_days", "min_class_size"):
         try:
             f = float(value)
         except (TypeError, ValueError):
             raise CartregError(f"{name} must be a whole number, got {value!r}") from None
-        if f != int(f):
+        if not math.isfinite(f) or f != int(f):
             raise CartregError(f"{name} must be a whole number, got {value!r}")
         return int(f)
     if name == "lymphoma_death_as_failure":

@@ -58,9 +58,35 @@ def load_config(path: str | Path | None = None) -> dict[str, Any]:
             user = tomllib.loads(p.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise CartregError(f"synth config {p} is not valid TOML: {exc}") from None
+        check_known_keys(user, cfg)
         cfg = merge(cfg, user)
     validate_config(cfg)
     return cfg
+
+
+def _free_map(path: str, default: dict) -> bool:
+    """Tables whose keys are data, not parameter names: regimen texts, and numeric-keyed distributions."""
+    return path.startswith("regimens.") or (bool(default) and all(str(k).lstrip("-").isdigit() for k in default))
+
+
+def check_known_keys(user: dict, default: dict, path: str = "") -> None:
+    """Reject a key the default config does not have (a misspelt key would otherwise be ignored).
+
+    Regimen tables (``[regimens.<class>]``) and numeric-keyed distributions (``ecog = {0 = ...}``)
+    take any key; their values are checked by :func:`validate_config`.
+    """
+    import difflib
+
+    for key, value in user.items():
+        name = f"{path}.{key}" if path else str(key)
+        if key not in default:
+            if _free_map(path, default):
+                continue
+            hint = difflib.get_close_matches(str(key), [str(k) for k in default], n=1)
+            _fail(name, "unknown key" + (f"; did you mean {hint[0]!r}?" if hint else "")
+                  + (f" (known: {', '.join(map(str, default))})" if len(default) <= 12 else ""))
+        elif isinstance(value, dict) and isinstance(default[key], dict) and not _free_map(name, default[key]):
+            check_known_keys(value, default[key], name)
 
 
 def _fail(key: str, msg: str) -> None:
