@@ -270,6 +270,12 @@ def _refuse(reason: str) -> dict[str, Any]:
 
 def handle(request: dict[str, Any], registry: str, settings: NodeSettings, organization: int) -> dict[str, Any]:
     """Answer one aggregator request on this node (refusals are messages, not exceptions)."""
+    out = _handle(request, registry, settings, organization)
+    out.setdefault("organization", organization)
+    return out
+
+
+def _handle(request: dict[str, Any], registry: str, settings: NodeSettings, organization: int) -> dict[str, Any]:
     try:
         msg.check(request, "request")
         rounds = log_request(settings, request)
