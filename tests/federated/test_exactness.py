@@ -19,7 +19,7 @@ from cartreg.study import late_failure as lf
 from cartreg.study.params import LateFailureParams
 
 #: keys the federated analysis cannot give as analyze does (documented in docs/federated.md)
-NOT_COMPARED = {"meta", "federated", "warnings", "regimens"}
+NOT_COMPARED = {"meta", "federated"}
 PARAMS_NOT_COMPARED = {"class_map_source", "data_cutoff", "data_cutoff_inferred"}
 
 

@@ -138,3 +138,17 @@ def test_engine_package_does_not_import_vantage6():
 
     for f in Path(pkg.__file__).parent.glob("*.py"):
         assert "vantage6" not in "".join(l for l in f.read_text().splitlines(True) if l.lstrip().startswith(("import", "from")))
+
+
+def test_regimen_texts_only_with_every_nodes_permission(split, tmp_path):
+    sets = [settings(tmp_path, k, allow_regimen_texts=k != 0) for k in range(3)]
+    tr = local_transport(split, sets)
+    run = run_federated(tr, FederatedOptions())
+    hello = {org: got for org, sent, got in tr.log if sent["method"] == "hello"}
+    assert hello[10]["regimen_texts"] is None and hello[11]["regimen_texts"]["regimens"]
+    assert all(sent["regimen_texts"] is None for _, sent, _ in tr.log if sent["method"] == "tables")
+    assert all(v == {} for v in run.results["late"]["first_treatment"]["regimens"].values())
+    # with every node's permission, the pooled per-text counts add up to the class counts
+    run = run_federated(local_transport(split, [settings(tmp_path, k) for k in range(3)]), FederatedOptions())
+    for cls, v in run.results["late"]["by_class"].items():
+        assert sum(v["regimens"].values()) == v["n"]

@@ -69,11 +69,13 @@ class FederatedOptions:
     grid: str = "month"
     pooled_risk_sets: bool = False
     value_tables: bool = True
+    regimen_texts: bool = True
     params: dict[str, Any] | None = None
 
     def plan(self) -> dict[str, Any]:
         return {"study": self.study, "grid": self.grid, "cox": "pooled" if self.pooled_risk_sets else "stratified",
-                "value_tables": self.value_tables, "params": dict(self.params or {})}
+                "value_tables": self.value_tables, "regimen_texts": self.regimen_texts,
+                "params": dict(self.params or {})}
 
 
 def _ask(transport: Transport, request: dict[str, Any], kind: str) -> list[dict[str, Any]]:
@@ -122,6 +124,12 @@ def _distribution(ax: Axis, counts: np.ndarray, what: str, scale: float = 1.0,
         return {"n": n, "n_missing": int(counts[ax.missing]), "median": None, "min": None, "max": None,
                 "q1": None, "q3": None}
     return b.distribution(_axis_values(ax, counts, what) / scale)
+
+
+def _tally(texts: list[str], counts: np.ndarray) -> dict[str, int]:
+    """``{text: n}`` without zeros, most frequent first, then alphabetical (as ``late_failure._value_counts``)."""
+    pairs = [(t, int(n)) for t, n in zip(texts, np.asarray(counts).tolist()) if n]
+    return dict(sorted(pairs, key=lambda kv: (-kv[1], kv[0])))
 
 
 def _with_pct(d: Any) -> Any:
@@ -232,7 +240,11 @@ def run_federated(transport: Transport, options: FederatedOptions = FederatedOpt
     hello = _ask(transport, msg.request("hello", session, plan=plan, organizations=orgs), "hello")
     rounds += 1
     keys = {str(a["organization"]): a["public_key"] for a in hello}
-    tabs = _ask(transport, msg.request("tables", session, plan=plan, organizations=orgs, public_keys=keys), "tables")
+    texts = None
+    if options.regimen_texts and all(a.get("regimen_texts") is not None for a in hello):
+        texts = {k: sorted({str(t) for a in hello for t in a["regimen_texts"][k]}) for k in ("regimens", "unmapped")}
+    tabs = _ask(transport, msg.request("tables", session, plan=plan, organizations=orgs, public_keys=keys,
+                                       regimen_texts=texts), "tables")
     rounds += 1
     digests = {a["layout"] for a in tabs}
     if len(digests) != 1:
@@ -269,7 +281,7 @@ def run_federated(transport: Transport, options: FederatedOptions = FederatedOpt
                                  params.conf_level)
         return fit_for
 
-    results = assemble(counts, tables, params, options, stratified_fit)
+    results = assemble(counts, tables, params, options, stratified_fit, texts)
     results["federated"] = {
         "registries": len(orgs),
         "n": [{"organization": int(a["organization"]), "registered": int(a["n_registered"]),
@@ -287,7 +299,7 @@ def run_federated(transport: Transport, options: FederatedOptions = FederatedOpt
 
 
 def assemble(counts: dict[str, Any], tables: dict[str, np.ndarray], params, options: FederatedOptions,
-             stratified_fit) -> dict[str, Any]:
+             stratified_fit, texts: dict[str, list[str]] | None = None) -> dict[str, Any]:
     """The late-failure results dict from pooled counts and tables (mirrors ``late_failure.run``)."""
     T = time_axis(options.grid)
     ct, cl = params.conf_type, params.conf_level
@@ -360,7 +372,7 @@ def assemble(counts: dict[str, Any], tables: dict[str, np.ndarray], params, opti
             "reference": is_ref,
             "pfs2": b.km_summary(pf_t[mp], pf_e[mp], ct, cl),
             "os2": b.km_summary(os_t[mo], os_e[mo], ct, cl),
-            "regimens": {},
+            "regimens": _tally(texts["regimens"], tables["regimens"][i]) if texts is not None else {},
         }
         if bc[cls]["n"]:
             curves_pfs2[cls] = b.km_curve(pf_t[mp], pf_e[mp], ct, cl, step)
@@ -390,7 +402,7 @@ def assemble(counts: dict[str, Any], tables: dict[str, np.ndarray], params, opti
             "untreated": _with_pct(ft["untreated"]),
             "unknown": _with_pct(ft["unknown"]),
             "classes": _with_pct(ft["classes"]),
-            "regimens": {cls: {} for cls in CLASSES},
+            "regimens": {cls: by_class[cls]["regimens"] for cls in CLASSES},
             "gap_days": (_distribution(T, tables["gap_treated"], "gap", 1.0, warnings) if vt
                          else no_dist(n_treated, 0)),
         },
@@ -410,7 +422,12 @@ def assemble(counts: dict[str, Any], tables: dict[str, np.ndarray], params, opti
         "hr_notes": {"pfs2": pfs2_notes, "os2": os2_notes},
     }
 
-    if counts["unmapped_regimen_rows"]:
+    if texts is not None:
+        for text, n in zip(texts["unmapped"], tables["unmapped_rows"].tolist()):
+            if n:
+                warnings.append({"kind": "unmapped_regimen", "regimen": text, "n_rows": n,
+                                 "message": f"regimen {text!r} matched no treatment class: counted as 'other'"})
+    elif counts["unmapped_regimen_rows"]:
         warnings.append({"kind": "unmapped_regimen", "regimen": None, "n_rows": counts["unmapped_regimen_rows"],
                          "message": f"{counts['unmapped_regimen_rows']} regimen row(s) across the registries matched "
                                     "no treatment class: counted as 'other' (regimen texts are not released)"})

@@ -155,7 +155,19 @@ def node_counts(ep, c: lf.Columns, params: LateFailureParams) -> dict[str, Any]:
     }
 
 
-def node_tables(c: lf.Columns, params: LateFailureParams, grid: str, value_tables: bool) -> dict[str, np.ndarray]:
+def regimen_texts(ep, c: lf.Columns) -> tuple[list[str], list[str]]:
+    """(texts of the treated late failures' first regimens, texts that match no class): what a node
+    discloses, with its permission, so that per-text counts can be summed securely."""
+    late, _ = c.flag("late")
+    treated = late & c.eq("tx_status", "treated")
+    txt = c.text("tx_regimen")[treated]
+    used = sorted({str(t) for t in txt.tolist() if t is not None})
+    return used, sorted(str(t) for t, _ in ep.unmapped_regimens)
+
+
+def node_tables(c: lf.Columns, params: LateFailureParams, grid: str, value_tables: bool,
+                regimens: list[str] | None = None, unmapped: list[str] | None = None,
+                ep=None) -> dict[str, np.ndarray]:
     """Count tables on the agreed time grid (and value tables when allowed), as integer arrays.
 
     Time axes: bins of the grid, then a missing and an out-of-range bin (see :class:`~.grid.Axis`).
@@ -199,6 +211,17 @@ def node_tables(c: lf.Columns, params: LateFailureParams, grid: str, value_table
             for var in VALUE_DOMAINS:
                 ax = value_axis(var)
                 out[f"{s}.{var}"] = np.bincount(ax.index(c.num(var)[m]), minlength=ax.size)
+    if regimens is not None:
+        # counts per (class, regimen text) among treated late failures, on the agreed list of texts
+        pos = {t: i for i, t in enumerate(regimens)}
+        txt = c.text("tx_regimen")
+        k = np.array([pos.get(t, -1) if t is not None else -1 for t in txt[treated].tolist()], dtype=np.int64)
+        ci = cls_idx[treated]
+        ok = k >= 0
+        out["regimens"] = np.bincount(ci[ok] * len(regimens) + k[ok],
+                                      minlength=len(CLASSES) * len(regimens)).reshape(len(CLASSES), len(regimens))
+        rows = dict(ep.unmapped_regimens) if ep is not None else {}
+        out["unmapped_rows"] = np.array([int(rows.get(t, 0)) for t in (unmapped or [])], dtype=np.int64)
     return out
 
 
@@ -298,8 +321,13 @@ def _handle(request: dict[str, Any], registry: str, settings: NodeSettings, orga
         priv = secure.private_key(settings.secret, session)
         method = request["method"]
         if method == "hello":
+            texts = None
+            if plan.get("regimen_texts", True) and settings.allow_regimen_texts:
+                used, unmapped = regimen_texts(ep, c)
+                texts = {"regimens": used, "unmapped": unmapped}
             return msg.response("hello", organization=organization, n_registered=int(ep.registered),
-                                n_infused=int(c.n), public_key=secure.public_key(priv), settings=settings.public())
+                                n_infused=int(c.n), public_key=secure.public_key(priv), settings=settings.public(),
+                                regimen_texts=texts)
         if method == "tables":
             if plan.get("cox", "stratified") == "pooled" and not settings.allow_pooled_risk_sets:
                 return _refuse("a Cox model on pooled risk sets is not allowed by this node (its per-time sums "
@@ -311,7 +339,12 @@ def _handle(request: dict[str, Any], registry: str, settings: NodeSettings, orga
             if sorted(keys) != sorted(set(orgs)):
                 return _refuse("the public keys do not match the organisations of the request")
             counts = node_counts(ep, c, params)
-            tables = node_tables(c, params, grid, value_tables)
+            texts = request.get("regimen_texts")
+            if texts is not None and not settings.allow_regimen_texts:
+                return _refuse("per-regimen counts are not allowed by this node")
+            tables = node_tables(c, params, grid, value_tables,
+                                 None if texts is None else [str(t) for t in texts["regimens"]],
+                                 None if texts is None else [str(t) for t in texts["unmapped"]], ep)
             keys_, shapes, digest = layout_of(counts, tables)
             me = orgs.index(organization)
             seeds = {orgs.index(o): secure.pair_seed(priv, k, session) for o, k in keys.items() if o != organization}

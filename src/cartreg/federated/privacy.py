@@ -10,7 +10,10 @@ cannot be lowered, only raised (a node may be stricter than the protocol, never 
 * ``allow_day_grid``, ``allow_week_grid``: count tables on those grids (months always allowed);
 * ``allow_pooled_risk_sets``: the Cox model on pooled risk sets (else stratified by registry);
 * ``allow_value_tables``: securely summed value-count tables of baseline variables and times
-  (medians, quartiles and ranges); without it those keys are left out.
+  (medians, quartiles and ranges); without it those keys are left out;
+* ``allow_regimen_texts``: the node tells the aggregator which regimen texts its treated late
+  failures received (and which texts match no class), so that per-text counts can be securely
+  summed; without it (on any node) the per-regimen counts are left out.
 
 Every request is appended to the node's request log (``log_path``, JSON lines) before it is
 answered, refused or not.
@@ -18,7 +21,7 @@ answered, refused or not.
 Environment variables (how a vantage6 node passes them: ``algorithm_env`` in its configuration):
 ``CARTREG_NODE_MIN_ORGANIZATIONS``, ``CARTREG_NODE_MIN_PATIENTS``, ``CARTREG_NODE_MAX_ROUNDS``,
 ``CARTREG_NODE_ALLOW_DAY_GRID``, ``CARTREG_NODE_ALLOW_WEEK_GRID``, ``CARTREG_NODE_ALLOW_POOLED_RISK_SETS``,
-``CARTREG_NODE_ALLOW_VALUE_TABLES`` (``yes``/``no``), ``CARTREG_NODE_SECRET``, ``CARTREG_NODE_LOG``.
+``CARTREG_NODE_ALLOW_VALUE_TABLES``, ``CARTREG_NODE_ALLOW_REGIMEN_TEXTS`` (``yes``/``no``), ``CARTREG_NODE_SECRET``, ``CARTREG_NODE_LOG``.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ class NodeSettings:
     allow_week_grid: bool = True
     allow_pooled_risk_sets: bool = False
     allow_value_tables: bool = True
+    allow_regimen_texts: bool = True
     secret: bytes = field(default=b"", repr=False)
     log_path: str | None = None
 
@@ -88,7 +92,8 @@ class NodeSettings:
                     kw[name] = int(v)
                 except (TypeError, ValueError):
                     raise CartregError(f"node setting {name} must be a whole number, got {v!r}", 2) from None
-        for name in ("allow_day_grid", "allow_week_grid", "allow_pooled_risk_sets", "allow_value_tables"):
+        for name in ("allow_day_grid", "allow_week_grid", "allow_pooled_risk_sets", "allow_value_tables",
+                     "allow_regimen_texts"):
             v = get(name)
             if v is not None:
                 kw[name] = _flag(name, v)
