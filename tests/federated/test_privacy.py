@@ -28,13 +28,16 @@ def test_default_grid_is_months_and_no_single_node_table_reaches_the_aggregator(
     month_bins = time_axis("month").size
     params = plan_params(FederatedOptions().plan())
     plain_sum = None
+    texts = [sent for _, sent, _ in tr.log if sent["method"] == "tables"][0]["regimen_texts"]
+    assert texts["regimens"]  # the per-text counts are in the summed vector too
     for (org, got), reg in zip(_tables_messages(tr), split):
         assert got["grid"] == "month"
         assert ["pfs2", [7, 2, month_bins]] in got["layout_shapes"]  # no per-day table
         assert all(shape[-1] != time_axis("day").size for _, shape in got["layout_shapes"])
         masked = msg.decode_array(got["masked"])
         ep, c = _study_columns(str(reg), params)
-        plain = vector_of(node_counts(ep, c, params), node_tables(c, params, "month", True))
+        plain = vector_of(node_counts(ep, c, params),
+                          node_tables(c, params, "month", True, texts["regimens"], texts["unmapped"], ep))
         assert masked.size == plain.size
         # masked values look uniform on [0, 2^64): almost none equals the node's count
         assert np.mean(masked == plain.astype(np.uint64)) < 1e-3
