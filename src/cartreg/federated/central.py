@@ -16,6 +16,7 @@ and the in-process :class:`LocalTransport` of the tests.
 from __future__ import annotations
 
 import secrets
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol, Sequence
 
@@ -26,13 +27,12 @@ from cartreg.endpoints import CLASSES, DAYS_PER_MONTH
 from cartreg.errors import CartregError
 from cartreg.federated import messages as msg
 from cartreg.federated import secure
-from cartreg.federated.grid import VALUE_DOMAINS, Axis, time_axis, value_axis
+from cartreg.federated.grid import Axis, time_axis, value_axis
 from cartreg.federated.node import plan_params
 from cartreg.federated.privacy import MIN_ORGANIZATIONS
 from cartreg.stats.cox import CoxResult, finish_fit, newton_raphson
 from cartreg.stats.design import design_matrix
 from cartreg.study import blocks as b
-from cartreg.study.late_failure import PRODUCTS
 
 __all__ = ["Transport", "LocalTransport", "FederatedOptions", "run_federated", "federated_cox"]
 
@@ -214,6 +214,73 @@ def _cox_block(fit_for: Callable[[list[str], list[str]], CoxResult], group_event
     return hrs, notes
 
 
+class _Abort(Exception):
+    pass
+
+
+def _lockstep(jobs: dict[str, Callable[[Callable[[dict], Any]], Any]], send: Callable[[dict[str, Any]], dict[str, Any]]):
+    """Run ``jobs`` side by side; each gets ``ask(model) -> answer``, and the asks of all running
+    jobs go out together in one ``send({job: model}) -> {job: answer}`` (one round for all)."""
+    cv = threading.Condition()
+    pending: dict[str, Any] = {}
+    answers: dict[str, Any] = {}
+    active = set(jobs)
+    results: dict[str, Any] = {}
+    errors: list[BaseException] = []
+
+    def make_ask(name: str):
+        def ask(model):
+            with cv:
+                pending[name] = model
+                cv.notify_all()
+                while name not in answers and not errors:
+                    cv.wait()
+                if errors:
+                    raise _Abort()
+                return answers.pop(name)
+        return ask
+
+    def runner(name: str, job) -> None:
+        try:
+            results[name] = job(make_ask(name))
+        except _Abort:
+            pass
+        except BaseException as exc:  # re-raised in the caller's thread
+            with cv:
+                errors.append(exc)
+        finally:
+            with cv:
+                active.discard(name)
+                cv.notify_all()
+
+    threads = [threading.Thread(target=runner, args=(n, j), daemon=True) for n, j in jobs.items()]
+    for t in threads:
+        t.start()
+    while True:
+        with cv:
+            while active and set(pending) != active and not errors:
+                cv.wait()
+            if errors or not active:
+                break
+            batch = dict(pending)
+            pending.clear()
+        try:
+            got = send(batch)
+        except BaseException as exc:
+            with cv:
+                errors.append(exc)
+                cv.notify_all()
+            break
+        with cv:
+            answers.update(got)
+            cv.notify_all()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return results
+
+
 # --- the protocol ---------------------------------------------------------------------------------------
 
 
@@ -259,29 +326,41 @@ def run_federated(transport: Transport, options: FederatedOptions = FederatedOpt
         tables[name] = total[pos : pos + size].reshape(shape)
         pos += size
 
-    fit_calls = {"n": 0}
+    stratified = None
+    if not options.pooled_risk_sets:
+        # the two Cox models (PFS-2, OS-2) run their Newton steps side by side: one round per step pair
+        def send(batch: dict[str, dict[str, Any]]) -> dict[str, list]:
+            nonlocal rounds
+            names = list(batch)
+            req = msg.request("cox", session, plan=plan, organizations=orgs, models=[batch[k] for k in names])
+            answers = _ask(transport, req, "cox")
+            rounds += 1
+            return {k: [(a["evaluations"][i]["loglik"], a["evaluations"][i]["score"],
+                         a["evaluations"][i]["information"]) for a in answers] for i, k in enumerate(names)}
 
-    def stratified_fit(endpoint: str) -> Callable[[list[str], list[str]], CoxResult]:
-        def fit_for(levels: list[str], terms: list[str]) -> CoxResult:
-            def evaluate_nodes(beta: np.ndarray):
-                nonlocal rounds
-                req = msg.request("cox", session, plan=plan, organizations=orgs,
-                                  models=[{"endpoint": endpoint, "levels": levels, "terms": terms,
-                                           "beta": [float(x) for x in beta]}])
-                answers = _ask(transport, req, "cox")
-                rounds += 1
-                return [(a["evaluations"][0]["loglik"], a["evaluations"][0]["score"],
-                         a["evaluations"][0]["information"]) for a in answers]
-
-            key = "pfs2" if endpoint == "pfs2" else "os2t"
-            n = int(tables[key][[CLASSES.index(g) for g in levels]].sum())
+        def job(endpoint: str):
             ev_key = "events_pfs2" if endpoint == "pfs2" else "events_os2"
-            events = int(sum(counts["by_class"][g][ev_key] for g in levels))
-            return federated_cox(evaluate_nodes, [f"class={t}" for t in terms], n, events, len(orgs),
-                                 params.conf_level)
-        return fit_for
+            table = tables["pfs2" if endpoint == "pfs2" else "os2t"]
 
-    results = assemble(counts, tables, params, options, stratified_fit, texts)
+            def run(ask):
+                def fit_for(levels: list[str], terms: list[str]) -> CoxResult:
+                    def evaluate_nodes(beta: np.ndarray):
+                        return ask({"endpoint": endpoint, "levels": levels, "terms": terms,
+                                    "beta": [float(x) for x in beta]})
+
+                    n = int(table[[CLASSES.index(g) for g in levels]].sum())
+                    events = int(sum(counts["by_class"][g][ev_key] for g in levels))
+                    return federated_cox(evaluate_nodes, [f"class={t}" for t in terms], n, events, len(orgs),
+                                         params.conf_level)
+
+                bc = counts["by_class"]
+                return _cox_block(fit_for, {g: bc[g][ev_key] for g in CLASSES},
+                                  {g for g in CLASSES if bc[g]["n"] > 0}, params.reference_class)
+            return run
+
+        stratified = _lockstep({"pfs2": job("pfs2"), "os2": job("os2")}, send)
+
+    results = assemble(counts, tables, params, options, stratified, texts)
     results["federated"] = {
         "registries": len(orgs),
         "n": [{"organization": int(a["organization"]), "registered": int(a["n_registered"]),
@@ -299,7 +378,7 @@ def run_federated(transport: Transport, options: FederatedOptions = FederatedOpt
 
 
 def assemble(counts: dict[str, Any], tables: dict[str, np.ndarray], params, options: FederatedOptions,
-             stratified_fit, texts: dict[str, list[str]] | None = None) -> dict[str, Any]:
+             stratified: dict[str, Any] | None, texts: dict[str, list[str]] | None = None) -> dict[str, Any]:
     """The late-failure results dict from pooled counts and tables (mirrors ``late_failure.run``)."""
     T = time_axis(options.grid)
     ct, cl = params.conf_type, params.conf_level
@@ -341,15 +420,11 @@ def assemble(counts: dict[str, Any], tables: dict[str, np.ndarray], params, opti
     n_treated = int(tables["pfs2"].sum())
     landmark_days = params.landmark_months * DAYS_PER_MONTH
     bc = counts["by_class"]
-    present = {g for g in CLASSES if bc[g]["n"] > 0}
     if options.pooled_risk_sets:
         pfs2_hr, pfs2_notes = b.cox_vs_reference(pf_t, pf_e, pf_g, params.reference_class, cl)
         os2_hr, os2_notes = b.cox_vs_reference(os_t, os_e, os_g, params.reference_class, cl)
     else:
-        pfs2_hr, pfs2_notes = _cox_block(stratified_fit("pfs2"), {g: bc[g]["events_pfs2"] for g in CLASSES},
-                                         present, params.reference_class)
-        os2_hr, os2_notes = _cox_block(stratified_fit("os2"), {g: bc[g]["events_os2"] for g in CLASSES},
-                                       present, params.reference_class)
+        (pfs2_hr, pfs2_notes), (os2_hr, os2_notes) = stratified["pfs2"], stratified["os2"]
     by_class: dict[str, Any] = {}
     curves_pfs2: dict[str, Any] = {}
     curves_os2: dict[str, Any] = {}
