@@ -15,6 +15,7 @@ and the in-process :class:`LocalTransport` of the tests.
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 import threading
 from dataclasses import dataclass
@@ -371,8 +372,9 @@ def run_federated(transport: Transport, options: FederatedOptions = FederatedOpt
         "rounds": rounds,
         "protocol_version": msg.VERSION,
     }
-    results["meta"] = {"cartreg_version": __version__, "registry_sha256": None,
-                       "generated_at": None, "files": {}}
+    results["meta"] = {"cartreg_version": __version__, "registry_sha256": None,  # several registries: no one hash
+                       "generated_at": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+                       "files": {}}
     return FederatedRun(results=results, nodes=[{k: v for k, v in a.items() if k != "kind"} for a in hello],
                         rounds=rounds)
 
