@@ -22,6 +22,18 @@ def _args(split, *extra):
     return ["federated", "simulate", *out, *extra]
 
 
+
+@pytest.fixture
+def split(plain_split):
+    """One split is enough here (the exactness tests run every split)."""
+    return plain_split
+
+
+@pytest.fixture
+def full_registry(full_plain):
+    return full_plain
+
+
 def test_simulate_day_pooled_equals_analyze_on_union(split, full_registry, tmp_path):
     res = CliRunner().invoke(app, _args(split, "--grid", "day", "--pooled-risk-sets", "-o", str(tmp_path / "o")))
     assert res.exit_code == 0, res.output

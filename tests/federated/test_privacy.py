@@ -21,6 +21,18 @@ def _tables_messages(transport):
     return [(org, got) for org, sent, got in transport.log if sent["method"] == "tables"]
 
 
+
+@pytest.fixture
+def split(plain_split):
+    """One split is enough here (the exactness tests run every split)."""
+    return plain_split
+
+
+@pytest.fixture
+def full_registry(full_plain):
+    return full_plain
+
+
 def test_default_grid_is_months_and_no_single_node_table_reaches_the_aggregator(split, tmp_path):
     tr = local_transport(split, [settings(tmp_path, k) for k in range(3)])
     run = run_federated(tr, FederatedOptions())
