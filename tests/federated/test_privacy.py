@@ -167,3 +167,16 @@ def test_regimen_texts_only_with_every_nodes_permission(split, tmp_path):
     run = run_federated(local_transport(split, [settings(tmp_path, k) for k in range(3)]), FederatedOptions())
     for cls, v in run.results["late"]["by_class"].items():
         assert sum(v["regimens"].values()) == v["n"]
+
+
+def test_a_node_refuses_what_the_plan_cannot_ask(split, tmp_path):
+    from cartreg.federated.node import handle
+
+    orgs = [1, 2, 3]
+    for plan, why in (({"study": "other"}, "unknown federated study"),
+                      ({"params": {"class_map": "/home/researcher/map.csv"}}, "packaged class map"),
+                      ({"grid": "hour"}, "not allowed by this node")):
+        got = handle(msg.request("hello", "s", plan=plan, organizations=orgs), str(split[0]), settings(tmp_path, 0), 1)
+        assert got["kind"] == "refusal" and why in got["reason"], got
+    got = handle(msg.request("tables", "s", plan={}, organizations=orgs), str(split[0]), settings(tmp_path, 0), 1)
+    assert got["kind"] == "refusal" and "malformed request" in got["reason"]

@@ -363,3 +363,5 @@ def _handle(request: dict[str, Any], registry: str, settings: NodeSettings, orga
         return _refuse(f"unknown method {method!r}")
     except CartregError as exc:
         return _refuse(str(exc))
+    except (KeyError, TypeError, ValueError, IndexError) as exc:  # a malformed request: refuse, say what
+        return _refuse(f"malformed request ({type(exc).__name__}: {str(exc)[:200]})")
