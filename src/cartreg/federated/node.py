@@ -276,10 +276,21 @@ def cox_evaluate(c: lf.Columns, grid: str, model: dict[str, Any]) -> tuple[float
     if t.size == 0 or ev.sum() == 0:
         return 0.0, np.zeros(p), np.zeros((p, p))
     X = np.stack([(g == lv).astype(float) for lv in terms], axis=1) if p else np.zeros((t.size, 0))
-    order = _cox._sort_rows(t, ev, None)
-    xt = np.ascontiguousarray(X[order].T)
-    data = _cox._prepare(t[order], ev[order], None, xt, "efron")
-    ll, u, imat = _cox._evaluate(data, beta)
+    return evaluate_rows(t, ev, X, beta)
+
+
+def evaluate_rows(t: np.ndarray, ev: np.ndarray, X: np.ndarray, beta: np.ndarray,
+                  ties: str = "efron") -> tuple[float, np.ndarray, np.ndarray]:
+    """(log-likelihood, score, information) of one stratum's rows at ``beta``, by ``coxph``'s own
+    evaluation (:mod:`cartreg.stats.cox`: rows sorted once, risk sets as cumulative sums, Efron ties)."""
+    p = X.shape[1]
+    ev = np.asarray(ev, dtype=np.int8)
+    if t.size == 0 or ev.sum() == 0:
+        return 0.0, np.zeros(p), np.zeros((p, p))
+    order = _cox._sort_rows(np.asarray(t, float), ev, None)
+    xt = np.ascontiguousarray(np.asarray(X, float)[order].T)
+    data = _cox._prepare(np.asarray(t, float)[order], ev[order], None, xt, ties)
+    ll, u, imat = _cox._evaluate(data, np.asarray(beta, float))
     return float(ll), np.asarray(u, float), np.asarray(imat, float)
 
 
