@@ -180,3 +180,17 @@ def test_a_node_refuses_what_the_plan_cannot_ask(split, tmp_path):
         assert got["kind"] == "refusal" and why in got["reason"], got
     got = handle(msg.request("tables", "s", plan={}, organizations=orgs), str(split[0]), settings(tmp_path, 0), 1)
     assert got["kind"] == "refusal" and "malformed request" in got["reason"]
+
+
+def test_a_node_without_value_tables_leaves_out_medians_not_the_analysis(split, tmp_path):
+    sets = [settings(tmp_path, k, allow_value_tables=k != 2) for k in range(3)]
+    tr = local_transport(split, sets)
+    run = run_federated(tr, FederatedOptions())
+    assert run.results["federated"]["value_tables"] is False
+    age = run.results["late"]["baseline"]["age"]
+    assert age["median"] is None and age["min"] is None and age["n"] > 0
+    assert run.results["late"]["first_treatment"]["gap_days"]["median"] is None
+    assert all(not any(name.startswith(("late.", "early.", "ttf", "gap")) for name, _ in got["layout_shapes"])
+               for _, sent, got in tr.log if sent["method"] == "tables")
+    assert any("value tables" in w["message"] for w in run.results["warnings"])
+    assert len(run.results["late"]["curves"]["os2"]["overall"]["time"]) > 10  # the survival estimates are still there

@@ -15,6 +15,7 @@ and the in-process :class:`LocalTransport` of the tests.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import secrets
 import threading
@@ -308,6 +309,10 @@ def run_federated(transport: Transport, options: FederatedOptions = FederatedOpt
     hello = _ask(transport, msg.request("hello", session, plan=plan, organizations=orgs), "hello")
     rounds += 1
     keys = {str(a["organization"]): a["public_key"] for a in hello}
+    if options.value_tables and not all((a.get("settings") or {}).get("allow_value_tables") for a in hello):
+        # a node refuses value tables: go on without them (medians, quartiles, ranges are then null)
+        options = dataclasses.replace(options, value_tables=False)
+        plan = options.plan()
     texts = None
     if options.regimen_texts and all(a.get("regimen_texts") is not None for a in hello):
         texts = {k: sorted({str(t) for a in hello for t in a["regimen_texts"][k]}) for k in ("regimens", "unmapped")}
@@ -362,6 +367,12 @@ def run_federated(transport: Transport, options: FederatedOptions = FederatedOpt
         stratified = _lockstep({"pfs2": job("pfs2"), "os2": job("os2")}, send)
 
     results = assemble(counts, tables, params, options, stratified, texts)
+    if not options.value_tables:
+        results["warnings"].append({"kind": "federated", "message": "a registry does not release value tables: "
+                                    "medians, quartiles and ranges are not given"})
+    if texts is None:
+        results["warnings"].append({"kind": "federated", "message": "a registry does not release regimen texts: "
+                                    "counts per regimen are not given"})
     results["federated"] = {
         "registries": len(orgs),
         "n": [{"organization": int(a["organization"]), "registered": int(a["n_registered"]),
