@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import secrets
 from pathlib import Path
@@ -19,9 +21,13 @@ def simulate(registries: list[Path], outdir: Path, study: str = "late-failure", 
     request needs (day grid, pooled risk sets): in a real collaboration each node's administrator
     decides. Each node's request log is written to ``outdir/node-logs/``.
     """
-    from vantage6.algorithm.tools.mock_client import MockAlgorithmClient
+    try:
+        from vantage6.algorithm.tools.mock_client import MockAlgorithmClient
 
-    from cartreg.v6algorithm import mock_dataset
+        from cartreg.v6algorithm import mock_dataset
+    except ImportError:
+        raise CartregError("cartreg federated needs vantage6's algorithm tools: "
+                           "pip install 'cartreg[federated]' (make does it)", 2) from None
 
     if len(registries) < MIN_ORGANIZATIONS:
         raise CartregError(f"a federated analysis needs at least {MIN_ORGANIZATIONS} registries; "
@@ -34,11 +40,13 @@ def simulate(registries: list[Path], outdir: Path, study: str = "late-failure", 
     datasets = [mock_dataset(Path(r).resolve(), secret=secrets.token_hex(32), log_path=str(logs / f"node-{o}.log"),
                              allow_day_grid=grid == "day", allow_pooled_risk_sets=pooled_risk_sets)
                 for o, r in zip(orgs, registries)]
-    client = MockAlgorithmClient(datasets=datasets, module="cartreg.v6algorithm", organization_ids=orgs)
-    task = client.task.create(input_={"method": "central", "kwargs": {
-        "study": study, "grid": grid, "pooled_risk_sets": pooled_risk_sets, "params": params or {},
-        "organizations": orgs}}, organizations=[orgs[0]])
-    results = client.wait_for_results(task["id"])[0]
+    chatter = io.StringIO()  # vantage6's "info > ..." lines (one per mocked wait), kept off the terminal
+    with contextlib.redirect_stdout(chatter):
+        client = MockAlgorithmClient(datasets=datasets, module="cartreg.v6algorithm", organization_ids=orgs)
+        task = client.task.create(input_={"method": "central", "kwargs": {
+            "study": study, "grid": grid, "pooled_risk_sets": pooled_risk_sets, "params": params or {},
+            "organizations": orgs}}, organizations=[orgs[0]])
+        results = client.wait_for_results(task["id"])[0]
     if "error" in results:
         raise CartregError(results["error"], int(results.get("exit_code", 2)))
     results["federated"]["registry_files"] = [Path(r).name for r in registries]
