@@ -20,7 +20,7 @@ from cartreg.study.params import LateFailureParams
 
 #: keys the federated analysis cannot give as analyze does (documented in docs/federated.md)
 NOT_COMPARED = {"meta", "federated"}
-PARAMS_NOT_COMPARED = {"class_map_source", "data_cutoff", "data_cutoff_inferred"}
+PARAMS_NOT_COMPARED = {"data_cutoff", "data_cutoff_inferred"}  # per registry (federated.n)
 
 
 def compare(fed, ref, path="", out=None, rtol=1e-9):

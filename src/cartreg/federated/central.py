@@ -25,7 +25,7 @@ from typing import Any, Callable, Protocol, Sequence
 import numpy as np
 
 from cartreg import __version__
-from cartreg.endpoints import CLASSES, DAYS_PER_MONTH
+from cartreg.endpoints import CLASSES, DAYS_PER_MONTH, load_class_map
 from cartreg.errors import CartregError
 from cartreg.federated import messages as msg
 from cartreg.federated import secure
@@ -376,13 +376,16 @@ def run_federated(transport: Transport, options: FederatedOptions = FederatedOpt
     results["federated"] = {
         "registries": len(orgs),
         "n": [{"organization": int(a["organization"]), "registered": int(a["n_registered"]),
-               "infused": int(a["n_infused"])} for a in hello],
+               "infused": int(a["n_infused"]), "data_cutoff": a.get("data_cutoff")} for a in hello],
         "grid": options.grid,
         "cox": "pooled risk sets" if options.pooled_risk_sets else "stratified by registry",
         "value_tables": options.value_tables,
         "rounds": rounds,
         "protocol_version": msg.VERSION,
     }
+    cutoffs = {a.get("data_cutoff") for a in hello}
+    if len(cutoffs) == 1:  # one common cut-off: as analyze reports it (else each registry's is in federated.n)
+        results["parameters"]["data_cutoff"] = cutoffs.pop()
     results["meta"] = {"cartreg_version": __version__, "registry_sha256": None,  # several registries: no one hash
                        "generated_at": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
                        "files": {}}
@@ -533,7 +536,7 @@ def assemble(counts: dict[str, Any], tables: dict[str, np.ndarray], params, opti
 
     results = {
         "study": "late-failure",
-        "parameters": params.to_dict() | {"class_map_source": "packaged (on every node)",
+        "parameters": params.to_dict() | {"class_map_source": load_class_map(None).source,
                                           "data_cutoff": None, "data_cutoff_inferred": None},
         "cohort": {"registered": counts["cohort"]["registered"], "infused": infused, "products": products},
         "failures": failures,

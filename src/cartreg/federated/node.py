@@ -56,6 +56,7 @@ def plan_params(plan: dict[str, Any]) -> LateFailureParams:
 
 
 _CACHE: dict[tuple, Any] = {}
+_CUTOFF: dict[tuple, Any] = {}
 
 
 def _study_columns(registry: str, params: LateFailureParams):
@@ -71,8 +72,19 @@ def _study_columns(registry: str, params: LateFailureParams):
         ep = derive_endpoints(reg.con, params.rules(), load_class_map(params.class_map))
         if len(_CACHE) > 16:
             _CACHE.clear()
+            _CUTOFF.clear()
+        cutoff = getattr(reg.metadata, "data_cutoff", None)
+        _CUTOFF[key] = cutoff.isoformat() if hasattr(cutoff, "isoformat") else cutoff
         _CACHE[key] = (ep, lf.Columns(ep.patients))
     return _CACHE[key]
+
+
+def _data_cutoff(registry: str, params: LateFailureParams) -> str | None:
+    """The registry's data cut-off (registry metadata, not patient data), after :func:`_study_columns`."""
+    p = Path(registry)
+    stat = p.stat() if p.exists() else None
+    key = (str(p.resolve()), stat.st_mtime_ns if stat else None, json.dumps(params.to_dict(), sort_keys=True))
+    return _CUTOFF.get(key)
 
 
 def _ints(d: Any) -> Any:
@@ -336,7 +348,8 @@ def _handle(request: dict[str, Any], registry: str, settings: NodeSettings, orga
                 used, unmapped = regimen_texts(ep, c)
                 texts = {"regimens": used, "unmapped": unmapped}
             return msg.response("hello", organization=organization, n_registered=int(ep.registered),
-                                n_infused=int(c.n), public_key=secure.public_key(priv), settings=settings.public(),
+                                n_infused=int(c.n), data_cutoff=_data_cutoff(registry, params),
+                                public_key=secure.public_key(priv), settings=settings.public(),
                                 regimen_texts=texts)
         if method == "tables":
             if plan.get("cox", "stratified") == "pooled" and not settings.allow_pooled_risk_sets:
