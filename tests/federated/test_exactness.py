@@ -174,3 +174,25 @@ def test_federated_cox_shares_the_newton_loop_with_coxph():
     np.testing.assert_allclose(fit.var, ref.var, rtol=1e-12)
     assert fit.loglik == pytest.approx(ref.loglik, rel=1e-14) and fit.iterations == ref.iterations
     assert len(calls) == ref.iterations + 1
+
+
+def test_values_off_the_agreed_resolution_are_flagged(plain_split, tmp_path):
+    """A ferritin recorded with decimals cannot be exact on the 1 µg/L value grid: a warning says so."""
+    import shutil
+
+    import duckdb
+
+    parts = []
+    for k, d in enumerate(plain_split):
+        dst = tmp_path / f"r{k}"
+        shutil.copytree(d, dst)
+        parts.append(dst)
+    inf = parts[0] / "infusions.csv"
+    con = duckdb.connect()
+    con.execute(f"COPY (SELECT * REPLACE (CASE WHEN ferritin_ug_l IS NOT NULL THEN CAST(CAST(ferritin_ug_l AS DOUBLE) + 0.5 AS VARCHAR) END AS ferritin_ug_l) "
+                f"FROM read_csv(?, all_varchar=true)) TO '{tmp_path / 'x.csv'}' (HEADER)", [str(inf)])
+    shutil.move(tmp_path / "x.csv", inf)
+    run = run_federated(local_transport(parts, permissive(tmp_path)), FederatedOptions())
+    msgs = [w["message"] for w in run.results["warnings"] if w["kind"] == "federated"]
+    assert any("of ferritin_ug_l are not multiples of 1" in m for m in msgs), msgs
+    assert not any("crp_mg_dl" in m for m in msgs)

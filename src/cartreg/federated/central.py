@@ -29,7 +29,7 @@ from cartreg.endpoints import CLASSES, DAYS_PER_MONTH, load_class_map
 from cartreg.errors import CartregError
 from cartreg.federated import messages as msg
 from cartreg.federated import secure
-from cartreg.federated.grid import Axis, time_axis, value_axis
+from cartreg.federated.grid import VALUE_DOMAINS, Axis, time_axis, value_axis
 from cartreg.federated.node import plan_params
 from cartreg.federated.privacy import MIN_ORGANIZATIONS
 from cartreg.stats.cox import CoxResult, finish_fit, newton_raphson
@@ -367,6 +367,11 @@ def run_federated(transport: Transport, options: FederatedOptions = FederatedOpt
         stratified = _lockstep({"pfs2": job("pfs2"), "os2": job("os2")}, send)
 
     results = assemble(counts, tables, params, options, stratified, texts)
+    for var, n in (counts.get("off_grid") or {}).items():
+        if n and options.value_tables:
+            lo, hi, per_unit = VALUE_DOMAINS[var]
+            results["warnings"].append({"kind": "federated", "message": f"{n} value(s) of {var} are not multiples of "
+                                        f"{1 / per_unit:g}: its median, quartiles and range are on that grid"})
     if not options.value_tables:
         results["warnings"].append({"kind": "federated", "message": "a registry does not release value tables: "
                                     "medians, quartiles and ranges are not given"})
@@ -383,9 +388,9 @@ def run_federated(transport: Transport, options: FederatedOptions = FederatedOpt
         "rounds": rounds,
         "protocol_version": msg.VERSION,
     }
-    cutoffs = {a.get("data_cutoff") for a in hello}
+    cutoffs = {(a.get("data_cutoff"), a.get("data_cutoff_inferred")) for a in hello}
     if len(cutoffs) == 1:  # one common cut-off: as analyze reports it (else each registry's is in federated.n)
-        results["parameters"]["data_cutoff"] = cutoffs.pop()
+        results["parameters"]["data_cutoff"], results["parameters"]["data_cutoff_inferred"] = cutoffs.pop()
     results["meta"] = {"cartreg_version": __version__, "registry_sha256": None,  # several registries: no one hash
                        "generated_at": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
                        "files": {}}

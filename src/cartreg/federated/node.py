@@ -74,17 +74,18 @@ def _study_columns(registry: str, params: LateFailureParams):
             _CACHE.clear()
             _CUTOFF.clear()
         cutoff = getattr(reg.metadata, "data_cutoff", None)
-        _CUTOFF[key] = cutoff.isoformat() if hasattr(cutoff, "isoformat") else cutoff
+        _CUTOFF[key] = (cutoff.isoformat() if hasattr(cutoff, "isoformat") else cutoff,
+                        getattr(reg.metadata, "data_cutoff_inferred", None))
         _CACHE[key] = (ep, lf.Columns(ep.patients))
     return _CACHE[key]
 
 
-def _data_cutoff(registry: str, params: LateFailureParams) -> str | None:
-    """The registry's data cut-off (registry metadata, not patient data), after :func:`_study_columns`."""
+def _data_cutoff(registry: str, params: LateFailureParams) -> tuple[str | None, bool | None]:
+    """(data cut-off, inferred?) of the registry (its metadata, not patient data), after :func:`_study_columns`."""
     p = Path(registry)
     stat = p.stat() if p.exists() else None
     key = (str(p.resolve()), stat.st_mtime_ns if stat else None, json.dumps(params.to_dict(), sort_keys=True))
-    return _CUTOFF.get(key)
+    return _CUTOFF.get(key, (None, None))
 
 
 def _ints(d: Any) -> Any:
@@ -106,6 +107,12 @@ def _check_vocabulary(c: lf.Columns, m: np.ndarray) -> None:
         extra = sorted(set(v.tolist()) - set(levels))
         if extra:
             raise CartregError(f"{col} value {extra[0]!r} is outside the agreed vocabulary ({', '.join(levels)})", 2)
+
+
+def _off_grid(values: np.ndarray, var: str) -> int:
+    per_unit = VALUE_DOMAINS[var][2]
+    v = values[~np.isnan(values)] * per_unit
+    return int((np.abs(v - np.rint(v)) > 1e-6 * np.maximum(1.0, np.abs(v))).sum())
 
 
 def node_counts(ep, c: lf.Columns, params: LateFailureParams) -> dict[str, Any]:
@@ -163,6 +170,8 @@ def node_counts(ep, c: lf.Columns, params: LateFailureParams) -> dict[str, Any]:
                            "events_os2": int(os2t_event[treated & (tx == cls)].sum())} for cls in CLASSES},
         "ignored": {k: int(v) for k, v in sorted(ep.ignored.items())},
         "unmapped_regimen_rows": int(sum(n for _, n in ep.unmapped_regimens)),
+        # values not on the agreed resolution of their value table (medians etc. then not exact)
+        "off_grid": {var: int(_off_grid(c.num(var)[early | late], var)) for var in VALUE_DOMAINS},
     }
 
 
@@ -348,7 +357,8 @@ def _handle(request: dict[str, Any], registry: str, settings: NodeSettings, orga
                 used, unmapped = regimen_texts(ep, c)
                 texts = {"regimens": used, "unmapped": unmapped}
             return msg.response("hello", organization=organization, n_registered=int(ep.registered),
-                                n_infused=int(c.n), data_cutoff=_data_cutoff(registry, params),
+                                n_infused=int(c.n), data_cutoff=_data_cutoff(registry, params)[0],
+                                data_cutoff_inferred=_data_cutoff(registry, params)[1],
                                 public_key=secure.public_key(priv), settings=settings.public(),
                                 regimen_texts=texts)
         if method == "tables":
