@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from test_exactness import compare
@@ -75,3 +76,15 @@ def test_simulate_suppresses_small_cells(split, tmp_path):
     small = [(k, v) for k, v in walk(got) if k in COUNT_KEYS and isinstance(v, int) and 0 < v < 5]
     assert small == []
     assert not (tmp_path / "o" / "report.html").exists()  # the report cannot show suppressed cells yet
+
+
+def test_simulate_refuses_a_node_with_five_patients(split, full_registry, tmp_path, capsys):
+    from helpers import split_registry
+
+    from cartreg.cli.main import main
+
+    small = split_registry(full_registry, tmp_path / "small", [595, 5], 0)[1]
+    assert main(_args([split[0], split[1], small], "-o", str(tmp_path / "o"))) == 2
+    err = capsys.readouterr().err
+    assert re.search(r"organisation 3 refused: this node has [1-9] infused patients, fewer than its minimum of 10", err)
+    assert not (tmp_path / "o" / "results.json").exists()
