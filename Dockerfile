@@ -1,5 +1,5 @@
 # The vantage6 4.x algorithm image of cartreg's federated analysis.
-# Build from the repository root:  docker build -f src/cartreg/v6algorithm/Dockerfile -t cartreg-v6:0.1.0 .
+# Build from the repository root:  docker build -t cartreg-v6:0.1.0 .
 # Each node runs `partial` (aggregates of its own registry) and one of them runs `central`.
 FROM python:3.11-slim
 
