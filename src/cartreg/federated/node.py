@@ -341,6 +341,9 @@ def _handle(request: dict[str, Any], registry: str, settings: NodeSettings, orga
         if not settings.allows_grid(grid):
             return _refuse(f"count tables on a {grid} grid are not allowed by this node (it allows: "
                            + ", ".join(g for g in ("day", "week", "month") if settings.allows_grid(g)) + ")")
+        if plan.get("cox", "stratified") == "pooled" and not settings.allow_pooled_risk_sets:
+            return _refuse("a Cox model on pooled risk sets is not allowed by this node (its per-time sums "
+                           "would be released); use the default model stratified by registry")
         orgs = [int(o) for o in request.get("organizations", [])]
         if len(set(orgs)) < settings.min_organizations or organization not in orgs:
             return _refuse(f"this node takes part only with at least {settings.min_organizations} organisations "
@@ -362,9 +365,6 @@ def _handle(request: dict[str, Any], registry: str, settings: NodeSettings, orga
                                 public_key=secure.public_key(priv), settings=settings.public(),
                                 regimen_texts=texts)
         if method == "tables":
-            if plan.get("cox", "stratified") == "pooled" and not settings.allow_pooled_risk_sets:
-                return _refuse("a Cox model on pooled risk sets is not allowed by this node (its per-time sums "
-                               "would be released); use the default model stratified by registry")
             value_tables = bool(plan.get("value_tables", True))
             if value_tables and not settings.allow_value_tables:
                 return _refuse("value tables (medians, quartiles, ranges) are not allowed by this node")
