@@ -194,3 +194,23 @@ def test_a_node_without_value_tables_leaves_out_medians_not_the_analysis(split, 
                for _, sent, got in tr.log if sent["method"] == "tables")
     assert any("value tables" in w["message"] for w in run.results["warnings"])
     assert len(run.results["late"]["curves"]["os2"]["overall"]["time"]) > 10  # the survival estimates are still there
+
+
+def test_masks_that_do_not_cancel_are_an_error_not_a_wrong_sum(split, tmp_path):
+    """Masks that do not cancel (e.g. a node keyed to another session) leave a random sum: detected, exit 2.
+
+    (Secure aggregation gives no integrity against a small deliberate change; only gross mismatch.)"""
+    tr = local_transport(split, [settings(tmp_path, k) for k in range(3)])
+    real = tr.run
+
+    def tampered(request):
+        answers = real(request)
+        if request["method"] == "tables":
+            v = msg.decode_array(answers[1]["masked"])
+            answers[1]["masked"] = msg.encode_array(v ^ np.uint64(1 << 63))
+        return answers
+
+    tr.run = tampered
+    with pytest.raises(CartregError, match="secure aggregation failed") as exc:
+        run_federated(tr, FederatedOptions())
+    assert exc.value.exit_code == 2

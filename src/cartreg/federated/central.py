@@ -322,7 +322,10 @@ def run_federated(transport: Transport, options: FederatedOptions = FederatedOpt
     digests = {a["layout"] for a in tabs}
     if len(digests) != 1:
         raise CartregError("the nodes' tables do not have the same layout: do they run the same cartreg version?", 2)
-    total = secure.unmask_sum([msg.decode_array(a["masked"]) for a in tabs])
+    try:
+        total = secure.unmask_sum([msg.decode_array(a["masked"]) for a in tabs])
+    except ValueError as exc:
+        raise CartregError(f"secure aggregation failed: {exc}", 2) from None
     scalar_keys, shapes = tabs[0]["layout_keys"], tabs[0]["layout_shapes"]
     counts = _unflatten(scalar_keys, total[: len(scalar_keys)])
     tables: dict[str, np.ndarray] = {}
