@@ -86,5 +86,5 @@ def test_simulate_refuses_a_node_with_five_patients(split, full_registry, tmp_pa
     small = split_registry(full_registry, tmp_path / "small", [595, 5], 0)[1]
     assert main(_args([split[0], split[1], small], "-o", str(tmp_path / "o"))) == 2
     err = capsys.readouterr().err
-    assert re.search(r"organisation 3 refused: this node has [1-9] infused patients, fewer than its minimum of 10", err)
+    assert re.search(r"organisation 3 refused: this node has fewer infused patients than its minimum of 10", err)
     assert not (tmp_path / "o" / "results.json").exists()

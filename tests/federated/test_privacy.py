@@ -108,7 +108,7 @@ def test_a_node_refuses_a_request_naming_fewer_than_three_organisations(split, t
 def test_a_node_with_five_patients_refuses(full_registry, split, tmp_path):
     small = split_registry(full_registry, tmp_path / "small", [595, 5], 0)[1]
     tr = local_transport([split[0], split[1], small], [settings(tmp_path, k) for k in range(3)])
-    with pytest.raises(CartregError, match=r"organisation 12 refused: this node has [1-9] infused patients, fewer than its minimum of 10") as exc:
+    with pytest.raises(CartregError, match=r"organisation 12 refused: this node has fewer infused patients than its minimum of 10") as exc:
         run_federated(tr, FederatedOptions())
     assert exc.value.exit_code == 2
     assert [sent["method"] for _, sent, _ in tr.log] == ["hello"] * 3  # nothing computed

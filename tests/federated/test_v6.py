@@ -22,7 +22,7 @@ def test_partial_reads_the_node_registry_and_settings_from_its_environment(plain
     monkeypatch.setenv("CARTREG_NODE_MIN_PATIENTS", "100000")  # the administrator's setting wins
     req = msg.request("hello", "sess", plan=FederatedOptions().plan(), organizations=[4, 5, 6])
     got = partial(request=req, mock_client=SimpleNamespace(organization_id=5))
-    assert got["kind"] == "refusal" and "fewer than its minimum of 100000" in got["reason"]
+    assert got["kind"] == "refusal" and "fewer infused patients than its minimum of 100000" in got["reason"]
     assert got["organization"] == 5
     monkeypatch.setenv("CARTREG_NODE_MIN_PATIENTS", "10")
     got = partial(request=req, mock_client=SimpleNamespace(organization_id=5))

@@ -350,7 +350,8 @@ def _handle(request: dict[str, Any], registry: str, settings: NodeSettings, orga
                            f"(the request names {len(set(orgs))})")
         ep, c = _study_columns(registry, params)
         if c.n < settings.min_patients:
-            return _refuse(f"this node has {c.n} infused patients, fewer than its minimum of {settings.min_patients}")
+            return _refuse(f"this node has fewer infused patients than its minimum of {settings.min_patients} "
+                           "(its exact number is not disclosed)")
         session = str(request["session"])
         priv = secure.private_key(settings.secret, session)
         method = request["method"]
