@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cartreg.federated.central import _rows, federated_cox
+from cartreg.federated.central import federated_cox
+from cartreg.federated.pooled import table_rows
 from cartreg.federated.grid import time_axis
 from cartreg.federated.node import evaluate_rows
 from cartreg.stats import coxph
@@ -69,6 +70,6 @@ def test_pooled_risk_sets_from_the_pooled_count_table_match_r(data):
     for r in ("A", "B", "C"):  # each node's table, summed (as the secure sum gives it)
         m = reg == r
         np.add.at(table, (np.searchsorted(CLASSES, cls[m].astype(str)), e[m], ax.index(t[m])), 1)
-    tt, ee, gg = _rows(table, ax, "time", CLASSES)
+    tt, ee, gg = table_rows(table, ax, "time", CLASSES)
     X, names = design_matrix(gg, "chemo", numeric={}, group_name="class")
     _check(coxph(tt, ee, X, names), ref["pooled"])
