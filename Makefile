@@ -9,12 +9,12 @@ BENCH_STAMP := $(VENV)/.cartreg-bench-installed
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,federated]'
 	touch $(STAMP)
 
 # The pandas + lifelines baseline is only needed to benchmark against it.
 $(BENCH_STAMP): $(STAMP)
-	$(PY) -m pip install -q -e '.[test,bench]'
+	$(PY) -m pip install -q -e '.[test,federated,bench]'
 	touch $(BENCH_STAMP)
 
 demo: $(STAMP)

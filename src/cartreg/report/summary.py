@@ -118,6 +118,12 @@ def summary_paragraphs(results: dict) -> list[str | list[str]]:
     lm = (results.get("parameters") or {}).get("landmark_months", 6)
     lm_s = fmt_num(lm, 0) if float(lm).is_integer() else str(lm)
     paras: list[str] = []
+    fed = results.get("federated")
+    if fed:  # a federated analysis (cartreg.federated): say so, with each registry's n
+        ns = ", ".join(str(x.get("infused")) for x in fed.get("n", []))
+        paras.append(f"Federated analysis of {fed.get('registries')} registries (infused patients per registry: "
+                     f"{ns}); no patient-level data left any registry: the figures come from securely "
+                     f"pooled counts on a {fed.get('grid')} grid and a Cox model {fed.get('cox')}.")
 
     # 1. failures, early/late
     s = (

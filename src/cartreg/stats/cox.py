@@ -53,7 +53,7 @@ from cartreg.stats._data import complete_cases, timefix_cuts
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-__all__ = ["CoxResult", "coxph"]
+__all__ = ["CoxResult", "NewtonFit", "coxph", "finish_fit", "newton_raphson"]
 
 EPS = 1e-9  #: coxph.control(eps): relative change in log-likelihood at convergence
 ITER_MAX = 20  #: coxph.control(iter.max)
@@ -564,6 +564,92 @@ def _as_event(event: np.ndarray) -> np.ndarray:
     return evf.astype(np.int8)
 
 
+@dataclass(frozen=True, eq=False)
+class NewtonFit:
+    """What :func:`newton_raphson` returns (on the scale the evaluator works on).
+
+    beta: the estimate (the last good iterate when not converged); loglik0, loglik: the
+    log-likelihood at 0 and at ``beta``; u, imat: score and information of the last evaluation R
+    keeps; var_s: the (generalised) inverse information; flag: the Cholesky rank (``1000`` when
+    the iterations ran out, ``-2`` after a final step-halving), as ``coxfit6``'s ``flag``;
+    sctest: the score test at 0; converged, iterations: as R's ``fit$iter``.
+    """
+
+    beta: np.ndarray
+    loglik0: float
+    loglik: float
+    u: np.ndarray
+    imat: np.ndarray
+    var_s: np.ndarray
+    flag: int
+    sctest: float
+    converged: bool
+    iterations: int
+
+
+def newton_raphson(evaluate, p: int, *, iter_max: int = ITER_MAX, eps: float = EPS) -> NewtonFit:
+    """The Newton-Raphson of ``coxfit6``, step-halving and convergence rule included.
+
+    ``evaluate(beta) -> (loglik, score, information)`` is the only part that differs between a
+    fit on rows in memory (:func:`coxph`) and one whose sums come from elsewhere (a federated
+    fit in :mod:`cartreg.federated`): both share this loop (Therneau & Grambsch 2000, sec. 3.2).
+    A candidate that lowers the log-likelihood is pulled back as ``(candidate + h good) / (h + 1)``;
+    convergence when ``|1 - loglik_old / loglik_new| <= eps``.
+    """
+    beta = np.zeros(p)
+    loglik0, u, imat = evaluate(beta)
+    chol, flag = _cholesky2(imat, TOLER_CHOL)
+    step = _chsolve2(chol, u)
+    sctest = float(u @ step)
+    loglik1 = loglik0
+    converged = False
+    halving = 0
+    newbeta = beta + step
+    it = 0
+    if iter_max == 0 or not np.isfinite(loglik0):
+        var_s = _chinv2(chol)
+        converged = iter_max == 0
+        final_beta = beta
+    else:
+        for it in range(1, iter_max + 1):
+            newlk, u, imat = evaluate(newbeta)
+            chol, flag = _cholesky2(imat, TOLER_CHOL)
+            notfinite = not (np.isfinite(u).all() and np.isfinite(imat).all() and np.isfinite(newlk))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                change = abs(1.0 - loglik1 / newlk)
+            if not notfinite and change <= eps:
+                loglik1 = newlk
+                var_s = _chinv2(chol)
+                final_beta = newbeta
+                converged = True
+                if halving:
+                    flag = -2
+                break
+            if notfinite or newlk < loglik1:
+                halving += 1
+                newbeta = (newbeta + halving * beta) / (halving + 1.0)
+            else:
+                halving = 0
+                loglik1 = newlk
+                step = _chsolve2(chol, u)
+                beta = newbeta
+                newbeta = newbeta + step
+        else:
+            it = iter_max + 1
+            final_beta = beta
+            if iter_max > 1:
+                # R recomputes u and imat at the last good beta, then inverts the information
+                # without a fresh Cholesky: its variance is diag(1 / diag(imat)). We reproduce it.
+                loglik1, u, imat = evaluate(beta)
+                dg = np.diag(imat)
+                var_s = np.diag(np.where(dg > 0, 1.0 / np.where(dg > 0, dg, 1.0), 0.0))
+            else:
+                var_s = _chinv2(chol)
+            flag = 1000
+    return NewtonFit(beta=final_beta, loglik0=float(loglik0), loglik=float(loglik1), u=u, imat=imat,
+                     var_s=var_s, flag=int(flag), sctest=sctest, converged=converged, iterations=it)
+
+
 # --------------------------------------------------------------------------------------------
 # The fit
 # --------------------------------------------------------------------------------------------
@@ -755,56 +841,35 @@ def coxph(
                        np.zeros(0, bool), warnings)
 
     # ---- Newton-Raphson exactly as coxfit6 ---------------------------------------------------
-    beta = np.zeros(p)
-    loglik0, u, imat = _evaluate(data, beta)
-    chol, flag = _cholesky2(imat, TOLER_CHOL)
-    step = _chsolve2(chol, u)
-    sctest = float(u @ step)
-    loglik1 = loglik0
-    converged = False
-    halving = 0
-    newbeta = beta + step
-    it = 0
-    if iter_max == 0 or not np.isfinite(loglik0):
-        var_s = _chinv2(chol)
-        converged = iter_max == 0
-        final_beta = beta
-    else:
-        for it in range(1, iter_max + 1):
-            newlk, u, imat = _evaluate(data, newbeta)
-            chol, flag = _cholesky2(imat, TOLER_CHOL)
-            notfinite = not (np.isfinite(u).all() and np.isfinite(imat).all() and np.isfinite(newlk))
-            with np.errstate(divide="ignore", invalid="ignore"):
-                change = abs(1.0 - loglik1 / newlk)
-            if not notfinite and change <= eps:
-                loglik1 = newlk
-                var_s = _chinv2(chol)
-                final_beta = newbeta
-                converged = True
-                if halving:
-                    flag = -2
-                break
-            if notfinite or newlk < loglik1:
-                halving += 1
-                newbeta = (newbeta + halving * beta) / (halving + 1.0)
-            else:
-                halving = 0
-                loglik1 = newlk
-                step = _chsolve2(chol, u)
-                beta = newbeta
-                newbeta = newbeta + step
-        else:
-            it = iter_max + 1
-            final_beta = beta
-            if iter_max > 1:
-                # R recomputes u and imat at the last good beta, then inverts the information
-                # without a fresh Cholesky: its variance is diag(1 / diag(imat)). We reproduce it.
-                loglik1, u, imat = _evaluate(data, beta)
-                dg = np.diag(imat)
-                var_s = np.diag(np.where(dg > 0, 1.0 / np.where(dg > 0, dg, 1.0), 0.0))
-            else:
-                var_s = _chinv2(chol)
-            flag = 1000
+    nr = newton_raphson(lambda b: _evaluate(data, b), p, iter_max=iter_max, eps=eps)
+    # a 0/1 column whose rows with value 1 have no event: a group with no events
+    no_event_group = np.zeros(p, dtype=bool)
+    for j in np.flatnonzero(~doscale):
+        row = xt[j]
+        if _all_in(row, (0.0, 1.0)) and (row == 1.0).any() and not (row[data.dead] == 1.0).any():
+            no_event_group[j] = True
+    res = finish_fit(nr, names, scale, means, no_event_group, n=n, events=events, excluded=excluded,
+                     n_strata=n_strata, ties=ties, conf_level=conf_level, iter_max=iter_max, eps=eps,
+                     warnings=warnings)
+    if not robust:
+        return replace(res, weighted=True) if cw is not None else res
+    ccode = None if cluster is None else _codes(cluster)[order]
+    return _with_robust_variance(res, nr, (t, st, scode, xt, ties), scale, cw, ccode)
+
+
+def finish_fit(nr: NewtonFit, names: tuple[str, ...], scale: np.ndarray, means: np.ndarray,
+               no_event_group: np.ndarray, *, n: int, events: int, excluded: int, n_strata: int,
+               ties: str, conf_level: float, iter_max: int = ITER_MAX, eps: float = EPS,
+               warnings: list[str] | None = None) -> CoxResult:
+    """The :class:`CoxResult` of a Newton-Raphson fit: back to the original scale, aliased and
+    infinite terms as R flags them, warnings (shared by :func:`coxph` and federated fits).
+
+    ``no_event_group[j]``: term ``j`` is a 0/1 column whose rows with value 1 have no event.
+    """
+    warnings = list(warnings or [])
+    p = len(names)
+    final_beta, u, imat, var_s, flag = nr.beta, nr.u, nr.imat, nr.var_s, nr.flag
+    loglik0, loglik1, sctest, converged, it = nr.loglik0, nr.loglik, nr.sctest, nr.converged, nr.iterations
 
     coef = final_beta * scale
     u_o = u / scale
@@ -823,12 +888,7 @@ def coxph(
         with np.errstate(invalid="ignore", over="ignore"):
             infs = np.abs(u_o @ (_chinv2(chol_b) * np.outer(scale, scale)))
         infinite = ~np.isfinite(infs) | ((infs > eps) & (infs > TOLER_INF * np.abs(coef)))
-    # a 0/1 column whose rows with value 1 have no event: a group with no events
-    no_event_group = np.zeros(p, dtype=bool)
-    for j in np.flatnonzero(~doscale & ~aliased):
-        row = xt[j]
-        if _all_in(row, (0.0, 1.0)) and (row == 1.0).any() and not (row[data.dead] == 1.0).any():
-            no_event_group[j] = True
+    no_event_group = np.asarray(no_event_group, bool) & ~aliased
     infinite = (infinite | no_event_group) & ~aliased
 
     for j, name in enumerate(names):
@@ -850,24 +910,30 @@ def coxph(
             f"still > {eps:g}); estimates may be unreliable"
         )
     coef = np.where(aliased, np.nan, coef)
-    if not robust:
-        res = _result(names, coef, var, means, loglik0, loglik1, sctest, n, events, excluded,
-                      n_strata, ties, conf_level, converged, it, infinite, aliased, warnings)
-        return replace(res, weighted=cw is not None) if cw is not None else res
-    # robust variance: a post-fit sandwich from the score residuals at the estimate
+    return _result(names, coef, var, means, loglik0, loglik1, sctest, n, events, excluded,
+                   n_strata, ties, conf_level, converged, it, infinite, aliased, warnings)
+
+
+def _with_robust_variance(res: CoxResult, nr: NewtonFit, sorted_data: tuple, scale: np.ndarray,
+                          cw: np.ndarray | None, ccode: np.ndarray | None) -> CoxResult:
+    """The model-based fit ``res`` with R's robust (sandwich) variance: ``var`` becomes the robust
+    variance, ``se`` stays the model-based one (``naive.var``), as ``coxph(robust = TRUE)``."""
     from cartreg.stats.cox_robust import sandwich
 
-    ccode = None if cluster is None else _codes(cluster)[order]
-    rvar_s, n_clusters = sandwich(t, st, scode, xt, np.where(aliased, 0.0, final_beta), var_s, ties,
+    t, st, scode, xt, ties = sorted_data
+    aliased = np.asarray(res.aliased, bool)
+    rvar_s, n_clusters = sandwich(t, st, scode, xt, np.where(aliased, 0.0, nr.beta), nr.var_s, ties,
                                   cw, ccode)
     rvar = rvar_s * np.outer(scale, scale)
     rvar[aliased, :] = 0.0
     rvar[:, aliased] = 0.0
-    res = _result(names, coef, rvar, means, loglik0, loglik1, sctest, n, events, excluded,
-                  n_strata, ties, conf_level, converged, it, infinite, aliased, warnings)
+    var = nr.var_s * np.outer(scale, scale)
+    rob = _result(res.names, res.coef, rvar, res.means, res.loglik_null, res.loglik, nr.sctest, res.n,
+                  res.events, res.excluded, res.n_strata, res.ties, res.conf_level, res.converged,
+                  res.iterations, res.infinite, aliased, list(res.warnings))
     with np.errstate(invalid="ignore"):
-        naive_se = np.where(aliased, np.nan, np.sqrt(np.diag(var))) if p else np.zeros(0)
-    return replace(res, se=naive_se, robust_se=res.se, naive_var=var, weighted=cw is not None,
+        naive_se = np.where(aliased, np.nan, np.sqrt(np.diag(var))) if len(res.names) else np.zeros(0)
+    return replace(rob, se=naive_se, robust_se=rob.se, naive_var=var, weighted=cw is not None,
                    n_clusters=n_clusters)
 
 
