@@ -30,6 +30,9 @@ def register(app: typer.Typer) -> None:
         replace: bool = typer.Option(False, "--replace", help="Replace an existing .duckdb file."),
         print_config: bool = typer.Option(False, "--print-default-config",
                                           help="Print the default config (to edit a copy) and exit."),
+        shape: str | None = typer.Option(None, "--as",
+                                         help="Write as a source with its mapping.toml into the directory -o: "
+                                              "wide-xlsx, redcap, stata, sas-xpt or spss."),
     ) -> None:
         """Generate a synthetic registry calibrated to the DESCAR-T late-failure abstract."""
         from cartreg.synth.config import default_text, load_config
@@ -49,6 +52,13 @@ def register(app: typer.Typer) -> None:
         reg = generate(patients, seed=seed, config=cfg, progress=lambda m: say(f"  {m}"))
         rows = ", ".join(f"{k} {t.num_rows}" for k, t in reg.tables.items())
         say(f"rows: {rows}")
+        if shape is not None:
+            from cartreg.synth.shapes import write_shape
+
+            src = write_shape(reg, shape, out)
+            say(f"wrote {src} and {out / 'mapping.toml'}; import with: "
+                f"cartreg import {src} --mapping {out / 'mapping.toml'} -o registry.duckdb")
+            return
         write_registry(reg, out, replace=replace, progress=say)
         say(f"wrote {out}")
 

@@ -175,8 +175,12 @@ def is_duckdb_file(path: Path) -> bool:
     return head[8:12] == _DUCKDB_MAGIC
 
 
-def read_registry(path: str | Path, cutoff: dt.date | str | None = None) -> Registry:
+def read_registry(path: str | Path, cutoff: dt.date | str | None = None, mapping: str | Path | None = None,
+                  redcap_dictionary: str | Path | None = None) -> Registry:
     """Read a registry from a CSV directory, an .xlsx workbook or a cartreg .duckdb file.
+
+    With ``mapping`` (a mapping TOML file) or ``redcap_dictionary`` (an export of the template REDCap
+    project), ``path`` is any source (see :mod:`cartreg.io.mapping`) and every issue names the source.
 
     CSV and workbook input is parsed and validated here; a .duckdb file is opened as stored (with
     its stored report), and only the cut-off rule is re-run when ``cutoff`` is given.
@@ -186,9 +190,20 @@ def read_registry(path: str | Path, cutoff: dt.date | str | None = None) -> Regi
     cut = _parse_cutoff(cutoff)
     if path.is_file() and is_duckdb_file(path):
         return _open_duckdb(path, cut)
-    raw = read_registry_files(path)
+    mapped = None
+    if mapping is not None or redcap_dictionary is not None:  # issue 11: a source through a mapping
+        from cartreg.io.mapping import read_mapped
+
+        mapped = read_mapped(path, mapping, redcap_dictionary)
+        raw = mapped.raw
+    else:
+        raw = read_registry_files(path)
     con = duckdb.connect()
     report = validate_raw(con, raw, cut)
+    if mapped is not None:
+        from cartreg.io.mapping import relabel_issues
+
+        report = ValidationReport(relabel_issues(report.table, mapped), str(path))
     latest = _latest_date(con)
     meta = RegistryMetadata(
         format_version=FORMAT_VERSION,
@@ -270,7 +285,8 @@ def _insert_cutoff_issues(con: duckdb.DuckDBPyConnection, cutoff: dt.date, meta:
         label = _stored_label(meta, t.name)
         for col in date_columns(t):
             con.execute(
-                "INSERT INTO issues SELECT 'error', ?, _row, ?, CAST(" + col + " AS VARCHAR), 'date_after_cutoff', "
+                "INSERT INTO issues (severity, file, \"row\", \"column\", value, rule, message, patient_id) "
+                "SELECT 'error', ?, _row, ?, CAST(" + col + " AS VARCHAR), 'date_after_cutoff', "
                 "printf(?, " + col + ", ?::DATE), patient_id FROM " + t.name + " WHERE " + col + " > ?::DATE",
                 [label, col, f"{col} %s is after the data cut-off %s", cutoff, cutoff],
             )
@@ -373,6 +389,8 @@ def import_registry(
     cutoff: dt.date | str | None = None,
     drop_invalid: bool = False,
     replace: bool = False,
+    mapping: str | Path | None = None,
+    redcap_dictionary: str | Path | None = None,
 ) -> ImportResult:
     """Validate a registry and write it into one DuckDB file, atomically.
 
@@ -387,7 +405,7 @@ def import_registry(
         raise CartregError(f"{out.parent}: no such directory", 2)
     if Path(path).resolve() == out.resolve():
         raise CartregError(f"{out}: the output would overwrite the input", 2)
-    reg = read_registry(path, cutoff=cutoff)
+    reg = read_registry(path, cutoff=cutoff, mapping=mapping, redcap_dictionary=redcap_dictionary)
     if reg.report.has_errors and not drop_invalid:
         n = reg.report.count("error")
         raise RegistryInvalidError(f"{path}: {n} errors; not imported (fix them, or use --drop-invalid)", reg.report)

@@ -496,4 +496,4 @@ def fetch_sorted_issues(con: duckdb.DuckDBPyConnection, table: str, file_order: 
         f'SELECT * FROM {table} ORDER BY list_position([\'error\', \'warning\', \'note\'], severity), '
         f'coalesce(list_position(?::VARCHAR[], file), 99), file, "row" NULLS FIRST, "column", rule',
         params=[file_order],
-    ).to_arrow_table().cast(ISSUE_SCHEMA)
+    ).to_arrow_table()  # typed by ValidationReport (which adds target_column when absent)

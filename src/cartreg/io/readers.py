@@ -1,0 +1,427 @@
+"""Read any source table as text: CSV, .xlsx, Parquet, SAS (.sas7bdat, .xpt), SPSS (.sav) and Stata (.dta).
+
+A :class:`SourceTable` keeps every cell as text (``None`` when empty), the header as written, and the
+row number a user sees: for CSV and workbooks the spreadsheet row (header = row 1, first data row =
+row 2); for Parquet, SAS, SPSS and Stata files, which have no header row, the 1-based observation
+number (Stata's ``_n``, the row SAS and SPSS viewers show).
+
+Statistical files are read with pyreadstat and turned into text with their metadata:
+
+* **value labels** are applied: a cell holds the label (``"Male"``), and :attr:`SourceTable.codes`
+  keeps the underlying code (``"1"``) so that a mapping may name either;
+* **dates** (SAS ``DATE9.``, Stata ``%td``, SPSS ``DATE11`` and their datetime forms) become ISO
+  ``YYYY-MM-DD`` (a datetime keeps its time, which the validator then reports);
+* **missing values**, system or user-defined (SAS ``.A``–``.Z``, Stata ``.a``–``.z``, SPSS
+  missing values and ranges), become empty cells;
+* numbers are written without a trailing ``.0`` (``1`` not ``1.0``), like a spreadsheet shows them.
+
+Example::
+
+    src = read_source(Path("extract.dta"))
+    t = src.tables["extract"]
+    t.label, t.columns, t.data.column("sex").to_pylist()[:3]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from cartreg.errors import CartregError
+from cartreg.io.registry_files import (
+    TABLE_NAMES,
+    RawRegistry,
+    RawTable,
+    _cell_text,
+    _normalise_header,
+    read_csv_table,
+    sha256_file,
+)
+
+#: File suffixes read by :func:`read_source_file`, by kind.
+STAT_SUFFIXES: Mapping[str, str] = {".sas7bdat": "sas", ".xpt": "xport", ".sav": "spss", ".zsav": "spss", ".dta": "stata"}
+TABLE_SUFFIXES: tuple[str, ...] = (".csv", ".xlsx", ".xlsm", ".parquet", ".pq", *STAT_SUFFIXES)
+
+
+@dataclass(frozen=True)
+class SourceTable:
+    """One source table as text.
+
+    ``name`` the sheet name or file stem; ``label`` for messages (``registre.xlsx[Feuil1]``,
+    ``extract.dta``); ``columns`` the headers as written (made unique: a repeated header gets
+    `` (2)``); ``data`` one string column per header plus ``_row`` (int64); ``codes`` for
+    value-labelled columns, the underlying codes as text (same length as ``data``).
+    """
+
+    name: str
+    label: str
+    columns: tuple[str, ...]
+    data: pa.Table
+    codes: Mapping[str, pa.Array] = field(default_factory=dict)
+    sha256: str = ""
+
+    @property
+    def num_rows(self) -> int:
+        return self.data.num_rows
+
+    def find_column(self, name: str) -> str | None:
+        """The header called ``name``: exact, else ignoring case and surrounding spaces."""
+        if name in self.columns:
+            return name
+        folded = [c for c in self.columns if c.strip().casefold() == name.strip().casefold()]
+        return folded[0] if len(folded) == 1 else None
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """Every table of one source: the sheets of a workbook, or one table for any other file, or the
+    files of a directory (by stem). ``sources`` are (file name, sha256) pairs."""
+
+    path: Path
+    kind: str  # "xlsx", "csv", "parquet", "sas", "xport", "spss", "stata", "dir"
+    tables: dict[str, SourceTable]
+    sources: tuple[tuple[str, str], ...]
+
+    def table(self, name: str | None, what: str = "") -> SourceTable:
+        """The table called ``name`` (case-insensitive); the only one when ``name`` is None."""
+        if name is None:
+            if len(self.tables) == 1:
+                return next(iter(self.tables.values()))
+            raise CartregError(
+                f"{self.path.name}: {what}name the sheet or file to read with 'from' or [source].sheet "
+                f"(it has: {', '.join(self.tables)})", 2)
+        if name in self.tables:
+            return self.tables[name]
+        folded = {k.strip().casefold(): v for k, v in self.tables.items()}
+        if name.strip().casefold() in folded:
+            return folded[name.strip().casefold()]
+        raise CartregError(f"{self.path.name}: {what}no sheet or file '{name}' (it has: {', '.join(self.tables)})", 2)
+
+
+def unique_headers(names: list[str]) -> list[str]:
+    """Headers as written, trimmed; a blank one becomes ``column_N``, a repeated one gets `` (2)``."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for i, raw in enumerate(names):
+        base = (raw or "").strip() or f"column_{i + 1}"
+        name, k = base, 2
+        while name.casefold() in seen:
+            name, k = f"{base} ({k})", k + 1
+        seen.add(name.casefold())
+        out.append(name)
+    return out
+
+
+def _blank_to_null(arr: pa.Array) -> pa.Array:
+    """Whitespace-only strings become null (an empty cell)."""
+    arr = arr.cast(pa.string()) if arr.type != pa.string() else arr
+    blank = pc.equal(pc.utf8_trim_whitespace(arr), "")
+    return pc.if_else(blank, pa.scalar(None, pa.string()), arr)
+
+
+# ------------------------------------------------------------------------------------- CSV, xlsx
+
+
+def _read_csv(path: Path) -> SourceTable:
+    """A CSV file through the registry reader (BOM, ``;``, Windows-1252, malformed rows refused)."""
+    rt, problems = read_csv_table(path, path.stem)
+    bad = [p for p in problems if p.severity == "error"]
+    if bad:
+        p = bad[0]
+        raise CartregError(f"{p.file}: row {p.row}: {p.message} ({len(bad)} such row(s))", 2)
+    # read_csv_table lower-cases headers; re-read the header as written
+    import csv
+    import io
+
+    with path.open("rb") as f:
+        first_bytes = f.readline().removeprefix(b"\xef\xbb\xbf").rstrip(b"\r\n")
+    try:
+        first = first_bytes.decode("utf-8")
+    except UnicodeDecodeError:
+        first = first_bytes.decode("cp1252", errors="replace")
+    delim = ";" if first.count(";") > first.count(",") else ","
+    header = unique_headers(next(csv.reader(io.StringIO(first), delimiter=delim)))
+    arrays = [_blank_to_null(rt.data.column(i).combine_chunks()) for i in range(len(header))]
+    data = pa.Table.from_arrays([*arrays, rt.data.column("_row")], names=[*header, "_row"])
+    return SourceTable(path.stem, path.name, tuple(header), data, {}, rt.sha256)
+
+
+def _read_sheet_text(ws, label: str) -> tuple[list[str], pa.Table]:
+    rows = ws.iter_rows(values_only=True)
+    header_cells = next(rows, None)
+    if header_cells is None or all(_cell_text(c) is None for c in header_cells):
+        return [], pa.table({"_row": pa.array([], pa.int64())})
+    header = [(_cell_text(c) or "") for c in header_cells]
+    while header and not header[-1].strip():
+        header.pop()
+    columns = unique_headers(header)
+    width = len(columns)
+    values: list[list[str | None]] = [[] for _ in range(width)]
+    row_numbers: list[int] = []
+    # openpyxl yields Python objects cell by cell, so a loop is unavoidable for a workbook.
+    for i, cells in enumerate(rows, start=2):
+        texts = [_cell_text(c) for c in cells[:width]]
+        if all(t is None for t in texts):
+            continue
+        texts.extend([None] * (width - len(texts)))
+        for j, t in enumerate(texts):
+            values[j].append(t)
+        row_numbers.append(i)
+    arrays = [pa.array(v, pa.string()) for v in values] + [pa.array(row_numbers, pa.int64())]
+    return columns, pa.Table.from_arrays(arrays, names=[*columns, "_row"])
+
+
+def _read_workbook(path: Path) -> dict[str, SourceTable]:
+    import zipfile
+
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError, TypeError, Exception) as exc:
+        raise CartregError(f"{path.name}: not a readable .xlsx workbook ({type(exc).__name__}: {exc})", 2) from exc
+    sha = sha256_file(path)
+    out: dict[str, SourceTable] = {}
+    try:
+        for ws in wb.worksheets:
+            label = f"{path.name}[{ws.title}]"
+            try:
+                columns, data = _read_sheet_text(ws, label)
+            except Exception as exc:  # read-only mode parses the sheet XML lazily, here
+                raise CartregError(f"{label}: the sheet cannot be read ({type(exc).__name__}: {exc})", 2) from exc
+            out[ws.title] = SourceTable(ws.title, label, tuple(columns), data, {}, sha)
+    finally:
+        wb.close()
+    return out
+
+
+def _read_parquet(path: Path) -> SourceTable:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise CartregError(f"{path.name}: cannot be read as Parquet ({exc})", 2) from exc
+    names = unique_headers(list(table.column_names))
+    arrays = [_as_text(table.column(i).combine_chunks()) for i in range(table.num_columns)]
+    rows = pa.array(np.arange(1, table.num_rows + 1, dtype=np.int64))
+    return SourceTable(path.stem, path.name, tuple(names), pa.Table.from_arrays([*arrays, rows], names=[*names, "_row"]),
+                       {}, sha256_file(path))
+
+
+def _as_text(arr: pa.Array) -> pa.Array:
+    """Text of a typed column: dates ISO, whole numbers without ``.0``, booleans yes/no."""
+    t = arr.type
+    if pa.types.is_dictionary(t):
+        arr = arr.cast(t.value_type)
+        t = arr.type
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return _blank_to_null(arr.cast(pa.string()))
+    if pa.types.is_boolean(t):
+        return pc.if_else(arr, "yes", "no")
+    if pa.types.is_timestamp(t):
+        midnight = pc.equal(pc.cast(pc.cast(arr, pa.date32()), t), arr)
+        return pc.if_else(midnight, pc.strftime(arr, "%Y-%m-%d"), pc.strftime(arr, "%Y-%m-%d %H:%M:%S"))
+    if pa.types.is_date(t):
+        return pc.strftime(arr, "%Y-%m-%d")
+    if pa.types.is_floating(t):
+        arr = pc.if_else(pc.is_nan(arr), pa.scalar(None, t), arr)
+        return arr.cast(pa.string())  # shortest round-trip text; 1.0 -> "1"
+    return arr.cast(pa.string())
+
+
+# -------------------------------------------------------------------------------- SAS, SPSS, Stata
+
+
+def _read_stat(path: Path, kind: str) -> SourceTable:
+    """A SAS, SPSS or Stata file: value labels applied (codes kept), dates ISO, missing codes empty."""
+    import pyreadstat
+
+    readers = {"sas": pyreadstat.read_sas7bdat, "xport": pyreadstat.read_xport,
+               "spss": pyreadstat.read_sav, "stata": pyreadstat.read_dta}
+    kwargs: dict = {"dates_as_pandas_datetime": True}
+    if kind in ("spss", "stata", "sas"):
+        kwargs["user_missing"] = False  # user-defined missing values arrive as NaN: empty cells
+    try:
+        df, meta = readers[kind](str(path), **kwargs)
+    except Exception as exc:  # pyreadstat raises its own ReadstatError, or OSError/ValueError
+        raise CartregError(f"{path.name}: cannot be read as a {kind.upper() if kind != 'xport' else 'SAS transport'} "
+                           f"file ({type(exc).__name__}: {exc})", 2) from exc
+    names = unique_headers([str(c) for c in df.columns])
+    labels = getattr(meta, "variable_value_labels", {}) or {}
+    arrays: list[pa.Array] = []
+    codes: dict[str, pa.Array] = {}
+    for name, col in zip(names, df.columns):
+        series = df[col]
+        arr = pa.array(series, from_pandas=True)
+        if pa.types.is_null(arr.type):
+            arr = pa.array([None] * len(series), pa.string())
+        text = _as_text(arr) if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)) \
+            else _blank_to_null(arr)
+        if pa.types.is_timestamp(arr.type) or pa.types.is_date(arr.type):
+            text = _as_text(arr)
+        value_labels = labels.get(col)
+        if value_labels:
+            text, code_text = _apply_labels(arr, text, value_labels)
+            codes[name] = code_text
+        arrays.append(text)
+    rows = pa.array(np.arange(1, len(df) + 1, dtype=np.int64))
+    data = pa.Table.from_arrays([*arrays, rows], names=[*names, "_row"])
+    return SourceTable(path.stem, path.name, tuple(names), data, codes, sha256_file(path))
+
+
+def _apply_labels(arr: pa.Array, text: pa.Array, value_labels: Mapping) -> tuple[pa.Array, pa.Array]:
+    """(label text, code text): each coded cell becomes its label; a code without a label stays."""
+    keys = list(value_labels)
+    if pa.types.is_floating(arr.type) or pa.types.is_integer(arr.type):
+        key_arr = pa.array([float(k) for k in keys], pa.float64())
+        idx = pc.index_in(pc.cast(arr, pa.float64()), value_set=key_arr)
+    else:
+        key_arr = pa.array([str(k) for k in keys], pa.string())
+        idx = pc.index_in(text, value_set=key_arr)
+    label_arr = pa.array([str(value_labels[k]) for k in keys], pa.string())
+    labelled = pc.take(label_arr, idx)
+    return pc.coalesce(labelled, text), text
+
+
+# ------------------------------------------------------------------------------------- dispatch
+
+
+def read_source_file(path: Path) -> dict[str, SourceTable]:
+    """The tables of one file: every sheet of a workbook, else one table named by the file stem."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if not path.is_file():
+        raise CartregError(f"{path}: no such file", 2)
+    if suffix in (".xlsx", ".xlsm"):
+        return _read_workbook(path)
+    if suffix == ".csv":
+        return {path.stem: _read_csv(path)}
+    if suffix in (".parquet", ".pq"):
+        return {path.stem: _read_parquet(path)}
+    if suffix in STAT_SUFFIXES:
+        return {path.stem: _read_stat(path, STAT_SUFFIXES[suffix])}
+    raise CartregError(f"{path.name}: unsupported file (use {', '.join(TABLE_SUFFIXES)})", 2)
+
+
+def read_source(path: Path) -> SourceFile:
+    """A file (its sheets or itself) or a directory (every supported file in it, by stem)."""
+    path = Path(path)
+    if not path.exists():
+        raise CartregError(f"{path}: no such file or directory", 2)
+    if path.is_dir():
+        tables: dict[str, SourceTable] = {}
+        for p in sorted(path.iterdir()):
+            if p.is_file() and p.suffix.lower() in TABLE_SUFFIXES and not p.name.startswith((".", "~$")):
+                for name, t in read_source_file(p).items():
+                    if name in tables:
+                        raise CartregError(f"{path}: two tables named '{name}' ({tables[name].label}, {t.label})", 2)
+                    tables[name] = t
+        sources = tuple(sorted({(t.label.split("[")[0], t.sha256) for t in tables.values()}))
+        return SourceFile(path, "dir", tables, sources)
+    tables = read_source_file(path)
+    sha = next(iter(tables.values())).sha256 if tables else sha256_file(path)
+    kind = {".xlsx": "xlsx", ".xlsm": "xlsx", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}.get(
+        path.suffix.lower(), STAT_SUFFIXES.get(path.suffix.lower(), "file"))
+    return SourceFile(path, kind, tables, ((path.name, sha),))
+
+
+# --------------------------------------------------------------- a registry in any table format
+
+
+def has_non_csv_tables(directory: Path) -> bool:
+    """True when a directory holds exchange-format tables in a format other than CSV
+    (``patients.dta``, ``infusions.sas7bdat`` ...)."""
+    for p in directory.iterdir():
+        if p.is_file() and p.stem.lower() in TABLE_NAMES and p.suffix.lower() in TABLE_SUFFIXES \
+                and p.suffix.lower() not in (".csv", ".xlsx", ".xlsm"):
+            return True
+    return False
+
+
+def read_registry_dir(directory: Path) -> RawRegistry:
+    """A directory of format-v1 tables in any supported format (``patients.sas7bdat``,
+    ``infusions.dta``, ``responses.csv`` ...) as a :class:`RawRegistry`, without a mapping.
+
+    Headers are trimmed and lower-cased as in CSV registries; value-labelled cells hold their label.
+    """
+    directory = Path(directory)
+    found: dict[str, Path] = {}
+    for p in sorted(directory.iterdir()):
+        stem, suffix = p.stem.lower(), p.suffix.lower()
+        if p.is_file() and stem in TABLE_NAMES and suffix in TABLE_SUFFIXES and suffix not in (".xlsx", ".xlsm"):
+            if stem in found:
+                raise CartregError(f"{directory}: two files for table '{stem}': {found[stem].name}, {p.name}", 2)
+            found[stem] = p
+    tables: dict[str, RawTable] = {}
+    for name, p in found.items():
+        st = next(iter(read_source_file(p).values()))
+        columns = _normalise_header(list(st.columns), st.label)
+        data = pa.Table.from_arrays(list(st.data.columns), names=[*columns, "_row"])
+        tables[name] = RawTable(name, st.label, tuple(columns), data, st.sha256)
+    sources = tuple(sorted((t.label, t.sha256) for t in tables.values()))
+    return RawRegistry(directory, "dir", tables, sources, ())
+
+
+
+# ------------------------------------------------------------ analysis tables (survival, cuminc)
+
+
+def read_stat_datatable(path: Path):
+    """A SAS, SPSS or Stata file as a :class:`cartreg.io.datafile.DataTable` for ``cartreg survival``
+    and ``cuminc``: numbers stay numbers (so a labelled status ``0 "censored" 1 "relapse"`` is still
+    read as 0/1 by ``--event``/``--status``), while :meth:`~LabelledDataTable.text` (group labels)
+    gives the value label; dates are dates; missing-value codes are missing."""
+    import pyreadstat
+
+    kind = STAT_SUFFIXES[path.suffix.lower()]
+    readers = {"sas": pyreadstat.read_sas7bdat, "xport": pyreadstat.read_xport,
+               "spss": pyreadstat.read_sav, "stata": pyreadstat.read_dta}
+    try:
+        df, meta = readers[kind](str(path), dates_as_pandas_datetime=True)
+    except Exception as exc:
+        raise CartregError(f"cannot read {path.name} ({type(exc).__name__}: {exc})") from exc
+    names = unique_headers([str(c) for c in df.columns])
+    data: dict[str, pa.Array] = {}
+    labels: dict[str, pa.Array] = {}
+    value_labels = getattr(meta, "variable_value_labels", {}) or {}
+    for name, col in zip(names, df.columns):
+        arr = pa.array(df[col], from_pandas=True)
+        if pa.types.is_null(arr.type):
+            arr = pa.array([None] * len(df), pa.string())
+        if pa.types.is_timestamp(arr.type):
+            midnight = pc.all(pc.equal(pc.cast(pc.cast(arr, pa.date32()), arr.type), arr)).as_py()
+            if midnight is not False:
+                arr = pc.cast(arr, pa.date32())
+        if pa.types.is_string(arr.type):
+            arr = _blank_to_null(arr)
+        data[name] = arr
+        if value_labels.get(col):
+            labels[name] = _apply_labels(arr, _as_text(arr), value_labels[col])[0]
+    return LabelledDataTable(path, tuple(names), data, len(df), 1, False, labels)
+
+
+def _labelled_datatable_class():
+    from cartreg.io.datafile import DataTable
+
+    @dataclass(frozen=True, eq=False)
+    class LabelledDataTable(DataTable):
+        """A DataTable whose value-labelled columns read as their labels in :meth:`text`."""
+
+        labels: Mapping[str, pa.Array] = field(default_factory=dict)
+
+        def text(self, name: str) -> np.ndarray:
+            col = self.column(name)
+            if col in self.labels:
+                return np.asarray(self.labels[col].to_numpy(zero_copy_only=False), dtype=object)
+            return super().text(name)
+
+    return LabelledDataTable
+
+
+LabelledDataTable = _labelled_datatable_class()
