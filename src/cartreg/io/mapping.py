@@ -588,3 +588,16 @@ def format_check(rows: list[CheckRow], max_values: int = 10) -> str:
             more = f" and {len(r.unmapped) - max_values} more" if len(r.unmapped) > max_values else ""
             lines.append(f"{'':<32}   unmapped: {vals}{more}")
     return "\n".join(lines)
+
+
+def _toml_value(v: object) -> str:
+    """A TOML value: strings as basic strings (JSON escapes are valid TOML), tables inline."""
+    import json
+
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{_toml_value(str(k))} = {_toml_value(x)}" for k, x in v.items()) + " }"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return repr(v)
+    return json.dumps(str(v), ensure_ascii=False)

@@ -310,6 +310,13 @@ STAT_CODES = {  # label -> exchange code
 }
 
 
+def _dates(arr: pa.ChunkedArray):
+    """A date column for pyreadstat (datetime64; a leading empty cell would make an object column text)."""
+    import pandas as pd
+
+    return pd.Series(pd.to_datetime(pd.Series(arr.to_pylist(), dtype=object)), dtype="datetime64[ns]")
+
+
 def _stat_frame(reg: SynthRegistry, missing_code: float | None):
     """(pandas frame, value labels, user-missing columns, max responses, max treatments)."""
     import pandas as pd
@@ -321,7 +328,7 @@ def _stat_frame(reg: SynthRegistry, missing_code: float | None):
     for target, (name, kind) in STAT_NAMES.items():
         arr = wide.column(target)
         if kind == "date":
-            frame[name] = pd.Series(arr.to_pylist(), dtype=object)
+            frame[name] = _dates(arr)
         elif kind == "lab":
             code_of = {lab_code: num for num, lab in STAT_LABELS[target].items()
                        for lab_code in [STAT_CODES[target][lab]]}
@@ -339,12 +346,12 @@ def _stat_frame(reg: SynthRegistry, missing_code: float | None):
             frame[name] = pd.Series(["" if v is None else v for v in arr.to_pylist()], dtype=object)
     resp_code = {STAT_CODES["response"][lab]: num for num, lab in STAT_LABELS["response"].items()}
     for k in range(1, k_r + 1):
-        frame[f"date_eval_{k}"] = pd.Series(wide.column(f"resp_date_{k}").to_pylist(), dtype=object)
+        frame[f"date_eval_{k}"] = _dates(wide.column(f"resp_date_{k}"))
         frame[f"rep_{k}"] = pd.Series([np.nan if v is None else float(resp_code[v])
                                        for v in wide.column(f"resp_{k}").to_pylist()])
         labels[f"rep_{k}"] = STAT_LABELS["response"]
     for k in range(1, k_t + 1):
-        frame[f"date_trt_{k}"] = pd.Series(wide.column(f"trt_date_{k}").to_pylist(), dtype=object)
+        frame[f"date_trt_{k}"] = _dates(wide.column(f"trt_date_{k}"))
         frame[f"trt_{k}"] = pd.Series(["" if v is None else v for v in wide.column(f"trt_{k}").to_pylist()],
                                       dtype=object)
     return pd.DataFrame(frame), labels, coded_missing, k_r, k_t
@@ -428,7 +435,7 @@ def write_sas_xpt(reg: SynthRegistry, out: Path) -> Path:
         for target, name in names.items():
             col = t.column(target)
             if pa.types.is_date32(col.type):
-                frame[name] = pd.Series(col.to_pylist(), dtype=object)
+                frame[name] = _dates(col)
             elif pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
                 frame[name] = pd.Series([np.nan if v is None else float(v) for v in col.to_pylist()], dtype=float)
             elif target in ("prior_auto_hsct", "prior_allo_hsct", "ldh_elevated", "bulky"):
