@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from cartreg.errors import CartregError
@@ -290,7 +291,7 @@ def _spec_sql(spec: Spec, st: SourceTable, col_type: str, default_format: str | 
     header = st.find_column(spec.column)
     x, params = f"NULLIF(trim({_q(header)}), '')", []
     if missing:
-        x, params = _wrap("CASE WHEN lower(__x) IN (SELECT unnest(?::VARCHAR[])) THEN NULL ELSE __x END",
+        x, params = _wrap("CASE WHEN list_contains(?::VARCHAR[], lower(__x)) THEN NULL ELSE __x END",
                           [[m.strip().casefold() for m in missing]], x, params)
     if spec.values:
         keys, vals = list(spec.values), list(spec.values.values())
@@ -321,14 +322,80 @@ def _count_params(sql: str) -> int:
 
 def _entry_sql(entry: Entry, st: SourceTable, mapping: Mapping, code_cols: MappingT[str, str],
                label: str) -> tuple[str, list]:
+    """One SELECT for an entry, in layers (each a sub-SELECT) so no expression is repeated:
+    clean (trim, missing tokens) -> values -> scale -> date format -> the entry's rows."""
     cols = TARGET_COLUMNS[entry.table]
-    selects, params = [], []
-    for spec in entry.specs:
-        sql, p = _spec_sql(spec, st, cols[spec.target], mapping.date_format, mapping.missing, code_cols)
-        assert _count_params(sql) == len(p), (spec, sql, p)
-        selects.append(f"{sql} AS {_q(spec.target)}")
-        params.extend(p)
-    sql = f"SELECT {', '.join(selects)}, _row AS __srow FROM src"
+    specs = [sp for sp in entry.specs if sp.constant is None]
+    n = len(specs)
+    names = [f"__c{i}" for i in range(n)]
+    params: list = []
+    # layer 1: clean
+    sel = []
+    for i, sp in enumerate(specs):
+        header = st.find_column(sp.column)
+        t = f"NULLIF(trim({_q(header)}), '')"
+        if mapping.missing:
+            sel.append(f"CASE WHEN list_contains(?::VARCHAR[], lower({t})) THEN NULL ELSE {t} END AS {names[i]}")
+            params.append([m.strip().casefold() for m in mapping.missing])
+        else:
+            sel.append(f"{t} AS {names[i]}")
+        code = code_cols.get(header)
+        sel.append(f"lower(trim({_q(code)})) AS __k{i}" if code is not None else f"NULL::VARCHAR AS __k{i}")
+    sql = f"SELECT {', '.join([*sel, '_row']) if sel else '_row'} FROM src"
+
+    def layer(exprs: dict[int, tuple[str, list]], inner: str, keep_codes: bool) -> str:
+        """SELECT over ``inner``; its parameters come before the inner ones (text order)."""
+        out, own = [], []
+        for i, c in enumerate(names):
+            if i in exprs:
+                e, p = exprs[i]
+                out.append(f"{e} AS {c}")
+                own.extend(p)
+            else:
+                out.append(c)
+            if keep_codes:
+                out.append(f"__k{i}")
+        params[:0] = own
+        return f"SELECT {', '.join([*out, '_row'])} FROM ({inner})"
+
+    # layer 2: values (by label, then by the underlying code of a value-labelled column)
+    vals = {}
+    for i, sp in enumerate(specs):
+        if sp.values:
+            keys, codes_ = list(sp.values), list(sp.values.values())
+            vals[i] = (f"NULLIF(coalesce((?::VARCHAR[])[list_position(?::VARCHAR[], lower({names[i]}))], "
+                       f"(?::VARCHAR[])[list_position(?::VARCHAR[], __k{i})], {names[i]}), '')",
+                       [codes_, keys, codes_, keys])
+    if vals:
+        sql = layer(vals, sql, keep_codes=False)
+    elif n:
+        sql = f"SELECT {', '.join([*names, '_row'])} FROM ({sql})"
+    # layer 3: scale
+    scales = {i: (f"CASE WHEN TRY_CAST(replace({names[i]}, ',', '.') AS DOUBLE) IS NOT NULL THEN "
+                  f"printf('%.12g', TRY_CAST(replace({names[i]}, ',', '.') AS DOUBLE) * ?) ELSE {names[i]} END",
+                  [sp.scale]) for i, sp in enumerate(specs) if sp.scale is not None}
+    if scales:
+        sql = layer(scales, sql, keep_codes=False)
+    # layer 4: date format (an ISO date, e.g. from a typed cell, is kept; text not in the format passes
+    # unchanged so that the validator reports it at its cell)
+    fmts = {}
+    for i, sp in enumerate(specs):
+        fmt = sp.format or (mapping.date_format if cols[sp.target] == "date" else None)
+        if fmt is not None:
+            c = names[i]
+            fmts[i] = (f"CASE WHEN regexp_full_match({c}, ?) THEN left({c}, 10) "
+                       f"ELSE coalesce(strftime(try_strptime({c}, ?), '%Y-%m-%d'), {c}) END", [_ISO[1:-1], fmt])
+    if fmts:
+        sql = layer(fmts, sql, keep_codes=False)
+    final, k = [], 0
+    for sp in entry.specs:
+        if sp.constant is not None:
+            final.append(f"?::VARCHAR AS {_q(sp.target)}")
+        else:
+            final.append(f"{names[specs.index(sp)]} AS {_q(sp.target)}")
+    const_params = [sp.constant for sp in entry.specs if sp.constant is not None]
+    sql = f"SELECT {', '.join([*final, '_row AS __srow'])} FROM ({sql})"
+    params = const_params + params  # the outer SELECT's parameters come first in the text
     date_col = ROW_DATE.get(entry.table)
     if date_col is not None:
         sql = f"SELECT * FROM ({sql}) WHERE {_q(date_col)} IS NOT NULL"
@@ -390,11 +457,12 @@ def apply_mapping(mapping: Mapping, source: SourceFile | None = None) -> MappedR
                 con.unregister("src")
             n = out.num_rows
             parts.append(out)
+            zeros = pa.array(np.zeros(n, dtype=np.int32))
             prov_parts.append(pa.table({
-                "label": pa.array([label] * n, pa.string()),
-                "file": pa.array([st.label] * n, pa.string()),
+                "label": pa.array([label], pa.string()).take(zeros),
+                "file": pa.array([st.label], pa.string()).take(zeros),
                 "srow": out.column("__srow").cast(pa.int64()),
-                "entry": pa.array([entry.index] * n, pa.int64()),
+                "entry": pa.array(np.full(n, entry.index, dtype=np.int64)),
             }))
             for spec in entry.specs:
                 fmt = spec.format or (mapping.date_format if TARGET_COLUMNS[table][spec.target] == "date" else None)

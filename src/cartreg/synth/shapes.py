@@ -90,24 +90,35 @@ def _inverse(m: dict[str, str]) -> dict[str, str]:
     return {v: k for k, v in m.items()}
 
 
-def wide_table(reg: SynthRegistry) -> tuple[pa.Table, int, int]:
+def wide_table(reg: SynthRegistry, relapse: bool = False) -> tuple[pa.Table, int, int]:
     """One row per patient: patients, their infusion, then assessments and treatments as numbered
-    groups (by date). Returns (table with exchange names + ``resp_date_k`` ..., max responses, max treatments)."""
+    groups (by date). Returns (table with exchange names + ``resp_date_k`` ..., max responses, max treatments).
+
+    With ``relapse``, each patient's first ``PD`` assessment is the column ``relapse_date`` instead of
+    a numbered group (as clinicians record a relapse), so the mapping turns it back into a PD row.
+    """
     con = duckdb.connect()
     for name, t in reg.tables.items():
         con.register(name, t)
-    k_r = con.execute("SELECT coalesce(max(n), 0) FROM (SELECT count(*) n FROM responses GROUP BY patient_id)").fetchall()[0][0]
-    k_t = con.execute("SELECT coalesce(max(n), 0) FROM (SELECT count(*) n FROM treatments GROUP BY patient_id)").fetchall()[0][0]
+    flag = ("(response = 'PD' AND row_number() OVER (PARTITION BY patient_id, response = 'PD' "
+            "ORDER BY assessment_date) = 1)") if relapse else "FALSE"
+    con.execute(f"CREATE TEMP TABLE resp AS SELECT *, {flag} AS is_relapse FROM responses")
+    k_r = con.sql("SELECT coalesce(max(n), 0) FROM (SELECT count(*) n FROM resp WHERE NOT is_relapse "
+                  "GROUP BY patient_id)").fetchall()[0][0]
+    k_t = con.sql("SELECT coalesce(max(n), 0) FROM (SELECT count(*) n FROM treatments GROUP BY patient_id)").fetchall()[0][0]
     inf_cols = [c for c in reg.tables["infusions"].column_names if c != "patient_id"]
     r_sel = ", ".join(f"r.d[{k}] AS resp_date_{k}, r.c[{k}] AS resp_{k}" for k in range(1, k_r + 1))
     t_sel = ", ".join(f"t.d[{k}] AS trt_date_{k}, t.c[{k}] AS trt_{k}" for k in range(1, k_t + 1))
     sql = (
         "SELECT p.*, " + ", ".join(f"i.{c}" for c in inf_cols)
         + (", " + r_sel if r_sel else "") + (", " + t_sel if t_sel else "")
-        + " FROM (SELECT *, row_number() OVER () AS __o FROM patients) p "
+        + ", rl.relapse_date FROM (SELECT *, row_number() OVER () AS __o FROM patients) p "
         "LEFT JOIN infusions i USING (patient_id) "
         "LEFT JOIN (SELECT patient_id, list(assessment_date ORDER BY assessment_date, response) d, "
-        "list(response ORDER BY assessment_date, response) c FROM responses GROUP BY patient_id) r USING (patient_id) "
+        "list(response ORDER BY assessment_date, response) c FROM resp WHERE NOT is_relapse GROUP BY patient_id) r "
+        "USING (patient_id) "
+        "LEFT JOIN (SELECT patient_id, min(assessment_date) AS relapse_date FROM resp WHERE is_relapse "
+        "GROUP BY patient_id) rl USING (patient_id) "
         "LEFT JOIN (SELECT patient_id, list(start_date ORDER BY start_date, regimen) d, "
         "list(regimen ORDER BY start_date, regimen) c FROM treatments GROUP BY patient_id) t USING (patient_id) "
         "ORDER BY p.__o"
@@ -138,7 +149,7 @@ def write_wide_xlsx(reg: SynthRegistry, out: Path) -> Path:
     """``registre.xlsx`` (sheet Feuil1) and ``mapping.toml`` in ``out``."""
     from openpyxl import Workbook
 
-    wide, k_r, k_t = wide_table(reg)
+    wide, k_r, k_t = wide_table(reg, relapse=True)
     if wide.num_rows + 1 > 1_048_576:
         raise CartregError(f"{wide.num_rows} patients: too many rows for an .xlsx sheet", 2)
     headers, cols = [], []
@@ -148,6 +159,8 @@ def write_wide_xlsx(reg: SynthRegistry, out: Path) -> Path:
     for k in range(1, k_r + 1):
         headers += [f"Date évaluation {k}", f"Réponse {k}"]
         cols += [_fr_date(wide.column(f"resp_date_{k}")), _recode(wide.column(f"resp_{k}"), RESPONSE_FR)]
+    headers.append("Date de rechute")
+    cols.append(_fr_date(wide.column("relapse_date")))
     for k in range(1, k_t + 1):
         headers += [f"Date traitement {k}", f"Traitement {k}"]
         cols += [_fr_date(wide.column(f"trt_date_{k}")), wide.column(f"trt_{k}").to_pylist()]
@@ -172,6 +185,8 @@ def write_wide_xlsx(reg: SynthRegistry, out: Path) -> Path:
     for k in range(1, k_r + 1):
         lines += ["[[responses]]", 'patient_id = "N° patient"', f"assessment_date = {_toml(f'Date évaluation {k}')}",
                   f"response = {_toml({'column': f'Réponse {k}', 'values': _inverse(RESPONSE_FR)})}", ""]
+    lines += ["# a relapse recorded as a date: an assessment with response PD", "[[responses]]",
+              'patient_id = "N° patient"', 'assessment_date = "Date de rechute"', 'response = { constant = "PD" }', ""]
     for k in range(1, k_t + 1):
         lines += ["[[treatments]]", 'patient_id = "N° patient"', f"start_date = {_toml(f'Date traitement {k}')}",
                   f"regimen = {_toml(f'Traitement {k}')}", ""]
