@@ -208,3 +208,84 @@ def test_map_init_drafts_a_mapping_that_imports_the_wide_workbook(tmp_path, caps
     # codes the draft could not translate are TODO comments, not mappings
     assert "# TODO" in text
 
+
+
+REDCAP_DICT = '''"Variable / Field Name","Form Name","Section Header","Field Type","Field Label","Choices, Calculations, OR Slider Labels","Field Note","Text Validation Type OR Show Slider Number","Text Validation Min","Text Validation Max"
+study_id,baseline,,text,Study ID,,,,,
+gender,baseline,,radio,Gender,"1, Male | 2, Female",,,,
+dt_incl,baseline,,text,Inclusion date,,,date_dmy,,
+dt_fu,baseline,,text,Last follow-up,,,date_dmy,,
+prior,baseline,,checkbox,Prior therapies,"1, Autologous SCT | 2, Allogeneic SCT",,,,
+dt_cart,cart,,text,CAR T date,,,date_dmy,,
+visit_dt,visit,,text,Visit date,,,date_dmy,,
+resp,visit,,dropdown,Response,"1, Complete response | 2, Partial response | 3, Progression",,,,
+'''
+REDCAP_EXPORT = '''study_id,redcap_repeat_instrument,redcap_repeat_instance,gender,dt_incl,dt_fu,prior___1,prior___2,baseline_complete,dt_cart,cart_complete,visit_dt,resp,visit_complete
+A-01,,,1,2020-01-03,2021-06-01,1,0,2,2020-02-10,2,,,
+A-01,visit,1,,,,,,,,,2020-05-10,1,2
+A-01,visit,2,,,,,,,,,2021-03-01,3,2
+A-02,,,2,2020-01-15,2020-12-20,0,0,2,,,,,
+A-02,visit,1,,,,,,,,,2020-05-20,9,2
+'''
+REDCAP_MAPPING = '''[source]
+path = "export.csv"
+redcap_dictionary = "dict.csv"
+
+[patients]
+from = "baseline"
+sex = { column = "gender", values = { Male = "M", Female = "F" } }
+eligibility_date = "dt_incl"
+last_contact_date = "dt_fu"
+prior_auto_hsct = { column = "prior___1", values = { Checked = "yes", Unchecked = "no" } }
+prior_allo_hsct = { column = "prior___2", values = { 1 = "yes", 0 = "no" } }
+
+[infusions]
+from = "cart"
+infusion_date = "dt_cart"
+
+[[responses]]
+from = "visit"
+assessment_date = "visit_dt"
+response = { column = "resp", values = { "Complete response" = "CR", "Partial response" = "PR", Progression = "PD" } }
+'''
+
+
+def test_redcap_own_field_names_checkboxes_and_repeating_instrument(tmp_path):
+    (tmp_path / "dict.csv").write_text(REDCAP_DICT, encoding="utf-8")
+    (tmp_path / "export.csv").write_text(REDCAP_EXPORT, encoding="utf-8")
+    (tmp_path / "map.toml").write_text(REDCAP_MAPPING, encoding="utf-8")
+    reg = read_registry(tmp_path / "export.csv", mapping=tmp_path / "map.toml")
+    assert reg.con.sql("SELECT patient_id, sex, prior_auto_hsct, prior_allo_hsct FROM patients ORDER BY 1").fetchall() == [
+        ("A-01", "M", True, False), ("A-02", "F", False, False)]
+    assert reg.con.sql("SELECT patient_id, infusion_date::VARCHAR FROM infusions").fetchall() == [("A-01", "2020-02-10")]
+    assert reg.con.sql("SELECT patient_id, assessment_date::VARCHAR, response FROM responses ORDER BY 1, 2").fetchall() == [
+        ("A-01", "2020-05-10", "CR"), ("A-01", "2021-03-01", "PD"), ("A-02", "2020-05-20", None)]
+    # code 9 is not in the dictionary: an unknown_code error at the export's row 6, column resp
+    [err] = list(reg.report.errors)
+    assert (err.rule, err.file, err.row, err.column, err.target_column, err.value) == \
+        ("unknown_code", "export.csv", 6, "resp", "response", "9")
+
+
+def test_csv_source_with_repeated_headers(tmp_path):
+    (tmp_path / "s.csv").write_text("id;Date;Date\n1;01/02/2020;03/04/2020\n", encoding="utf-8")
+    t = read_source(tmp_path / "s.csv").tables["s"]
+    assert t.columns == ("id", "Date", "Date (2)")
+    assert t.data.to_pylist() == [{"id": "1", "Date": "01/02/2020", "Date (2)": "03/04/2020", "_row": 2}]
+
+
+def test_typed_datetime_cell_gives_the_event_date(tmp_path):
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "S"
+    ws.append(["id", "elig", "last", "inf"])
+    ws.append(["P1", dt.datetime(2020, 1, 3, 14, 30), dt.date(2021, 1, 1), "05/02/2020"])
+    wb.save(tmp_path / "b.xlsx")
+    (tmp_path / "m.toml").write_text('[source]\npath = "b.xlsx"\n[patients]\npatient_id = "id"\neligibility_date = "elig"\n'
+                                     'last_contact_date = "last"\n[infusions]\npatient_id = "id"\n'
+                                     'infusion_date = { column = "inf", format = "%d/%m/%Y" }\n', encoding="utf-8")
+    reg = read_registry(tmp_path / "b.xlsx", mapping=tmp_path / "m.toml")
+    assert reg.report.count("error") == 0
+    assert reg.con.sql("SELECT eligibility_date::VARCHAR, last_contact_date::VARCHAR FROM patients").fetchall() == [
+        ("2020-01-03", "2021-01-01")]

@@ -381,10 +381,12 @@ def _entry_sql(entry: Entry, st: SourceTable, mapping: Mapping, code_cols: Mappi
     fmts = {}
     for i, sp in enumerate(specs):
         fmt = sp.format or (mapping.date_format if cols[sp.target] == "date" else None)
+        c = names[i]
         if fmt is not None:
-            c = names[i]
             fmts[i] = (f"CASE WHEN regexp_full_match({c}, ?) THEN left({c}, 10) "
                        f"ELSE coalesce(strftime(try_strptime({c}, ?), '%Y-%m-%d'), {c}) END", [_ISO[1:-1], fmt])
+        elif cols[sp.target] == "date":  # a typed datetime cell (Excel, SAS, Stata): the date of the event
+            fmts[i] = (f"CASE WHEN regexp_full_match({c}, ?) THEN left({c}, 10) ELSE {c} END", [_ISO[1:-1]])
     if fmts:
         sql = layer(fmts, sql, keep_codes=False)
     final, k = [], 0

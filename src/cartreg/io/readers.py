@@ -39,7 +39,6 @@ from cartreg.io.registry_files import (
     RawTable,
     _cell_text,
     _normalise_header,
-    read_csv_table,
     sha256_file,
 )
 
@@ -128,27 +127,32 @@ def _blank_to_null(arr: pa.Array) -> pa.Array:
 
 
 def _read_csv(path: Path) -> SourceTable:
-    """A CSV file through the registry reader (BOM, ``;``, Windows-1252, malformed rows refused)."""
-    rt, problems = read_csv_table(path, path.stem)
-    bad = [p for p in problems if p.severity == "error"]
-    if bad:
-        p = bad[0]
-        raise CartregError(f"{p.file}: row {p.row}: {p.message} ({len(bad)} such row(s))", 2)
-    # read_csv_table lower-cases headers; re-read the header as written
+    """A CSV file (BOM, ``;`` or ``,``, UTF-8 or Windows-1252), headers as written (a repeated header
+    gets `` (2)``); a row with the wrong number of fields is unusable input, named by its row."""
     import csv
     import io
 
+    from cartreg.io.registry_files import _arrow_read, _spreadsheet_rows, scan_file
+
+    sha, utf8 = scan_file(path)
     with path.open("rb") as f:
         first_bytes = f.readline().removeprefix(b"\xef\xbb\xbf").rstrip(b"\r\n")
-    try:
-        first = first_bytes.decode("utf-8")
-    except UnicodeDecodeError:
-        first = first_bytes.decode("cp1252", errors="replace")
+    first = first_bytes.decode("utf-8") if utf8 else first_bytes.decode("cp1252", errors="replace")
+    if not first.strip():
+        raise CartregError(f"{path.name}: empty file (no header row)", 2)
     delim = ";" if first.count(";") > first.count(",") else ","
     header = unique_headers(next(csv.reader(io.StringIO(first), delimiter=delim)))
-    arrays = [_blank_to_null(rt.data.column(i).combine_chunks()) for i in range(len(header))]
-    data = pa.Table.from_arrays([*arrays, rt.data.column("_row")], names=[*header, "_row"])
-    return SourceTable(path.stem, path.name, tuple(header), data, {}, rt.sha256)
+    data, bad = _arrow_read(path, header, delim, "utf8" if utf8 else "cp1252", use_threads=True)
+    if bad and any(n is None for n, _ in bad):
+        data, bad = _arrow_read(path, header, delim, "utf8" if utf8 else "cp1252", use_threads=False)
+    if bad:
+        n, text = bad[0]
+        raise CartregError(f"{path.name}: row {n}: this row does not have the {len(header)} fields of the header "
+                           f"({text[:80]!r}; {len(bad)} such row(s))", 2)
+    arrays = [_blank_to_null(data.column(i).combine_chunks()) for i in range(len(header))]
+    rows = pa.array(_spreadsheet_rows(data.num_rows, []))
+    return SourceTable(path.stem, path.name, tuple(header), pa.Table.from_arrays([*arrays, rows], names=[*header, "_row"]),
+                       {}, sha)
 
 
 def _read_workbook(path: Path) -> dict[str, SourceTable]:
