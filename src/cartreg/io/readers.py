@@ -187,9 +187,15 @@ def _sheet_table(rows: list[list]) -> tuple[list[str], pa.Table]:
         header.pop()
     columns = unique_headers(header)
     body = rows[1:]
-    arrays = []
-    for j in range(len(columns)):
-        arrays.append(_cells_to_text([r[j] if j < len(r) else None for r in body]))
+    width = len(columns)
+    if body and all(len(r) == len(body[0]) for r in (body[0], body[-1])) and len(body[0]) >= width:
+        try:
+            cols = list(zip(*body, strict=True))[:width]  # calamine gives a rectangular range
+        except ValueError:
+            cols = [[r[j] if j < len(r) else None for r in body] for j in range(width)]
+    else:
+        cols = [[r[j] if j < len(r) else None for r in body] for j in range(width)]
+    arrays = [_cells_to_text(c) for c in cols]
     numbers = pa.array(np.arange(2, len(body) + 2, dtype=np.int64))
     data = pa.Table.from_arrays([*arrays, numbers], names=[*columns, "_row"])
     if arrays:
@@ -204,17 +210,21 @@ def _all_null(arrays: list[pa.Array]) -> pa.Array:
     return acc
 
 
-def _cells_to_text(cells: list) -> pa.Array:
-    """Text of one column of cell values (dates ISO, whole numbers without ``.0``, booleans yes/no)."""
+def _cells_to_text(cells) -> pa.Array:
+    """Text of one column of cell values (dates ISO, whole numbers without ``.0``, booleans yes/no).
+
+    A column whose cells share a type is converted at once; a column mixing types (text and numbers)
+    falls back to cell-by-cell text."""
+    kinds = set(map(type, cells))
+    if kinds <= {str}:
+        return _blank_to_null(pa.array(cells, pa.string()))
+    arr = np.array(cells, dtype=object)
+    if str in kinds:
+        arr[arr == ""] = None
     try:
-        return _as_text(pa.array(cells))
+        return _as_text(pa.array(arr))
     except (pa.ArrowInvalid, pa.ArrowTypeError):
-        pass
-    cells = [None if c == "" else c for c in cells]
-    try:
-        return _as_text(pa.array(cells))
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return pa.array([_cell_text(c) for c in cells], pa.string())
+        return pa.array([_cell_text(c) for c in arr], pa.string())
 
 
 def _read_parquet(path: Path) -> SourceTable:
