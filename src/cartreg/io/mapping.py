@@ -526,7 +526,7 @@ def relabel_issues(issues: pa.Table, mapped: MappedRegistry) -> pa.Table:
     out = con.sql(
         """
         SELECT i.severity,
-               coalesce(p.file, i.file) AS file,
+               CASE WHEN i.rule = 'missing_table' THEN ? ELSE coalesce(p.file, i.file) END AS file,
                CASE WHEN p.srow IS NOT NULL THEN p.srow WHEN p.file IS NULL AND i.file IN (SELECT label FROM c)
                     THEN NULL ELSE i."row" END AS "row",
                CASE WHEN p.file IS NOT NULL AND i."column" IS NOT NULL
@@ -535,6 +535,8 @@ def relabel_issues(issues: pa.Table, mapped: MappedRegistry) -> pa.Table:
                CASE WHEN i.rule = 'invalid_date' AND c.format IS NOT NULL
                     THEN replace(i.message, 'expected YYYY-MM-DD', 'expected ' || c.format)
                     WHEN i.rule = 'missing_column' THEN printf('optional column ''%s'' is not mapped; its values are missing', i."column")
+                    WHEN i.rule = 'missing_table' THEN printf('the mapping has no [%s] table: the registry has no %s records',
+                                                              regexp_replace(i.file, '\.csv$', ''), regexp_replace(i.file, '\.csv$', ''))
                     ELSE i.message END AS message,
                i.patient_id,
                i."column" AS target_column
@@ -542,7 +544,7 @@ def relabel_issues(issues: pa.Table, mapped: MappedRegistry) -> pa.Table:
         LEFT JOIN p ON p.label = i.file AND p._row = i."row"
         LEFT JOIN c ON c.label = i.file AND c.entry = p.entry AND c.target = i."column"
         ORDER BY list_position(['error', 'warning', 'note'], i.severity), 2, 3 NULLS FIRST, 4, i.rule
-        """
+        """, params=[mapped.mapping.label]
     ).to_arrow_table()
     con.close()
     return out
