@@ -289,3 +289,36 @@ def test_typed_datetime_cell_gives_the_event_date(tmp_path):
     assert reg.report.count("error") == 0
     assert reg.con.sql("SELECT eligibility_date::VARCHAR, last_contact_date::VARCHAR FROM patients").fetchall() == [
         ("2020-01-03", "2021-01-01")]
+
+
+def test_stata_labelled_numbers_and_codes(tmp_path):
+    """A labelled ordinal (stage 1 "Stage I") maps to its number; a labelled code maps by label or code."""
+    frame = pd.DataFrame({
+        "pid": [1.0, 2.0], "sexe": [1.0, 2.0], "stade": [1.0, 4.0],
+        "elig": pd.to_datetime(["2020-01-03", "2020-02-01"]), "ddn": pd.to_datetime(["2021-01-01", "2021-02-01"]),
+        "inj": pd.to_datetime(["2020-02-03", None]),
+    })
+    pyreadstat.write_dta(frame, str(tmp_path / "x.dta"),
+                         variable_value_labels={"sexe": {1: "Homme", 2: "Femme"}, "stade": {1: "Stage I", 4: "Stage IV"}})
+    (tmp_path / "m.toml").write_text(
+        '[source]\npath = "x.dta"\n[patients]\npatient_id = "pid"\nsex = { column = "sexe", values = { Homme = "M", 2 = "F" } }\n'
+        'stage = "stade"\neligibility_date = "elig"\nlast_contact_date = "ddn"\n'
+        '[infusions]\npatient_id = "pid"\ninfusion_date = "inj"\n', encoding="utf-8")
+    reg = read_registry(tmp_path / "x.dta", mapping=tmp_path / "m.toml")
+    assert reg.report.count("error") == 0
+    assert reg.con.sql("SELECT patient_id, sex, stage, eligibility_date::VARCHAR FROM patients ORDER BY 1").fetchall() == [
+        ("1", "M", 1, "2020-01-03"), ("2", "F", 4, "2020-02-01")]
+    assert reg.con.sql("SELECT patient_id FROM infusions").fetchall() == [("1",)]
+
+
+def test_analyze_with_mapping_gives_the_same_results(tmp_path, capsys):
+    reg = generate(300, seed=12)
+    write_registry(reg, tmp_path / "direct")
+    src = write_shape(reg, "wide-xlsx", tmp_path / "wide")
+    assert main(["analyze", str(tmp_path / "direct"), "-o", str(tmp_path / "a"), "--no-report"]) == 0
+    assert main(["analyze", str(src), "--mapping", str(tmp_path / "wide" / "mapping.toml"),
+                 "-o", str(tmp_path / "b"), "--no-report"]) == 0
+    a = json.loads((tmp_path / "a" / "results.json").read_text())
+    b = json.loads((tmp_path / "b" / "results.json").read_text())
+    a.pop("meta"), b.pop("meta")  # meta names the source files
+    assert a == b

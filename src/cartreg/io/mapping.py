@@ -290,6 +290,8 @@ def _spec_sql(spec: Spec, st: SourceTable, col_type: str, default_format: str | 
         return "?::VARCHAR", [spec.constant]
     header = st.find_column(spec.column)
     x, params = f"NULLIF(trim({_q(header)}), '')", []
+    if not spec.values and col_type in ("integer", "number") and header in code_cols:
+        x = f"NULLIF(trim({_q(code_cols[header])}), '')"  # a value-labelled number: its stored number
     if missing:
         x, params = _wrap("CASE WHEN list_contains(?::VARCHAR[], lower(__x)) THEN NULL ELSE __x END",
                           [[m.strip().casefold() for m in missing]], x, params)
@@ -314,10 +316,6 @@ def _spec_sql(spec: Spec, st: SourceTable, col_type: str, default_format: str | 
                           "ELSE coalesce(strftime(try_strptime(__x, ?), '%Y-%m-%d'), __x) END",
                           [_ISO[1:-1], fmt], x, params)
     return x, params
-
-
-def _count_params(sql: str) -> int:
-    return sql.count("?")
 
 
 def _entry_sql(entry: Entry, st: SourceTable, mapping: Mapping, code_cols: MappingT[str, str],
@@ -366,6 +364,10 @@ def _entry_sql(entry: Entry, st: SourceTable, mapping: Mapping, code_cols: Mappi
             vals[i] = (f"NULLIF(coalesce((?::VARCHAR[])[list_position(?::VARCHAR[], lower({names[i]}))], "
                        f"(?::VARCHAR[])[list_position(?::VARCHAR[], __k{i})], {names[i]}), '')",
                        [codes_, keys, codes_, keys])
+    for i, sp in enumerate(specs):
+        # a value-labelled number (stage 1 "Stage I") is its stored number unless the mapping says otherwise
+        if not sp.values and cols[sp.target] in ("integer", "number") and st.find_column(sp.column) in code_cols:
+            vals[i] = (f"coalesce(__k{i}, {names[i]})", [])
     if vals:
         sql = layer(vals, sql, keep_codes=False)
     elif n:
@@ -536,7 +538,7 @@ def relabel_issues(issues: pa.Table, mapped: MappedRegistry) -> pa.Table:
                     THEN replace(i.message, 'expected YYYY-MM-DD', 'expected ' || c.format)
                     WHEN i.rule = 'missing_column' THEN printf('optional column ''%s'' is not mapped; its values are missing', i."column")
                     WHEN i.rule = 'missing_table' THEN printf('the mapping has no [%s] table: the registry has no %s records',
-                                                              regexp_replace(i.file, '\.csv$', ''), regexp_replace(i.file, '\.csv$', ''))
+                                                              regexp_replace(i.file, '[.]csv$', ''), regexp_replace(i.file, '[.]csv$', ''))
                     ELSE i.message END AS message,
                i.patient_id,
                i."column" AS target_column
