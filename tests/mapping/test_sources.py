@@ -322,3 +322,20 @@ def test_analyze_with_mapping_gives_the_same_results(tmp_path, capsys):
     b = json.loads((tmp_path / "b" / "results.json").read_text())
     a.pop("meta"), b.pop("meta")  # meta names the source files
     assert a == b
+
+
+def test_map_init_on_a_redcap_export_with_its_dictionary(tmp_path, capsys):
+    reg = generate(60, seed=13)
+    src = write_shape(reg, "redcap", tmp_path / "rc")
+    draft = tmp_path / "rc" / "draft.toml"
+    assert main(["map", "init", str(src), "--redcap-dictionary", str(tmp_path / "rc" / "dict.csv"), "-o", str(draft)]) == 0
+    doc = tomllib.loads(draft.read_text(encoding="utf-8"))
+    assert doc["source"]["redcap_dictionary"] == "dict.csv"
+    assert doc["responses"][0]["from"] == "responses" and doc["treatments"][0]["from"] == "treatments"
+    assert "# TODO" not in draft.read_text(encoding="utf-8")
+    direct = read_registry(src, mapping=tmp_path / "rc" / "mapping.toml")
+    via = read_registry(src, mapping=draft)
+    assert via.report.count("error") == 0
+    for t in TABLES:
+        q = f"SELECT * EXCLUDE (_row) FROM {t} ORDER BY ALL"
+        assert direct.con.sql(q).fetchall() == via.con.sql(q).fetchall()

@@ -16,6 +16,8 @@ def init_cmd(
     out: Path = typer.Option(..., "-o", "--output", help="The mapping TOML to write."),
     sheet: str = typer.Option(None, "--sheet", help="The sheet (or file stem) to map; default: the first."),
     replace: bool = typer.Option(False, "--replace", help="Overwrite an existing mapping file."),
+    redcap_dictionary: Path = typer.Option(None, "--redcap-dictionary",
+                                           help="SOURCE is a REDCap export: read its codes as the dictionary's labels."),
 ) -> None:
     """Draft a mapping: headers matched to exchange columns, values proposed, dates detected, TODO for the rest."""
     from cartreg.errors import CartregError
@@ -23,7 +25,7 @@ def init_cmd(
 
     if out.exists() and not replace:
         raise CartregError(f"{out} already exists; use --replace to overwrite it", 2)
-    text, todo = draft_mapping(source, out, sheet)
+    text, todo = draft_mapping(source, out, sheet, redcap_dictionary)
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(out)

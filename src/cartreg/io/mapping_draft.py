@@ -140,22 +140,33 @@ def _match(header_norm: str, target: str) -> bool:
     return header_norm in SYNONYMS.get(target, ()) or header_norm == norm(target)
 
 
-def draft_mapping(source: Path, out: Path, sheet: str | None = None) -> tuple[str, int]:
-    """(TOML text of a draft mapping for ``source``, number of TODO comments)."""
-    src = read_source(Path(source))
-    st: SourceTable = src.table(sheet) if sheet is not None else next(iter(src.tables.values()))
-    try:
-        rel = Path(source).resolve().relative_to(Path(out).resolve().parent)
-    except ValueError:
-        rel = Path(source).resolve()
+def draft_mapping(source: Path, out: Path, sheet: str | None = None,
+                  redcap_dictionary: Path | None = None) -> tuple[str, int]:
+    """(TOML text of a draft mapping for ``source``, number of TODO comments).
+
+    With ``redcap_dictionary``, the export's codes are read as their labels (and the mapping names
+    the dictionary), so ``values`` are proposed from labels."""
+    if redcap_dictionary is not None:
+        from cartreg.io.redcap import read_redcap
+
+        src = read_redcap(Path(source), Path(redcap_dictionary))
+        st: SourceTable = src.all_rows
+    else:
+        src = read_source(Path(source))
+        st = src.table(sheet) if sheet is not None else next(iter(src.tables.values()))
+    rel = _relative(Path(source), out)
     con = duckdb.connect()
     con.register("src", st.data)
     heads = {h: norm(h) for h in st.columns}
+    instrument = (_redcap_instruments(con, st) if src.kind == "redcap" or (src.kind == "csv" and _is_redcap(Path(source)))
+                  else {})
     used: set[str] = set()
     todo = 0
     lines = ["# Draft mapping written by `cartreg map init`: review every comment, then `cartreg map check`.",
              "[source]", f"path = {_toml_value(str(rel))}"]
-    if len(src.tables) > 1 or src.kind == "xlsx":
+    if redcap_dictionary is not None:
+        lines.append(f"redcap_dictionary = {_toml_value(_relative(Path(redcap_dictionary), out))}")
+    elif len(src.tables) > 1 or src.kind == "xlsx":
         lines.append(f"sheet = {_toml_value(st.name)}")
     # date format: the one most date columns use
     date_cols = [h for h in st.columns for t in ("eligibility_date", "last_contact_date", "death_date", "infusion_date")
@@ -190,7 +201,11 @@ def draft_mapping(source: Path, out: Path, sheet: str | None = None) -> tuple[st
         for key in sorted(dates, key=_natural):
             d = dates[key]
             used.add(d)
-            lines += [f"[[{table}]]", f"patient_id = {_toml_value(pid or 'TODO')}"]
+            lines += [f"[[{table}]]"]
+            if instrument.get(d):
+                lines += [f"# REDCap: the rows of the repeating instrument where {d!r} is filled",
+                          f"from = {_toml_value(instrument[d])}"]
+            lines += [f"patient_id = {_toml_value(pid or 'TODO')}"]
             lines += _spec_lines(con, date_t, "date", d, default_fmt)
             if key in vals:
                 used.add(vals[key])
@@ -207,7 +222,9 @@ def draft_mapping(source: Path, out: Path, sheet: str | None = None) -> tuple[st
                       "[[responses]]", f"patient_id = {_toml_value(pid or 'TODO')}"]
             lines += _spec_lines(con, "assessment_date", "date", h, default_fmt)
             lines += ['response = { constant = "PD" }', ""]
-    rest = [h for h in st.columns if h not in used]
+    rest = [h for h in st.columns if h not in used and not (instrument is not None and src.kind in ("redcap", "csv")
+                                                            and (norm(h).startswith("redcap ") or norm(h).endswith(" complete")
+                                                                 or norm(h) in ("repeat instrument", "repeat instance")))]
     if rest:
         todo += 1
         lines.append("# TODO: source columns not mapped: " + ", ".join(repr(h) for h in rest))
@@ -217,6 +234,36 @@ def draft_mapping(source: Path, out: Path, sheet: str | None = None) -> tuple[st
     con.close()
     text = "\n".join(lines) + "\n"
     return text, text.count("# TODO")
+
+
+def _relative(path: Path, out: Path) -> str:
+    """``path`` relative to the mapping file's directory when below it, else absolute."""
+    try:
+        return str(path.resolve().relative_to(Path(out).resolve().parent))
+    except ValueError:
+        return str(path.resolve())
+
+
+def _is_redcap(path: Path) -> bool:
+    from cartreg.io.redcap import is_redcap_export
+
+    return is_redcap_export(path)
+
+
+def _redcap_instruments(con, st: SourceTable) -> dict[str, str]:
+    """For each header of a REDCap export, the repeating instrument of most rows where it is filled."""
+    inst = next((h for h in st.columns if norm(h) in ("redcap repeat instrument", "repeat instrument")), None)
+    if inst is None:
+        return {}
+    out = {}
+    qi = '"' + inst.replace('"', '""') + '"'
+    for h in st.columns:
+        q = '"' + h.replace('"', '""') + '"'
+        row = con.sql(f"SELECT {qi}, count(*) n FROM src WHERE NULLIF(trim({q}), '') IS NOT NULL "
+                      f"GROUP BY 1 ORDER BY n DESC LIMIT 1").fetchall()
+        if row and row[0][0]:
+            out[h] = row[0][0]
+    return out
 
 
 def _natural(key: str) -> tuple:

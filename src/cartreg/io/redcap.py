@@ -191,7 +191,7 @@ def read_redcap(path: Path, dictionary: Path | None = None) -> SourceFile:
         for name in repeating:
             tables[name] = _subset(base, pc.fill_null(pc.equal(inst, name), False), name)
         tables["(non-repeating)"] = _subset(base, pc.is_null(inst), "(non-repeating)")
-    return RedcapSource(path, "redcap", tables, sources, tuple(repeating), tuple(sorted({f.form for f in fields})))
+    return RedcapSource(path, "redcap", tables, sources, tuple(repeating), tuple(sorted({f.form for f in fields})), base)
 
 
 def _sha(p: Path) -> str:
@@ -237,6 +237,7 @@ class RedcapSource(SourceFile):
 
     repeating: tuple[str, ...] = ()
     forms: tuple[str, ...] = ()
+    all_rows: SourceTable | None = None  # every row, codes turned into labels
 
     def table(self, name: str | None, what: str = "") -> SourceTable:
         if "(all rows)" in self.tables:
