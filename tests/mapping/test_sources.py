@@ -339,3 +339,24 @@ def test_map_init_on_a_redcap_export_with_its_dictionary(tmp_path, capsys):
     for t in TABLES:
         q = f"SELECT * EXCLUDE (_row) FROM {t} ORDER BY ALL"
         assert direct.con.sql(q).fetchall() == via.con.sql(q).fetchall()
+
+
+def test_whole_numbers_read_as_integers(tmp_path):
+    pyreadstat.write_dta(pd.DataFrame({"id": [123456789012.0, 7.0], "x": [0.1, 2.5]}), str(tmp_path / "n.dta"))
+    t = read_source(tmp_path / "n.dta").tables["n"]
+    assert t.data.column("id").to_pylist() == ["123456789012", "7"]
+    assert t.data.column("x").to_pylist() == ["0.1", "2.5"]
+
+
+def test_stata_unmapped_label_is_reported_at_its_observation(tmp_path):
+    reg = generate(50, seed=21)
+    src = write_shape(reg, "stata", tmp_path / "st")
+    m = tmp_path / "st" / "mapping.toml"
+    m.write_text(m.read_text(encoding="utf-8").replace('"Homme" = "M", ', ""), encoding="utf-8")
+    got = read_registry(src, mapping=m)
+    errs = list(got.report.errors)
+    assert errs and {(e.rule, e.file, e.column, e.target_column, e.value) for e in errs} == {
+        ("unknown_code", "registre.dta", "sexe", "sex", "Homme")}
+    # the row is the observation number: patient k of the registry is observation k
+    pids = reg.tables["patients"].column("patient_id").to_pylist()
+    assert all(pids[e.row - 1] == e.patient_id for e in errs)

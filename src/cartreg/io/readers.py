@@ -263,8 +263,12 @@ def _as_text(arr: pa.Array) -> pa.Array:
     if pa.types.is_date(t):
         return arr.cast(pa.string())  # ISO YYYY-MM-DD
     if pa.types.is_floating(t):
-        arr = pc.if_else(pc.is_nan(arr), pa.scalar(None, t), arr)
-        return arr.cast(pa.string())  # shortest round-trip text; 1.0 -> "1"
+        arr = pc.cast(pc.if_else(pc.is_nan(arr), pa.scalar(None, t), arr), pa.float64())
+        # whole numbers as integers (an ID 123456789012 is not "1.23456789012e+11"), others in the
+        # shortest text that reads back as the same double
+        whole = pc.fill_null(pc.and_(pc.equal(pc.floor(arr), arr), pc.less(pc.abs(arr), 2.0 ** 53)), False)
+        ints = pc.cast(pc.if_else(whole, arr, 0.0), pa.int64()).cast(pa.string())
+        return pc.if_else(whole, ints, arr.cast(pa.string()))
     return arr.cast(pa.string())
 
 
