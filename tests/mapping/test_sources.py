@@ -53,13 +53,29 @@ def test_stat_files_read_as_text_with_labels_dates_and_missing(tmp_path, suffix)
     assert dt_.text("sex")[0] == ("1" if suffix == ".xpt" else "M")
 
 
-def test_survival_reads_a_stata_file(tmp_path, capsys):
-    p = tmp_path / "s.dta"
-    pyreadstat.write_dta(pd.DataFrame({"time": [1.0, 2.0, 3.0, 4.0], "status": [1.0, 0.0, 1.0, 1.0]}), str(p))
-    assert main(["survival", str(p), "--time", "time", "--event", "status", "--format", "json"]) == 0
-    out = json.loads(capsys.readouterr().out)
-    assert out  # KM on 4 rows; values are checked against R elsewhere, here only that the file is read
-    assert "4" in json.dumps(out)
+@pytest.mark.parametrize("suffix", [".dta", ".sav", ".xpt"])
+def test_survival_reads_stat_files_like_the_same_csv(tmp_path, capsys, suffix):
+    frame = pd.DataFrame({"time": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0], "status": [1.0, 0.0, 1.0, 1.0, 0.0, 1.0],
+                          "arm": [1.0, 2.0, 1.0, 2.0, 1.0, 2.0]})
+    (tmp_path / "s.csv").write_text("time,status,arm\n" + "".join(
+        f"{t:g},{e:g},{'A' if g == 1 else 'B'}\n" for t, e, g in frame.itertuples(index=False)), encoding="utf-8")
+    p = tmp_path / f"s{suffix}"
+    labels = {"arm": {1: "A", 2: "B"}}
+    if suffix == ".dta":
+        pyreadstat.write_dta(frame, str(p), variable_value_labels=labels)
+    elif suffix == ".sav":
+        pyreadstat.write_sav(frame, str(p), variable_value_labels=labels)
+    else:
+        frame = frame.assign(arm=["A" if g == 1 else "B" for g in frame["arm"]])
+        pyreadstat.write_xport(frame, str(p))
+    args = ["--time", "time", "--event", "status", "--group", "arm", "--reference", "A", "--format", "json"]
+    assert main(["survival", str(tmp_path / "s.csv"), *args]) == 0
+    from_csv = json.loads(capsys.readouterr().out)
+    assert main(["survival", str(p), *args]) == 0
+    from_stat = json.loads(capsys.readouterr().out)
+    for d in (from_csv, from_stat):  # the file name differs
+        d.pop("data", None), d.pop("file", None), d.pop("path", None)
+    assert from_stat == from_csv
 
 
 def test_directory_of_stata_tables_imports_without_mapping(tmp_path):
