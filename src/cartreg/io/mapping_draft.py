@@ -59,9 +59,9 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
 #: Keywords of repeated visit columns (responses, treatments) and relapse dates.
 _ASSESS_DATE = ("date evaluation", "date eval", "assessment date", "date assessment", "date bilan", "date reponse",
                 "date response", "date tep", "date pet")
-_RESPONSE = ("reponse", "response", "evaluation", "eval", "statut")
+_RESPONSE = ("reponse", "response", "evaluation", "eval", "statut", "rep", "resp", "bor")
 _TRT_DATE = ("date traitement", "date trt", "treatment date", "start date", "date debut", "date de debut")
-_TRT = ("traitement", "trt", "treatment", "regimen", "regime", "protocole")
+_TRT = ("traitement", "trt", "treatment", "regimen", "regime", "protocole", "tt", "ligne", "line")
 _RELAPSE = ("date de rechute", "date rechute", "date de progression", "date progression", "relapse date",
             "progression date", "date of relapse", "date of progression", "rechute", "progression")
 
@@ -136,8 +136,20 @@ def _values_block(target: str, values: list[str]) -> tuple[dict[str, str], list[
     return mapped, unknown
 
 
+#: Words of a unit after a column name (``CRP (mg/L)``, ``crp_mgl``, ``Ferritine µg/L``).
+_UNITS = {"mg", "l", "dl", "mgl", "mgdl", "ug", "ugl", "ng", "ml", "ngml", "g", "gl", "mmol", "umol", "ui", "iu",
+          "u", "ans", "years", "y", "yrs", "pct", "percent"}
+
+
 def _match(header_norm: str, target: str) -> bool:
-    return header_norm in SYNONYMS.get(target, ()) or header_norm == norm(target)
+    """The header names the target: a synonym, the column name itself, or either followed by units."""
+    names = (*SYNONYMS.get(target, ()), norm(target))
+    if header_norm in names:
+        return True
+    for n in names:
+        if header_norm.startswith(n + " ") and all(w in _UNITS for w in header_norm[len(n) + 1:].split()):
+            return True
+    return False
 
 
 def draft_mapping(source: Path, out: Path, sheet: str | None = None,
@@ -297,7 +309,7 @@ def _spec_lines(con, target: str, ctype: str, header: str, default_fmt: str | No
         if unknown:
             out.append(f"# TODO: values of {header!r} not mapped (they must already be exchange codes): "
                        + ", ".join(repr(v) for v in unknown[:20]))
-    if target in ("crp_mg_dl",) and "mg l" in norm(header):
+    if target in ("crp_mg_dl",) and re.search(r"\bmg ?l\b", norm(header)) and "dl" not in norm(header):
         spec["scale"] = 0.1
         out.append("# proposed: CRP in mg/l -> mg/dl (scale 0.1) from the header: check the unit")
     if len(spec) == 1:
