@@ -376,3 +376,18 @@ def test_stata_unmapped_label_is_reported_at_its_observation(tmp_path):
     # the row is the observation number: patient k of the registry is observation k
     pids = reg.tables["patients"].column("patient_id").to_pylist()
     assert all(pids[e.row - 1] == e.patient_id for e in errs)
+
+
+def test_map_init_on_a_stata_file_gives_a_working_mapping(tmp_path, capsys):
+    reg = generate(80, seed=17)
+    src = write_shape(reg, "stata", tmp_path / "st")
+    draft = tmp_path / "st" / "draft.toml"
+    assert main(["map", "init", str(src), "-o", str(draft)]) == 0
+    text = draft.read_text(encoding="utf-8")
+    assert tomllib.loads(text)["infusions"]["crp_mg_dl"] == {"column": "crp_mgl", "scale": 0.1}
+    direct = read_registry(src, mapping=tmp_path / "st" / "mapping.toml")
+    via = read_registry(src, mapping=draft)
+    assert via.report.count("error") == 0
+    for t in TABLES:
+        q = f"SELECT * EXCLUDE (_row) FROM {t} ORDER BY ALL"
+        assert direct.con.sql(q).fetchall() == via.con.sql(q).fetchall()
