@@ -148,6 +148,10 @@ def test_import_with_mapping_is_atomic_and_complete(wide, tmp_path):
     (MAPPING.replace("scale = 0.1", "scale = 'ten'"), "'scale' must be a non-zero number"),
     (MAPPING.replace('sheet = "Feuil1"', 'sheet = "Sheet9"'), "no sheet or file 'Sheet9'"),
     (MAPPING.replace('infusion_date = "Date de réinjection"\n', ""), "required column 'infusion_date' is not mapped"),
+    (MAPPING.replace('missing = ["NA", "ND", "?"]', "missing = 5"), "[source] missing must be a list"),
+    (MAPPING.replace('date_format = "%d/%m/%Y"', 'date_format = "dd/mm/yyyy"'), "[source] date_format must be"),
+    (MAPPING.replace('[patients]\n', '[patients]\nfrom = 3\n'), "'from' must be"),
+    ("[source\npath = 1", "not a valid TOML mapping"),
 ])
 def test_bad_mappings_are_unusable_input(wide, text, message):
     (wide / "bad.toml").write_text(text, encoding="utf-8")

@@ -197,6 +197,14 @@ def parse_mapping(doc: dict, base: Path, path: Path | None = None, source_path: 
     missing = src.get("missing", [])
     if isinstance(missing, str):
         missing = [missing]
+    if not isinstance(missing, list) or not all(isinstance(m, (str, int, float)) for m in missing):
+        raise _err(label, '[source] missing must be a list of texts, e.g. missing = ["NA", "ND"]')
+    date_format = src.get("date_format")
+    if date_format is not None and (not isinstance(date_format, str) or "%" not in date_format):
+        raise _err(label, '[source] date_format must be a date format such as "%d/%m/%Y"')
+    for key in ("path", "sheet", "redcap_dictionary"):
+        if key in src and not isinstance(src[key], str):
+            raise _err(label, f"[source] {key} must be a text")
     dict_path = src.get("redcap_dictionary")
     extra = [k for k in doc if k not in ("source", *TABLE_NAMES)]
     if extra:
@@ -215,6 +223,8 @@ def parse_mapping(doc: dict, base: Path, path: Path | None = None, source_path: 
             if not isinstance(block, dict):
                 raise _err(where, "must be a table of column = source")
             source = block.get("from")
+            if source is not None and not isinstance(source, str):
+                raise _err(where, "'from' must be a sheet, file or instrument name (a text)")
             specs = []
             for target, raw in block.items():
                 if target == "from":
