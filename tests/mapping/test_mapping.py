@@ -191,3 +191,38 @@ def test_map_check_counts(wide, capsys):
     assert "'X' (1)" in out
     line = next(ln for ln in out.splitlines() if ln.startswith("patients.prior_auto_hsct "))
     assert line.split()[1:5] == ["3", "2", "1", "0"]  # "ND" is a missing token
+
+
+def test_header_row_below_a_title(wide):
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Feuil1"
+    ws.append(["Registre CAR-T — extraction du 29/04/2022"])
+    ws.append([])
+    ws.append(HEADERS)
+    for r in ROWS:
+        ws.append(r)
+    wb.save(wide / "registre.xlsx")
+    with pytest.raises(CartregError, match="no column 'N° patient'"):
+        read_registry(wide / "registre.xlsx", mapping=wide / "map.toml")  # the title is not a header
+    (wide / "map3.toml").write_text(MAPPING.replace('sheet = "Feuil1"', 'sheet = "Feuil1"\nheader_row = 3'),
+                                    encoding="utf-8")
+    rows = [list(r) for r in ROWS]
+    reg = read_registry(wide / "registre.xlsx", mapping=wide / "map3.toml")
+    assert reg.report.count("error") == 0
+    assert reg.con.sql("SELECT count(*) FROM patients").fetchall() == [(3,)]
+    # rows are still the spreadsheet's: make patient 002's sex unknown and find it on row 5
+    rows[1][1] = "X"
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Feuil1"
+    ws.append(["Registre"])
+    ws.append([])
+    ws.append(HEADERS)
+    for r in rows:
+        ws.append(r)
+    wb.save(wide / "registre.xlsx")
+    [err] = list(read_registry(wide / "registre.xlsx", mapping=wide / "map3.toml").report.errors)
+    assert (err.row, err.column, err.value) == (5, "Sexe", "X")

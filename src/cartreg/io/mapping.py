@@ -62,7 +62,7 @@ REQUIRED: MappingT[str, tuple[str, ...]] = {
 ROW_DATE: MappingT[str, str] = {"infusions": "infusion_date", "responses": "assessment_date", "treatments": "start_date"}
 MANDATORY = ("patients", "infusions")
 SPEC_KEYS = ("column", "values", "scale", "format", "constant")
-SOURCE_KEYS = ("path", "sheet", "date_format", "missing", "redcap_dictionary")
+SOURCE_KEYS = ("path", "sheet", "date_format", "missing", "redcap_dictionary", "header_row")
 
 _ISO = r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
 
@@ -109,6 +109,7 @@ class Mapping:
     missing: tuple[str, ...]
     redcap_dictionary: Path | None
     entries: tuple[Entry, ...]
+    header_row: int | None = None  # workbooks: the header's row (default: the first row with a value)
 
     @property
     def label(self) -> str:
@@ -205,6 +206,9 @@ def parse_mapping(doc: dict, base: Path, path: Path | None = None, source_path: 
     for key in ("path", "sheet", "redcap_dictionary"):
         if key in src and not isinstance(src[key], str):
             raise _err(label, f"[source] {key} must be a text")
+    header_row = src.get("header_row")
+    if header_row is not None and (isinstance(header_row, bool) or not isinstance(header_row, int) or header_row < 1):
+        raise _err(label, "[source] header_row must be a row number (1 = the first row)")
     dict_path = src.get("redcap_dictionary")
     extra = [k for k in doc if k not in ("source", *TABLE_NAMES)]
     if extra:
@@ -236,7 +240,7 @@ def parse_mapping(doc: dict, base: Path, path: Path | None = None, source_path: 
             entries.append(Entry(table, i, None if source is None else str(source), tuple(specs)))
     return Mapping(path, Path(source_path), None if src.get("sheet") is None else str(src["sheet"]),
                    src.get("date_format"), tuple(str(m) for m in missing),
-                   None if dict_path is None else (base / str(dict_path)).resolve(), tuple(entries))
+                   None if dict_path is None else (base / str(dict_path)).resolve(), tuple(entries), header_row)
 
 
 def load_mapping(path: str | Path, source: str | Path | None = None) -> Mapping:
@@ -438,7 +442,7 @@ def open_source(mapping: Mapping) -> SourceFile:
     p = mapping.source_path
     if mapping.redcap_dictionary is not None or (p.is_file() and p.suffix.lower() == ".csv" and is_redcap_export(p)):
         return read_redcap(p, mapping.redcap_dictionary)
-    return read_source(p)
+    return read_source(p, mapping.header_row)
 
 
 def apply_mapping(mapping: Mapping, source: SourceFile | None = None) -> MappedRegistry:

@@ -155,7 +155,7 @@ def _read_csv(path: Path) -> SourceTable:
                        {}, sha)
 
 
-def _read_workbook(path: Path) -> dict[str, SourceTable]:
+def _read_workbook(path: Path, header_row: int | None = None) -> dict[str, SourceTable]:
     """Every sheet of a workbook, read with calamine (Rust; ~15x faster than openpyxl on a large
     sheet). Each column is converted at once when its cells share a type; a column mixing text and
     numbers falls back to cell-by-cell text (as the registry reader writes it)."""
@@ -173,19 +173,30 @@ def _read_workbook(path: Path) -> dict[str, SourceTable]:
             rows = wb.get_sheet_by_name(title).to_python(skip_empty_area=False)
         except Exception as exc:
             raise CartregError(f"{label}: the sheet cannot be read ({type(exc).__name__}: {exc})", 2) from exc
-        columns, data = _sheet_table(rows)
+        columns, data = _sheet_table(rows, header_row)
         out[title] = SourceTable(title, label, tuple(columns), data, {}, sha)
     return out
 
 
-def _sheet_table(rows: list[list]) -> tuple[list[str], pa.Table]:
-    """(headers, text table with ``_row``) of a sheet's cell values; all-empty rows are left out."""
-    if not rows or all(_cell_text(c if c != "" else None) is None for c in rows[0]):
+def _sheet_table(rows: list[list], header_row: int | None = None) -> tuple[list[str], pa.Table]:
+    """(headers, text table with ``_row``) of a sheet's cell values; all-empty rows are left out.
+
+    The header is row ``header_row`` (1-based, as the spreadsheet shows it), by default the first
+    row with any value (a sheet may start lower than A1)."""
+    def blank(r: list) -> bool:
+        return all(_cell_text(c if c != "" else None) is None for c in r)
+
+    if header_row is not None:
+        start = header_row - 1
+    else:
+        start = next((i for i, r in enumerate(rows) if not blank(r)), len(rows))
+    if start >= len(rows) or blank(rows[start]):
         return [], pa.table({"_row": pa.array([], pa.int64())})
-    header = [(_cell_text(c if c != "" else None) or "") for c in rows[0]]
+    header = [(_cell_text(c if c != "" else None) or "") for c in rows[start]]
     while header and not header[-1].strip():
         header.pop()
     columns = unique_headers(header)
+    rows = rows[start:]
     body = rows[1:]
     width = len(columns)
     if body and all(len(r) == len(body[0]) for r in (body[0], body[-1])) and len(body[0]) >= width:
@@ -196,7 +207,7 @@ def _sheet_table(rows: list[list]) -> tuple[list[str], pa.Table]:
     else:
         cols = [[r[j] if j < len(r) else None for r in body] for j in range(width)]
     arrays = [_cells_to_text(c) for c in cols]
-    numbers = pa.array(np.arange(2, len(body) + 2, dtype=np.int64))
+    numbers = pa.array(np.arange(start + 2, start + len(body) + 2, dtype=np.int64))
     data = pa.Table.from_arrays([*arrays, numbers], names=[*columns, "_row"])
     if arrays:
         data = data.filter(pc.invert(_all_null(arrays)))
@@ -218,13 +229,12 @@ def _cells_to_text(cells) -> pa.Array:
     kinds = set(map(type, cells))
     if kinds <= {str}:
         return _blank_to_null(pa.array(cells, pa.string()))
-    arr = np.array(cells, dtype=object)
-    if str in kinds:
-        arr[arr == ""] = None
+    if str in kinds:  # calamine gives "" for an empty cell
+        cells = [None if c.__class__ is str and not c.strip() else c for c in cells]
     try:
-        return _as_text(pa.array(arr))
+        return _as_text(pa.array(cells))
     except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return pa.array([_cell_text(c) for c in arr], pa.string())
+        return pa.array([_cell_text(c) for c in cells], pa.string())
 
 
 def _read_parquet(path: Path) -> SourceTable:
@@ -389,14 +399,15 @@ def _apply_labels(arr: pa.Array, text: pa.Array, value_labels: Mapping) -> tuple
 # ------------------------------------------------------------------------------------- dispatch
 
 
-def read_source_file(path: Path) -> dict[str, SourceTable]:
-    """The tables of one file: every sheet of a workbook, else one table named by the file stem."""
+def read_source_file(path: Path, header_row: int | None = None) -> dict[str, SourceTable]:
+    """The tables of one file: every sheet of a workbook, else one table named by the file stem.
+    ``header_row``: the header's row in a workbook's sheets (default: the first row with a value)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if not path.is_file():
         raise CartregError(f"{path}: no such file", 2)
     if suffix in (".xlsx", ".xlsm"):
-        return _read_workbook(path)
+        return _read_workbook(path, header_row)
     if suffix == ".csv":
         return {path.stem: _read_csv(path)}
     if suffix in (".parquet", ".pq"):
@@ -406,7 +417,7 @@ def read_source_file(path: Path) -> dict[str, SourceTable]:
     raise CartregError(f"{path.name}: unsupported file (use {', '.join(TABLE_SUFFIXES)})", 2)
 
 
-def read_source(path: Path) -> SourceFile:
+def read_source(path: Path, header_row: int | None = None) -> SourceFile:
     """A file (its sheets or itself) or a directory (every supported file in it, by stem)."""
     path = Path(path)
     if not path.exists():
@@ -415,13 +426,13 @@ def read_source(path: Path) -> SourceFile:
         tables: dict[str, SourceTable] = {}
         for p in sorted(path.iterdir()):
             if p.is_file() and p.suffix.lower() in TABLE_SUFFIXES and not p.name.startswith((".", "~$")):
-                for name, t in read_source_file(p).items():
+                for name, t in read_source_file(p, header_row).items():
                     if name in tables:
                         raise CartregError(f"{path}: two tables named '{name}' ({tables[name].label}, {t.label})", 2)
                     tables[name] = t
         sources = tuple(sorted({(t.label.split("[")[0], t.sha256) for t in tables.values()}))
         return SourceFile(path, "dir", tables, sources)
-    tables = read_source_file(path)
+    tables = read_source_file(path, header_row)
     sha = next(iter(tables.values())).sha256 if tables else sha256_file(path)
     kind = {".xlsx": "xlsx", ".xlsm": "xlsx", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}.get(
         path.suffix.lower(), STAT_SUFFIXES.get(path.suffix.lower(), "file"))
