@@ -104,7 +104,7 @@ def test_directory_of_stata_tables_imports_without_mapping(tmp_path):
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("seed", [1, 7])
+@pytest.mark.parametrize("seed", [1, 7, 23])
 def test_synth_shape_round_trip_is_identical(tmp_path, shape, seed):
     reg = generate(150, seed=seed)
     write_registry(reg, tmp_path / "direct")
