@@ -226,3 +226,29 @@ def test_header_row_below_a_title(wide):
     wb.save(wide / "registre.xlsx")
     [err] = list(read_registry(wide / "registre.xlsx", mapping=wide / "map3.toml").report.errors)
     assert (err.row, err.column, err.value) == (5, "Sexe", "X")
+
+
+def test_a_list_of_columns_takes_the_first_non_empty_and_names_it(wide):
+    """last_contact_date = death date when there is one, else the last-news date; issues name the cell used."""
+    rows = [list(r) for r in ROWS]
+    rows[1][5] = "01/12/2020"   # last news before the death (20/12/2020): the death date must win
+    _workbook(wide / "registre.xlsx", rows)
+    text = MAPPING.replace('last_contact_date = "Date des dernières nouvelles"',
+                           'last_contact_date = { column = ["Date de décès", "Date des dernières nouvelles"] }')
+    (wide / "m.toml").write_text(text, encoding="utf-8")
+    reg = read_registry(wide / "registre.xlsx", mapping=wide / "m.toml")
+    assert reg.report.count("error") == 0
+    assert reg.con.sql("SELECT patient_id, last_contact_date::VARCHAR FROM patients ORDER BY 1").fetchall() == [
+        ("001", "2021-06-01"), ("002", "2020-12-20"), ("003", "2021-04-30")]
+    # an assessment after last contact is reported at the header that gave the value
+    rows[0][5] = "01/01/2021"   # last news of 001 now before its relapse (01/03/2021)
+    _workbook(wide / "registre.xlsx", rows)
+    reg = read_registry(wide / "registre.xlsx", mapping=wide / "m.toml")
+    errs = {(e.rule, e.row, e.column, e.target_column) for e in reg.report.errors}
+    assert ("event_after_last_contact", 2, "Date de rechute", "assessment_date") in errs
+    rows[0][5] = "32/01/2021"   # a bad date in the second header of the list
+    _workbook(wide / "registre.xlsx", rows)
+    reg = read_registry(wide / "registre.xlsx", mapping=wide / "m.toml")
+    [bad] = [e for e in reg.report.errors if e.rule == "invalid_date"]
+    assert (bad.row, bad.column, bad.target_column, bad.value) == (2, "Date des dernières nouvelles",
+                                                                   "last_contact_date", "32/01/2021")

@@ -71,17 +71,26 @@ _ISO = r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
 class Spec:
     """Where one exchange-format column comes from.
 
-    ``column`` a source header (or None with ``constant``); ``values`` source value (trimmed,
+    ``column`` a source header, or a tuple of headers of which the first non-empty cell is taken
+    (``column = ["Date de décès", "Date des dernières nouvelles"]``), or None with ``constant``;
+    ``values`` source value (trimmed,
     lower-case) -> exchange code; ``scale`` multiplies a number; ``format`` a strptime date format;
     ``constant`` a fixed value for every row.
     """
 
     target: str
-    column: str | None = None
+    column: str | tuple[str, ...] | None = None
     values: MappingT[str, str] = field(default_factory=dict)
     scale: float | None = None
     format: str | None = None
     constant: str | None = None
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The source headers: one, or several read in order (the first non-empty cell wins)."""
+        if self.column is None:
+            return ()
+        return self.column if isinstance(self.column, tuple) else (self.column,)
 
 
 @dataclass(frozen=True)
@@ -132,6 +141,7 @@ class MappedRegistry:
     source: SourceFile
     provenance: pa.Table
     columns: pa.Table
+    cells: pa.Table | None = None  # (label, _row, target, source_column) where a list of headers was read
 
 
 # ------------------------------------------------------------------------------------- parsing
@@ -154,8 +164,11 @@ def _parse_spec(where: str, target: str, raw: object) -> Spec:
     constant = raw.get("constant")
     if (column is None) == (constant is None):
         raise _err(where, f"'{target}': give exactly one of 'column' or 'constant'")
-    if column is not None and not isinstance(column, str):
-        raise _err(where, f"'{target}': 'column' must be a header text")
+    if isinstance(column, list) and column and all(isinstance(c, str) for c in column):
+        column = tuple(column) if len(column) > 1 else column[0]
+    elif column is not None and not isinstance(column, str):
+        raise _err(where, f"'{target}': 'column' must be a header text, or a list of headers (the first "
+                          "non-empty cell is taken)")
     values = raw.get("values", {})
     if not isinstance(values, dict):
         raise _err(where, f"'{target}': 'values' must be a table {{source value = code}}")
@@ -302,13 +315,19 @@ def _spec_sql(spec: Spec, st: SourceTable, col_type: str, default_format: str | 
     """
     if spec.constant is not None:
         return "?::VARCHAR", [spec.constant]
-    header = st.find_column(spec.column)
-    x, params = f"NULLIF(trim({_q(header)}), '')", []
-    if not spec.values and col_type in ("integer", "number") and header in code_cols:
-        x = f"NULLIF(trim({_q(code_cols[header])}), '')"  # a value-labelled number: its stored number
-    if missing:
-        x, params = _wrap("CASE WHEN list_contains(?::VARCHAR[], lower(__x)) THEN NULL ELSE __x END",
-                          [[m.strip().casefold() for m in missing]], x, params)
+    parts, params = [], []
+    for col in spec.columns:
+        header = st.find_column(col)
+        x, p = f"NULLIF(trim({_q(header)}), '')", []
+        if not spec.values and col_type in ("integer", "number") and header in code_cols:
+            x = f"NULLIF(trim({_q(code_cols[header])}), '')"  # a value-labelled number: its stored number
+        if missing:
+            x, p = _wrap("CASE WHEN list_contains(?::VARCHAR[], lower(__x)) THEN NULL ELSE __x END",
+                         [[m.strip().casefold() for m in missing]], x, p)
+        parts.append(x)
+        params.extend(p)
+    x = parts[0] if len(parts) == 1 else f"coalesce({', '.join(parts)})"
+    header = st.find_column(spec.columns[0])
     if spec.values:
         keys, vals = list(spec.values), list(spec.values.values())
         code = code_cols.get(header)
@@ -343,15 +362,32 @@ def _entry_sql(entry: Entry, st: SourceTable, mapping: Mapping, code_cols: Mappi
     params: list = []
     # layer 1: clean
     sel = []
+    picks: list[str] = []  # for a list of headers: which one gave the value (provenance)
     for i, sp in enumerate(specs):
-        header = st.find_column(sp.column)
-        t = f"NULLIF(trim({_q(header)}), '')"
-        if mapping.missing:
-            sel.append(f"CASE WHEN list_contains(?::VARCHAR[], lower({t})) THEN NULL ELSE {t} END AS {names[i]}")
-            params.append([m.strip().casefold() for m in mapping.missing])
+        cleaned = []
+        for col in sp.columns:
+            t = f"NULLIF(trim({_q(st.find_column(col))}), '')"
+            if mapping.missing:
+                cleaned.append(f"CASE WHEN list_contains(?::VARCHAR[], lower({t})) THEN NULL ELSE {t} END")
+                params.append([m.strip().casefold() for m in mapping.missing])
+            else:
+                cleaned.append(t)
+        if len(cleaned) == 1:
+            sel.append(f"{cleaned[0]} AS {names[i]}")
+            code = code_cols.get(st.find_column(sp.columns[0]))
         else:
-            sel.append(f"{t} AS {names[i]}")
-        code = code_cols.get(header)
+            sel.append(f"coalesce({', '.join(cleaned)}) AS {names[i]}")
+            whens = []
+            for j, col in enumerate(sp.columns):
+                t = f"NULLIF(trim({_q(st.find_column(col))}), '')"
+                if mapping.missing:
+                    whens.append(f"WHEN {t} IS NOT NULL AND NOT list_contains(?::VARCHAR[], lower({t})) THEN {j}")
+                    params.append([m.strip().casefold() for m in mapping.missing])
+                else:
+                    whens.append(f"WHEN {t} IS NOT NULL THEN {j}")
+            sel.append(f"CASE {' '.join(whens)} END AS __p{i}")
+            picks.append(f"__p{i}")
+            code = None
         sel.append(f"lower(trim({_q(code)})) AS __k{i}" if code is not None else f"NULL::VARCHAR AS __k{i}")
     sql = f"SELECT {', '.join([*sel, '_row']) if sel else '_row'} FROM src"
 
@@ -368,7 +404,7 @@ def _entry_sql(entry: Entry, st: SourceTable, mapping: Mapping, code_cols: Mappi
             if keep_codes:
                 out.append(f"__k{i}")
         params[:0] = own
-        return f"SELECT {', '.join([*out, '_row'])} FROM ({inner})"
+        return f"SELECT {', '.join([*out, *picks, '_row'])} FROM ({inner})"
 
     # layer 2: values (by label, then by the underlying code of a value-labelled column)
     vals = {}
@@ -380,12 +416,13 @@ def _entry_sql(entry: Entry, st: SourceTable, mapping: Mapping, code_cols: Mappi
                        [codes_, keys, codes_, keys])
     for i, sp in enumerate(specs):
         # a value-labelled number (stage 1 "Stage I") is its stored number unless the mapping says otherwise
-        if not sp.values and cols[sp.target] in ("integer", "number") and st.find_column(sp.column) in code_cols:
+        if not sp.values and cols[sp.target] in ("integer", "number") and len(sp.columns) == 1 \
+                and st.find_column(sp.columns[0]) in code_cols:
             vals[i] = (f"coalesce(__k{i}, {names[i]})", [])
     if vals:
         sql = layer(vals, sql, keep_codes=False)
     elif n:
-        sql = f"SELECT {', '.join([*names, '_row'])} FROM ({sql})"
+        sql = f"SELECT {', '.join([*names, *picks, '_row'])} FROM ({sql})"
     # layer 3: scale
     scales = {i: (f"CASE WHEN TRY_CAST(replace({names[i]}, ',', '.') AS DOUBLE) IS NOT NULL THEN "
                   f"printf('%.12g', TRY_CAST(replace({names[i]}, ',', '.') AS DOUBLE) * ?) ELSE {names[i]} END",
@@ -412,6 +449,7 @@ def _entry_sql(entry: Entry, st: SourceTable, mapping: Mapping, code_cols: Mappi
         else:
             final.append(f"{names[specs.index(sp)]} AS {_q(sp.target)}")
     const_params = [sp.constant for sp in entry.specs if sp.constant is not None]
+    final += [f'{p} AS "__pick__{specs[int(p[3:])].target}"' for p in picks]
     sql = f"SELECT {', '.join([*final, '_row AS __srow'])} FROM ({sql})"
     params = const_params + params  # the outer SELECT's parameters come first in the text
     date_col = ROW_DATE.get(entry.table)
@@ -426,13 +464,14 @@ def _check_entry(entry: Entry, st: SourceTable, label: str) -> None:
         if entry.spec(col) is None:
             raise _err(where, f"required column '{col}' is not mapped")
     for spec in entry.specs:
-        if spec.column is not None and st.find_column(spec.column) is None:
-            import difflib
+        for col in spec.columns:
+            if st.find_column(col) is None:
+                import difflib
 
-            hint = difflib.get_close_matches(spec.column, st.columns, n=1, cutoff=0.6)
-            extra = f"; did you mean '{hint[0]}'?" if hint else ""
-            raise _err(where, f"{spec.target}: no column '{spec.column}' in {st.label}{extra} "
-                              f"(columns: {', '.join(st.columns[:40])}{' ...' if len(st.columns) > 40 else ''})")
+                hint = difflib.get_close_matches(col, st.columns, n=1, cutoff=0.6)
+                extra = f"; did you mean '{hint[0]}'?" if hint else ""
+                raise _err(where, f"{spec.target}: no column '{col}' in {st.label}{extra} "
+                                  f"(columns: {', '.join(st.columns[:40])}{' ...' if len(st.columns) > 40 else ''})")
 
 
 def open_source(mapping: Mapping) -> SourceFile:
@@ -451,6 +490,7 @@ def apply_mapping(mapping: Mapping, source: SourceFile | None = None) -> MappedR
     con = duckdb.connect()
     tables: dict[str, RawTable] = {}
     prov_parts: list[pa.Table] = []
+    cell_parts: list[pa.Table] = []  # per-cell source headers of list specs
     colmap_rows: list[tuple] = []
     for table in TABLE_NAMES:
         entries = mapping.entries_of(table)
@@ -458,6 +498,7 @@ def apply_mapping(mapping: Mapping, source: SourceFile | None = None) -> MappedR
             continue
         label = f"{mapping.label}[{table}]"
         parts: list[pa.Table] = []
+        offset = 0
         for entry in entries:
             name = entry.source if entry.source is not None else mapping.sheet
             st = source.table(name, what=f"[{table}] ")
@@ -474,6 +515,18 @@ def apply_mapping(mapping: Mapping, source: SourceFile | None = None) -> MappedR
             finally:
                 con.unregister("src")
             n = out.num_rows
+            for spec in entry.specs:
+                pick_col = f"__pick__{spec.target}"
+                if pick_col in out.column_names:
+                    headers = pa.array([st.find_column(c) for c in spec.columns], pa.string())
+                    pick = out.column(pick_col).combine_chunks()
+                    cell_parts.append(pa.table({
+                        "label": pa.array([label], pa.string()).take(pa.array(np.zeros(n, dtype=np.int32))),
+                        "_row": pa.array(np.arange(offset + 2, offset + n + 2, dtype=np.int64)),
+                        "target": pa.array([spec.target], pa.string()).take(pa.array(np.zeros(n, dtype=np.int32))),
+                        "source_column": headers.take(pick),
+                    }))
+            offset += n
             parts.append(out)
             zeros = pa.array(np.zeros(n, dtype=np.int32))
             prov_parts.append(pa.table({
@@ -484,8 +537,9 @@ def apply_mapping(mapping: Mapping, source: SourceFile | None = None) -> MappedR
             }))
             for spec in entry.specs:
                 fmt = spec.format or (mapping.date_format if TARGET_COLUMNS[table][spec.target] == "date" else None)
-                colmap_rows.append((label, entry.index, spec.target, spec.column if spec.column is not None
-                                    else None, None if fmt is None else _human_format(fmt), st.label))
+                colmap_rows.append((label, entry.index, spec.target,
+                                    " / ".join(st.find_column(c) for c in spec.columns) if spec.columns else None,
+                                    None if fmt is None else _human_format(fmt), st.label))
         present = [c for c in TARGET_COLUMNS[table] if any(c in p.column_names for p in parts)]
         arrays = []
         for c in present:
@@ -512,7 +566,8 @@ def apply_mapping(mapping: Mapping, source: SourceFile | None = None) -> MappedR
         sources.append((mapping.path.name, sha256_file(mapping.path)))
     raw = RawRegistry(mapping.path or mapping.source_path, "mapping", tables, tuple(sorted(sources)), ())
     con.close()
-    return MappedRegistry(raw, mapping, source, prov, colmap)
+    cells = pa.concat_tables(cell_parts) if cell_parts else None
+    return MappedRegistry(raw, mapping, source, prov, colmap, cells)
 
 
 def _with_default_patient(entry: Entry, source: SourceFile, st: SourceTable) -> Entry:
@@ -539,6 +594,9 @@ def relabel_issues(issues: pa.Table, mapped: MappedRegistry) -> pa.Table:
                            "file": pa.array([], pa.string()), "srow": pa.array([], pa.int64()),
                            "entry": pa.array([], pa.int64())}))
     con.register("c", mapped.columns)
+    con.register("x", mapped.cells if mapped.cells is not None else
+                 pa.table({"label": pa.array([], pa.string()), "_row": pa.array([], pa.int64()),
+                           "target": pa.array([], pa.string()), "source_column": pa.array([], pa.string())}))
     out = con.sql(
         """
         SELECT i.severity,
@@ -546,7 +604,7 @@ def relabel_issues(issues: pa.Table, mapped: MappedRegistry) -> pa.Table:
                CASE WHEN p.srow IS NOT NULL THEN p.srow WHEN p.file IS NULL AND i.file IN (SELECT label FROM c)
                     THEN NULL ELSE i."row" END AS "row",
                CASE WHEN p.file IS NOT NULL AND i."column" IS NOT NULL
-                    THEN coalesce(c.source_column, i."column") ELSE i."column" END AS "column",
+                    THEN coalesce(x.source_column, c.source_column, i."column") ELSE i."column" END AS "column",
                i.value, i.rule,
                CASE WHEN i.rule = 'invalid_date' AND c.format IS NOT NULL
                     THEN replace(i.message, 'expected YYYY-MM-DD', 'expected ' || c.format)
@@ -559,6 +617,7 @@ def relabel_issues(issues: pa.Table, mapped: MappedRegistry) -> pa.Table:
         FROM i
         LEFT JOIN p ON p.label = i.file AND p._row = i."row"
         LEFT JOIN c ON c.label = i.file AND c.entry = p.entry AND c.target = i."column"
+        LEFT JOIN x ON x.label = i.file AND x._row = i."row" AND x.target = i."column"
         ORDER BY list_position(['error', 'warning', 'note'], i.severity), 2, 3 NULLS FIRST, 4, i.rule
         """, params=[mapped.mapping.label]
     ).to_arrow_table()
@@ -645,8 +704,9 @@ def check_mapping(mapping_path: str | Path, source: str | Path | None, schema_ta
                 if spec.constant is not None:
                     raw, raw_params, where = "?::VARCHAR", [spec.constant], f"constant {spec.constant!r}"
                 else:
-                    raw, raw_params, where = f"NULLIF(trim({_q(st.find_column(spec.column))}), '')", [], \
-                        f"{st.label} '{st.find_column(spec.column)}'"
+                    heads = [st.find_column(c) for c in spec.columns]
+                    raw = "coalesce(" + ", ".join(f"NULLIF(trim({_q(h)}), '')" for h in heads) + ")"
+                    raw_params, where = [], f"{st.label} " + " / ".join(f"'{h}'" for h in heads)
                 ok, ok_params = _valid_sql(ctype, *codes[(entry.table, spec.target)])
                 rows = con.sql(
                     f"WITH t AS (SELECT {raw} AS r, {final} AS v FROM src) "
