@@ -19,7 +19,7 @@ Python loop over rows).
 
 Example::
 
-    m = load_mapping(Path("examples/sources/wide/mapping.toml"))
+    m = load_mapping(Path("examples/sources/clinician-workbook/mapping.toml"))
     mapped = apply_mapping(m)
     mapped.raw.tables["responses"].data.num_rows
 """
@@ -442,7 +442,7 @@ def _entry_sql(entry: Entry, st: SourceTable, mapping: Mapping, code_cols: Mappi
             fmts[i] = (f"CASE WHEN regexp_full_match({c}, ?) THEN left({c}, 10) ELSE {c} END", [_ISO[1:-1]])
     if fmts:
         sql = layer(fmts, sql, keep_codes=False)
-    final, k = [], 0
+    final = []
     for sp in entry.specs:
         if sp.constant is not None:
             final.append(f"?::VARCHAR AS {_q(sp.target)}")
