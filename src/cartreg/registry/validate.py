@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from cartreg.errors import CartregError
 from cartreg.io.registry_files import RawRegistry, RawTable
-from cartreg.registry.report import ISSUE_SCHEMA, ValidationReport
+from cartreg.registry.report import ValidationReport
 from cartreg.registry.schema import (
     BOOL_FALSE,
     BOOL_TRUE,
