@@ -252,3 +252,31 @@ def test_a_list_of_columns_takes_the_first_non_empty_and_names_it(wide):
     [bad] = [e for e in reg.report.errors if e.rule == "invalid_date"]
     assert (bad.row, bad.column, bad.target_column, bad.value) == (2, "Date des dernières nouvelles",
                                                                    "last_contact_date", "32/01/2021")
+
+
+def test_distinct_collapses_a_long_sheets_repeated_baseline(tmp_path):
+    """One row per visit with the baseline repeated: identical rows count once; a disagreeing row is
+    a duplicate_patient error at its own source row (never silently dropped)."""
+    (tmp_path / "long.csv").write_text(
+        "id;sexe;elig;ddn;inj;visite;rep\n"
+        "1;H;03/01/2020;01/06/2021;10/02/2020;10/05/2020;RC\n"
+        "1;H;03/01/2020;01/06/2021;10/02/2020;10/08/2020;RC\n"
+        "2;F;15/01/2020;20/12/2020;20/02/2020;20/05/2020;PROG\n", encoding="utf-8")
+    text = ('[source]\npath = "long.csv"\ndate_format = "%d/%m/%Y"\n'
+            '[patients]\ndistinct = true\npatient_id = "id"\nsex = { column = "sexe", values = { H = "M" } }\n'
+            'eligibility_date = "elig"\nlast_contact_date = "ddn"\n'
+            '[infusions]\ndistinct = true\npatient_id = "id"\ninfusion_date = "inj"\n'
+            '[responses]\npatient_id = "id"\nassessment_date = "visite"\n'
+            'response = { column = "rep", values = { RC = "CR", PROG = "PD" } }\n')
+    (tmp_path / "m.toml").write_text(text, encoding="utf-8")
+    reg = read_registry(tmp_path / "long.csv", mapping=tmp_path / "m.toml")
+    assert reg.report.count("error") == 0
+    assert reg.con.sql("SELECT count(*) FROM patients").fetchall() == [(2,)]
+    assert reg.con.sql("SELECT count(*) FROM infusions").fetchall() == [(2,)]
+    assert reg.con.sql("SELECT count(*) FROM responses").fetchall() == [(3,)]
+    lines = (tmp_path / "long.csv").read_text(encoding="utf-8").splitlines()
+    lines[2] = lines[2].replace("01/06/2021", "02/06/2021")  # the second visit row disagrees
+    (tmp_path / "long.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    reg = read_registry(tmp_path / "long.csv", mapping=tmp_path / "m.toml")
+    [dup] = [e for e in reg.report.errors if e.rule == "duplicate_patient"]
+    assert (dup.file, dup.row, dup.column) == ("long.csv", 3, "id")

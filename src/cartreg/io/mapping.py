@@ -102,6 +102,7 @@ class Entry:
     index: int
     source: str | None
     specs: tuple[Spec, ...]
+    distinct: bool = False  # rows equal in every mapped column count once (a long sheet's repeated baseline)
 
     def spec(self, target: str) -> Spec | None:
         return next((s for s in self.specs if s.target == target), None)
@@ -242,15 +243,18 @@ def parse_mapping(doc: dict, base: Path, path: Path | None = None, source_path: 
             source = block.get("from")
             if source is not None and not isinstance(source, str):
                 raise _err(where, "'from' must be a sheet, file or instrument name (a text)")
+            distinct = block.get("distinct", False)
+            if not isinstance(distinct, bool):
+                raise _err(where, "'distinct' must be true or false")
             specs = []
             for target, raw in block.items():
-                if target == "from":
+                if target in ("from", "distinct"):
                     continue
                 if target not in TARGET_COLUMNS[table]:
                     raise _err(where, f"'{target}' is not an exchange-format column of {table} "
                                       f"(columns: {', '.join(TARGET_COLUMNS[table])})")
                 specs.append(_parse_spec(where, target, raw))
-            entries.append(Entry(table, i, None if source is None else str(source), tuple(specs)))
+            entries.append(Entry(table, i, None if source is None else str(source), tuple(specs), distinct))
     return Mapping(path, Path(source_path), None if src.get("sheet") is None else str(src["sheet"]),
                    src.get("date_format"), tuple(str(m) for m in missing),
                    None if dict_path is None else (base / str(dict_path)).resolve(), tuple(entries), header_row)
@@ -455,6 +459,8 @@ def _entry_sql(entry: Entry, st: SourceTable, mapping: Mapping, code_cols: Mappi
     date_col = ROW_DATE.get(entry.table)
     if date_col is not None:
         sql = f"SELECT * FROM ({sql}) WHERE {_q(date_col)} IS NOT NULL"
+    if entry.distinct:  # identical rows once (at their first source row); rows that differ all stay
+        sql = f"SELECT * EXCLUDE (__srow), min(__srow) AS __srow FROM ({sql}) GROUP BY ALL ORDER BY __srow"
     return sql, params
 
 
@@ -574,7 +580,8 @@ def _with_default_patient(entry: Entry, source: SourceFile, st: SourceTable) -> 
     """REDCap: ``record_id`` (the export's first column) is the patient unless the entry says otherwise."""
     if entry.spec("patient_id") is not None or source.kind != "redcap" or not st.columns:
         return entry
-    return Entry(entry.table, entry.index, entry.source, (Spec("patient_id", column=st.columns[0]), *entry.specs))
+    return Entry(entry.table, entry.index, entry.source, (Spec("patient_id", column=st.columns[0]), *entry.specs),
+                 entry.distinct)
 
 
 # ------------------------------------------------------------------------------ issue relabelling
