@@ -391,3 +391,17 @@ def test_map_init_on_a_stata_file_gives_a_working_mapping(tmp_path, capsys):
     for t in TABLES:
         q = f"SELECT * EXCLUDE (_row) FROM {t} ORDER BY ALL"
         assert direct.con.sql(q).fetchall() == via.con.sql(q).fetchall()
+
+
+@pytest.mark.parametrize("shape, name", [("wide-xlsx", "clinique.xlsx"), ("stata", "extract.dta"),
+                                         ("spss", "extract.sav"), ("redcap", "projet.csv")])
+def test_synth_as_to_a_file_writes_the_file_and_its_mapping(tmp_path, capsys, shape, name):
+    out = tmp_path / name
+    assert main(["synth", "-n", "60", "--seed", "3", "--as", shape, "-o", str(out)]) == 0
+    mapping = tmp_path / f"{out.stem}.mapping.toml"
+    assert out.is_file() and mapping.is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [name, mapping.name] + ([f"{out.stem}.dict.csv"] if shape == "redcap" else []))
+    db = tmp_path / "r.duckdb"
+    assert main(["import", str(out), "--mapping", str(mapping), "-o", str(db)]) == 0
+    assert read_registry(db).metadata.row_counts["patients"] == 60

@@ -470,10 +470,40 @@ def write_shape(reg: SynthRegistry, shape: str, out: str | Path) -> Path:
     """Write ``reg`` as ``shape`` (one of :data:`SHAPES`) with ``mapping.toml`` into the directory
     ``out``; returns the source path to give to ``cartreg import SOURCE --mapping out/mapping.toml``."""
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise CartregError(f"{out}: --as {shape} writes a directory (source file + mapping.toml)", 2)
     writers = {"wide-xlsx": write_wide_xlsx, "redcap": write_redcap, "stata": write_stata,
                "sas-xpt": write_sas_xpt, "spss": write_spss}
     if shape not in writers:
         raise CartregError(f"--as {shape}: unknown shape (use {', '.join(SHAPES)})", 2)
+    if out.suffix.lower() == _FILE_SUFFIX.get(shape):
+        return _write_as_file(reg, shape, out, writers[shape])
+    if out.exists() and not out.is_dir():
+        raise CartregError(f"{out}: --as {shape} writes a directory (source file + mapping.toml)", 2)
     return writers[shape](reg, out)
+
+
+#: A shape written to ``-o NAME<suffix>`` is that file, with ``NAME.mapping.toml`` beside it.
+_FILE_SUFFIX = {"wide-xlsx": ".xlsx", "stata": ".dta", "spss": ".sav", "redcap": ".csv"}
+
+
+def _write_as_file(reg: SynthRegistry, shape: str, out: Path, writer) -> Path:
+    """``-o registre.xlsx``: the source file itself, ``registre.mapping.toml`` (and for REDCap
+    ``registre.dict.csv``) beside it."""
+    import shutil
+    import tempfile
+
+    if not out.parent.is_dir():
+        raise CartregError(f"{out.parent}: no such directory", 2)
+    tmp = Path(tempfile.mkdtemp(prefix=".cartreg-shape-", dir=out.parent))
+    try:
+        src = writer(reg, tmp)
+        text = (tmp / "mapping.toml").read_text(encoding="utf-8")
+        text = text.replace(f'path = "{src.name}"', f"path = {_toml(out.name)}", 1)
+        if shape == "redcap":
+            dict_name = f"{out.stem}.dict.csv"
+            text = text.replace('redcap_dictionary = "dict.csv"', f"redcap_dictionary = {_toml(dict_name)}", 1)
+            (tmp / "dict.csv").replace(out.parent / dict_name)
+        (out.parent / f"{out.stem}.mapping.toml").write_text(text, encoding="utf-8")
+        src.replace(out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
