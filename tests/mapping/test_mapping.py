@@ -280,3 +280,17 @@ def test_distinct_collapses_a_long_sheets_repeated_baseline(tmp_path):
     reg = read_registry(tmp_path / "long.csv", mapping=tmp_path / "m.toml")
     [dup] = [e for e in reg.report.errors if e.rule == "duplicate_patient"]
     assert (dup.file, dup.row, dup.column) == ("long.csv", 3, "id")
+
+
+def test_numeric_day_count_formats(tmp_path):
+    (tmp_path / "n.csv").write_text("id,elig,ddn,inj\nP1,43833,22281,2020-02-10\nP2,43845,abc,\n", encoding="utf-8")
+    (tmp_path / "m.toml").write_text(
+        '[source]\npath = "n.csv"\n[patients]\npatient_id = "id"\neligibility_date = { column = "elig", format = "excel" }\n'
+        'last_contact_date = { column = "ddn", format = "sas" }\n[infusions]\npatient_id = "id"\ninfusion_date = "inj"\n',
+        encoding="utf-8")
+    reg = read_registry(tmp_path / "n.csv", mapping=tmp_path / "m.toml")
+    # Excel serial 43833 = 2020-01-03; SAS day 22281 = 2021-01-01 (days since 1960-01-01)
+    assert reg.con.sql("SELECT patient_id, eligibility_date::VARCHAR, last_contact_date::VARCHAR FROM patients "
+                       "ORDER BY 1").fetchall() == [("P1", "2020-01-03", "2021-01-01"), ("P2", "2020-01-15", None)]
+    [bad] = [e for e in reg.report.errors if e.rule == "invalid_date"]
+    assert (bad.row, bad.column, bad.value) == (3, "ddn", "abc")

@@ -65,6 +65,11 @@ SPEC_KEYS = ("column", "values", "scale", "format", "constant")
 SOURCE_KEYS = ("path", "sheet", "date_format", "missing", "redcap_dictionary", "header_row")
 
 _ISO = r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
+#: Date formats that are numbers: (origin, seconds per unit). ``excel``: Excel serial days (1900 date
+#: system, day 1 = 1900-01-01, so the origin is 1899-12-30); ``sas``/``stata``: days since 1960-01-01;
+#: ``spss``: seconds since 1582-10-14.
+DAY_COUNTS: MappingT[str, tuple[str, int]] = {"excel": ("1899-12-30", 1), "sas": ("1960-01-01", 1),
+                                              "stata": ("1960-01-01", 1), "spss": ("1582-10-14", 86400)}
 
 
 @dataclass(frozen=True)
@@ -187,8 +192,9 @@ def _parse_spec(where: str, target: str, raw: object) -> Spec:
     if scale is not None and (isinstance(scale, bool) or not isinstance(scale, (int, float)) or scale == 0):
         raise _err(where, f"'{target}': 'scale' must be a non-zero number")
     fmt = raw.get("format")
-    if fmt is not None and (not isinstance(fmt, str) or "%" not in fmt):
-        raise _err(where, f"'{target}': 'format' must be a date format such as \"%d/%m/%Y\"")
+    if fmt is not None and (not isinstance(fmt, str) or ("%" not in fmt and fmt not in DAY_COUNTS)):
+        raise _err(where, f"'{target}': 'format' must be a date format such as \"%d/%m/%Y\", or one of "
+                          f"{', '.join(DAY_COUNTS)} (a number of days)")
     if constant is not None:
         if isinstance(constant, bool):
             constant = "yes" if constant else "no"
@@ -215,7 +221,8 @@ def parse_mapping(doc: dict, base: Path, path: Path | None = None, source_path: 
     if not isinstance(missing, list) or not all(isinstance(m, (str, int, float)) for m in missing):
         raise _err(label, '[source] missing must be a list of texts, e.g. missing = ["NA", "ND"]')
     date_format = src.get("date_format")
-    if date_format is not None and (not isinstance(date_format, str) or "%" not in date_format):
+    if date_format is not None and (not isinstance(date_format, str)
+                                    or ("%" not in date_format and date_format not in DAY_COUNTS)):
         raise _err(label, '[source] date_format must be a date format such as "%d/%m/%Y"')
     for key in ("path", "sheet", "redcap_dictionary"):
         if key in src and not isinstance(src[key], str):
@@ -281,6 +288,8 @@ def _q(ident: str) -> str:
 
 def _human_format(fmt: str) -> str:
     """``%d/%m/%Y`` -> ``dd/mm/yyyy`` for messages."""
+    if fmt in DAY_COUNTS:
+        return f"a {fmt} date number" if fmt != "spss" else "an SPSS date (seconds)"
     for a, b in (("%d", "dd"), ("%m", "mm"), ("%Y", "yyyy"), ("%y", "yy"), ("%b", "mon"), ("%B", "month"),
                  ("%H", "HH"), ("%M", "MM"), ("%S", "SS")):
         fmt = fmt.replace(a, b)
@@ -349,10 +358,23 @@ def _spec_sql(spec: Spec, st: SourceTable, col_type: str, default_format: str | 
                           [spec.scale], x, params)
     fmt = spec.format or (default_format if col_type == "date" else None)
     if fmt is not None:
-        x, params = _wrap("CASE WHEN regexp_full_match(__x, ?) THEN left(__x, 10) "
-                          "ELSE coalesce(strftime(try_strptime(__x, ?), '%Y-%m-%d'), __x) END",
-                          [_ISO[1:-1], fmt], x, params)
+        tmpl, own = _date_template(fmt)
+        x, params = _wrap(tmpl, own, x, params)
     return x, params
+
+
+def _date_template(fmt: str) -> tuple[str, list]:
+    """SQL template (on ``__x``) turning a date in ``fmt`` into ISO text; an ISO date is kept and text
+    not in the format passes unchanged (the validator then reports it at its cell)."""
+    if fmt in DAY_COUNTS:
+        origin, unit = DAY_COUNTS[fmt]
+        days = "floor(TRY_CAST(replace(__x, ',', '.') AS DOUBLE) / ?)"
+        return ("CASE WHEN regexp_full_match(__x, ?) THEN left(__x, 10) "
+                f"WHEN {days} BETWEEN -1000000 AND 1000000 "
+                f"THEN strftime(?::DATE + CAST({days} AS INTEGER), '%Y-%m-%d') ELSE __x END",
+                [_ISO[1:-1], unit, origin, unit])
+    return ("CASE WHEN regexp_full_match(__x, ?) THEN left(__x, 10) "
+            "ELSE coalesce(strftime(try_strptime(__x, ?), '%Y-%m-%d'), __x) END", [_ISO[1:-1], fmt])
 
 
 def _entry_sql(entry: Entry, st: SourceTable, mapping: Mapping, code_cols: MappingT[str, str],
@@ -440,8 +462,8 @@ def _entry_sql(entry: Entry, st: SourceTable, mapping: Mapping, code_cols: Mappi
         fmt = sp.format or (mapping.date_format if cols[sp.target] == "date" else None)
         c = names[i]
         if fmt is not None:
-            fmts[i] = (f"CASE WHEN regexp_full_match({c}, ?) THEN left({c}, 10) "
-                       f"ELSE coalesce(strftime(try_strptime({c}, ?), '%Y-%m-%d'), {c}) END", [_ISO[1:-1], fmt])
+            tmpl, own = _date_template(fmt)
+            fmts[i] = _wrap(tmpl, own, c, [])
         elif cols[sp.target] == "date":  # a typed datetime cell (Excel, SAS, Stata): the date of the event
             fmts[i] = (f"CASE WHEN regexp_full_match({c}, ?) THEN left({c}, 10) ELSE {c} END", [_ISO[1:-1]])
     if fmts:
