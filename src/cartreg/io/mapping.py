@@ -637,6 +637,8 @@ def relabel_issues(issues: pa.Table, mapped: MappedRegistry) -> pa.Table:
                i.value, i.rule,
                CASE WHEN i.rule = 'invalid_date' AND c.format IS NOT NULL
                     THEN replace(i.message, 'expected YYYY-MM-DD', 'expected ' || c.format)
+                    WHEN i.rule IN ('unknown_code', 'invalid_boolean') AND p.file IS NOT NULL
+                    THEN i.message || printf(' (hint: translate it with values = {...} for %s in %s)', i."column", ?)
                     WHEN i.rule = 'missing_column' THEN printf('optional column ''%s'' is not mapped; its values are missing', i."column")
                     WHEN i.rule = 'missing_table' THEN printf('the mapping has no [%s] table: the registry has no %s records',
                                                               regexp_replace(i.file, '[.]csv$', ''), regexp_replace(i.file, '[.]csv$', ''))
@@ -648,7 +650,7 @@ def relabel_issues(issues: pa.Table, mapped: MappedRegistry) -> pa.Table:
         LEFT JOIN c ON c.label = i.file AND c.entry = p.entry AND c.target = i."column"
         LEFT JOIN x ON x.label = i.file AND x._row = i."row" AND x.target = i."column"
         ORDER BY list_position(['error', 'warning', 'note'], i.severity), 2, 3 NULLS FIRST, 4, i.rule
-        """, params=[mapped.mapping.label]
+        """, params=[mapped.mapping.label, mapped.mapping.label]
     ).to_arrow_table()
     con.close()
     return out
