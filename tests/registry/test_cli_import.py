@@ -51,7 +51,8 @@ def test_every_error_kind_reported_exit_1(make_registry, base_tables, capsys):
     assert rules == ERROR_RULES - {"malformed_row", "invalid_encoding", "formula_without_value"}
     assert out["summary"]["errors"] == sum(1 for i in out["issues"] if i["severity"] == "error")
     assert set(out) == {"path", "summary", "issues"}
-    assert set(out["issues"][0]) == {"severity", "file", "row", "column", "value", "rule", "message", "patient_id"}
+    assert set(out["issues"][0]) == {"severity", "file", "row", "column", "value", "rule", "message", "patient_id",
+                                     "target_column"}  # issue 11: target_column (= column without a mapping)
     where = {(i["rule"], i["file"], i["row"], i["column"]) for i in out["issues"]}
     assert ("invalid_date", "patients.csv", 4, "eligibility_date") in where
     assert ("missing_value", "patients.csv", 5, "eligibility_date") in where

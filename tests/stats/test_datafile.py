@@ -86,5 +86,5 @@ def test_unknown_column_and_missing_file(tmp_path: Path) -> None:
     with pytest.raises(CartregError, match="no such file"):
         read_table(tmp_path / "nope.csv")
     with pytest.raises(CartregError, match="unsupported"):
-        (tmp_path / "d.sav").write_text("x")
-        read_table(tmp_path / "d.sav")
+        (tmp_path / "d.ods").write_text("x")  # issue 11: .sav is now read (SPSS); .ods is not
+        read_table(tmp_path / "d.ods")

@@ -105,6 +105,8 @@ def register(app: typer.Typer) -> None:
         drop_invalid: bool = typer.Option(False, "--drop-invalid", help="Leave out patients with errors instead of stopping."),
         no_report: bool = typer.Option(False, "--no-report", help="Write results.json, tables/ and patients.csv, without the HTML report and figures."),
         identifiers: bool = typer.Option(False, "--identifiers", help="Allow patient identifiers in the report."),
+        mapping: Optional[Path] = typer.Option(None, "--mapping", help="Mapping TOML: REGISTRY is a source in any layout (docs/mapping.md)."),
+        redcap_dictionary: Optional[Path] = typer.Option(None, "--redcap-dictionary", help="REGISTRY is an export of the template REDCap project."),
     ) -> None:
         """Derive every endpoint and compute the study; write results.json, tables/, patients.csv, report.html."""
         from cartreg.registry import read_registry
@@ -130,7 +132,7 @@ def register(app: typer.Typer) -> None:
         plan = get_plan(study)
         params = resolve_params(config, overrides, study=study, params_type=plan.params_type)
         check_output_dir(out, registry)
-        reg = read_registry(registry, cutoff=cutoff)
+        reg = read_registry(registry, cutoff=cutoff, mapping=mapping, redcap_dictionary=redcap_dictionary)
         if reg.report.has_errors:
             if not drop_invalid:
                 typer.echo(reg.report.to_text(limit=20), err=True)

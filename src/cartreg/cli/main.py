@@ -42,6 +42,10 @@ def _register_all() -> None:
 
     for module in (registry_cmds, survival_cmd, cuminc_cmd, synth_cmds, analyze_cmd, demo_cmd, federated_cmd):
         module.register(app)
+    from cartreg.cli import map_cmds, redcap_cmd  # issue 11: mappings and REDCap
+
+    for module in (map_cmds, redcap_cmd):
+        module.register(app)
 
 
 _register_all()

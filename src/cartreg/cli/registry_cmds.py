@@ -37,12 +37,15 @@ def validate_cmd(
     cutoff: str = typer.Option(None, "--cutoff", help="Data cut-off YYYY-MM-DD: any later date is a warning (the analysis ignores it)."),
     limit: int = typer.Option(20, "--limit", min=1, help="Text: list at most this many issues per rule."),
     show_all: bool = typer.Option(False, "--all", help="Text: list every issue."),
+    mapping: Path = typer.Option(None, "--mapping", help="Mapping TOML: PATH is a source in any layout (docs/mapping.md)."),
+    redcap_dictionary: Path = typer.Option(None, "--redcap-dictionary",
+                                           help="PATH is an export of the template REDCap project; this is its dictionary."),
 ) -> None:
     """Check a registry and print every problem (exit 0 no errors, 1 errors, 2 unusable input)."""
     from cartreg.registry import read_registry
 
     _mention_stale(path)
-    reg = read_registry(path, cutoff=cutoff, verify=True)
+    reg = read_registry(path, cutoff=cutoff, verify=True, mapping=mapping, redcap_dictionary=redcap_dictionary)
     try:
         _print_report(reg.report, fmt, None if show_all else limit)
     finally:
@@ -68,6 +71,9 @@ def import_cmd(
     drop_invalid: bool = typer.Option(False, "--drop-invalid", help="Leave out every patient with an error (all their rows)."),
     replace: bool = typer.Option(False, "--replace", help="Overwrite an existing output file."),
     limit: int = typer.Option(20, "--limit", min=1, help="Text report: at most this many issues per rule."),
+    mapping: Path = typer.Option(None, "--mapping", help="Mapping TOML: PATH is a source in any layout (docs/mapping.md)."),
+    redcap_dictionary: Path = typer.Option(None, "--redcap-dictionary",
+                                           help="PATH is an export of the template REDCap project; this is its dictionary."),
 ) -> None:
     """Validate a registry, then load it into one DuckDB file (atomic; refuses on errors)."""
     from cartreg.registry import import_registry
@@ -81,7 +87,7 @@ def import_cmd(
 
     try:
         result = import_registry(path, out, cutoff=cutoff, drop_invalid=drop_invalid, replace=replace,
-                                 on_stale=on_stale)
+                                 on_stale=on_stale, mapping=mapping, redcap_dictionary=redcap_dictionary)
     except RegistryInvalidError as exc:
         _print_report(exc.report, OutputFormat.text, limit, err=True)
         raise

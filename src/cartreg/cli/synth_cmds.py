@@ -65,6 +65,10 @@ def register(app: typer.Typer) -> None:
         replace: bool = typer.Option(False, "--replace", help="Replace an existing registry (directory, .xlsx or .duckdb)."),
         print_config: bool = typer.Option(False, "--print-default-config",
                                           help="Print the default config (to edit a copy) and exit."),
+        shape: str | None = typer.Option(None, "--as",
+                                         help="Write as a source with its mapping: wide-xlsx, redcap, stata, sas-xpt "
+                                              "or spss; -o DIR (source + DIR/mapping.toml) or -o FILE.xlsx|.csv|.dta|.sav "
+                                              "(FILE + FILE.mapping.toml)."),
     ) -> None:
         """Generate a synthetic registry calibrated to the DESCAR-T late-failure abstract."""
         from cartreg.synth.config import default_text, load_config
@@ -85,6 +89,14 @@ def register(app: typer.Typer) -> None:
         reg = generate(patients, seed=seed, config=cfg, progress=lambda m: say(f"  {m}"))
         rows = ", ".join(f"{k} {t.num_rows}" for k, t in reg.tables.items())
         say(f"rows: {rows}")
+        if shape is not None:
+            from cartreg.synth.shapes import write_shape
+
+            src = write_shape(reg, shape, out)
+            mapping = src.parent / f"{src.stem}.mapping.toml" if src == out else out / "mapping.toml"
+            say(f"wrote {src} and {mapping}; import with: "
+                f"cartreg import {src} --mapping {mapping} -o registry.duckdb")
+            return
         write_registry(reg, out, replace=replace, progress=say)
         say(f"wrote {out}")
 

@@ -314,4 +314,8 @@ def read_table(path: str | Path) -> DataTable:
         return _read_parquet(p)
     if ext in (".xlsx", ".xlsm"):
         return _read_xlsx(p)
-    raise CartregError(f"unsupported data file {p.name}: use .csv, .parquet or .xlsx")
+    if ext in (".sas7bdat", ".xpt", ".sav", ".zsav", ".dta"):  # issue 11: SAS, SPSS, Stata
+        from cartreg.io.readers import read_stat_datatable
+
+        return read_stat_datatable(p)
+    raise CartregError(f"unsupported data file {p.name}: use .csv, .parquet, .xlsx, .sas7bdat, .xpt, .sav or .dta")

@@ -152,6 +152,10 @@ def read_registry_files(path: Path) -> RawRegistry:
     if not path.exists():
         raise CartregError(f"{path}: no such file or directory", 2)
     if path.is_dir():
+        from cartreg.io.readers import has_non_csv_tables, read_registry_dir  # issue 11: any table format
+
+        if has_non_csv_tables(path):
+            return read_registry_dir(path)
         return _read_csv_dir(path)
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         _check_regular_file(path)  # a FIFO would block the zip reader forever

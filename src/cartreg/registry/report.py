@@ -35,6 +35,9 @@ ISSUE_SCHEMA = pa.schema(
         ("patient_id", pa.string()),
     ]
 )
+#: The report's table: the issue columns plus ``target_column``, the exchange-format column (equal to
+#: ``column`` except for a registry read through a mapping, where ``column`` is the source header).
+REPORT_SCHEMA = ISSUE_SCHEMA.append(pa.field("target_column", pa.string()))
 
 
 @dataclass(frozen=True)
@@ -53,13 +56,16 @@ class Issue:
     rule: str
     message: str
     patient_id: str | None
+    target_column: str | None = None
 
 
 class ValidationReport:
     """Every issue found in one registry, in order: severity, file, row."""
 
     def __init__(self, table: pa.Table, path: str = "") -> None:
-        self.table: pa.Table = table.select(ISSUE_SCHEMA.names).cast(ISSUE_SCHEMA)
+        if "target_column" not in table.column_names:
+            table = table.append_column("target_column", table.column("column"))
+        self.table: pa.Table = table.select(REPORT_SCHEMA.names).cast(REPORT_SCHEMA)
         self.path = path
 
     # -- selections -------------------------------------------------------------------------------

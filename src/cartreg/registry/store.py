@@ -176,8 +176,12 @@ def is_duckdb_file(path: Path) -> bool:
     return head[8:12] == _DUCKDB_MAGIC
 
 
-def read_registry(path: str | Path, cutoff: dt.date | str | None = None, verify: bool = False) -> Registry:
+def read_registry(path: str | Path, cutoff: dt.date | str | None = None, verify: bool = False,
+                  mapping: str | Path | None = None, redcap_dictionary: str | Path | None = None) -> Registry:
     """Read a registry from a CSV directory, an .xlsx workbook or a cartreg .duckdb file.
+
+    With ``mapping`` (a mapping TOML file) or ``redcap_dictionary`` (an export of the template REDCap
+    project), ``path`` is any source (see :mod:`cartreg.io.mapping`) and every issue names the source.
 
     CSV and workbook input is parsed and validated here; a .duckdb file is opened as stored (with
     its stored report), and only the cut-off rule is re-run when ``cutoff`` is given.
@@ -189,10 +193,21 @@ def read_registry(path: str | Path, cutoff: dt.date | str | None = None, verify:
     cut = _parse_cutoff(cutoff)
     if path.is_file() and is_duckdb_file(path):
         return _open_duckdb(path, cut, verify)
-    raw = read_registry_files(path)
+    mapped = None
+    if mapping is not None or redcap_dictionary is not None:  # issue 11: a source through a mapping
+        from cartreg.io.mapping import read_mapped
+
+        mapped = read_mapped(path, mapping, redcap_dictionary)
+        raw = mapped.raw
+    else:
+        raw = read_registry_files(path)
     con = duckdb.connect()
     try:
         report = validate_raw(con, raw, cut)
+        if mapped is not None:
+            from cartreg.io.mapping import relabel_issues
+
+            report = ValidationReport(relabel_issues(report.table, mapped), str(path))
     except BaseException:
         con.close()  # no connection left open to the interpreter's exit
         raise
@@ -336,7 +351,8 @@ def _insert_cutoff_issues(con: duckdb.DuckDBPyConnection, cutoff: dt.date, meta:
         label = _stored_label(meta, t.name)
         for col in date_columns(t):
             con.execute(
-                "INSERT INTO issues SELECT ?, ?, _row, ?, CAST(" + col + " AS VARCHAR), 'date_after_cutoff', "
+                "INSERT INTO issues (severity, file, \"row\", \"column\", value, rule, message, patient_id) "
+                "SELECT ?, ?, _row, ?, CAST(" + col + " AS VARCHAR), 'date_after_cutoff', "
                 "printf(?, " + col + ", ?::DATE), patient_id FROM " + t.name + " WHERE " + col + " > ?::DATE",
                 [severity, label, col, cutoff_message(col), cutoff, cutoff],
             )
@@ -561,6 +577,8 @@ def import_registry(
     drop_invalid: bool = False,
     replace: bool = False,
     on_stale=None,
+    mapping: str | Path | None = None,
+    redcap_dictionary: str | Path | None = None,
 ) -> ImportResult:
     """Validate a registry and write it into one DuckDB file, atomically.
 
@@ -584,7 +602,7 @@ def import_registry(
     removed = remove_stale_temporaries(out)
     if removed and on_stale is not None:
         on_stale(removed)
-    reg = read_registry(path, cutoff=cutoff)
+    reg = read_registry(path, cutoff=cutoff, mapping=mapping, redcap_dictionary=redcap_dictionary)
     if reg.report.has_errors and not drop_invalid:
         n = reg.report.count("error")
         raise RegistryInvalidError(f"{path}: {n} errors; not imported (fix them, or use --drop-invalid)", reg.report)

@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from cartreg.errors import CartregError
 from cartreg.io.registry_files import RawRegistry, RawTable
-from cartreg.registry.report import ISSUE_SCHEMA, ValidationReport
+from cartreg.registry.report import ValidationReport
 from cartreg.registry.schema import (
     BOOL_FALSE,
     BOOL_TRUE,
@@ -643,4 +643,4 @@ def fetch_sorted_issues(con: duckdb.DuckDBPyConnection, table: str, file_order: 
         f'SELECT * FROM {table} ORDER BY list_position([\'error\', \'warning\', \'note\'], severity), '
         f'coalesce(list_position(?::VARCHAR[], file), 99), file, "row" NULLS FIRST, "column", rule',
         params=[file_order],
-    ).to_arrow_table().cast(ISSUE_SCHEMA)
+    ).to_arrow_table()  # typed by ValidationReport (which adds target_column when absent)
