@@ -42,6 +42,11 @@ def _register_all() -> None:
     for module in (registry_cmds, survival_cmd, cuminc_cmd, synth_cmds, analyze_cmd, demo_cmd):
         module.register(app)
 
+    from cartreg.cli import compare_cmd, logistic_cmd  # issue 12: Table 1 and logistic regression
+
+    for module in (compare_cmd, logistic_cmd):
+        module.register(app)
+
 
 _register_all()
 
