@@ -105,6 +105,7 @@ def survival_results(
     conf_type: str = "log",
     conf_level: float = 0.95,
     ties: str = "efron",
+    rmst_tau: float | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
     """Compute the ``cartreg survival`` results (JSON-ready dict) and notes for stderr."""
     from cartreg.io.datafile import read_table
@@ -146,6 +147,11 @@ def survival_results(
         "conf_level": float(conf_level),
         "strata": [],
     }
+    if rmst_tau is not None:  # issue 12: restricted mean survival time (cartreg.stats.rmst)
+        from cartreg.stats.rmst import rmst_results
+
+        res["rmst"] = rmst_results(tt, ee, None if g is None else g[cc.keep], rmst_tau, conf_level)
+        notes.extend(f"note: RMST: {n}" for n in res["rmst"]["notes"])
     if g is None:
         km = kaplan_meier(tt, ee, conf_type=conf_type, conf_level=conf_level)
         fu = median_followup(tt, ee, conf_type=conf_type, conf_level=conf_level)
@@ -291,16 +297,21 @@ def register(app: typer.Typer) -> None:
         conf_level: float = typer.Option(0.95, "--conf-level", help="Confidence level."),
         ties: str = typer.Option("efron", "--ties", help="Cox ties: efron or breslow."),
         fmt: str = typer.Option("table", "--format", help="table or json."),
+        rmst: float = typer.Option(None, "--rmst", help="Restricted mean survival time up to TAU (survRM2)."),
     ) -> None:
         """Kaplan-Meier medians, median follow-up, S(t), log-rank and Cox, agreeing with R survival."""
         if fmt not in ("table", "json"):
             raise CartregError(f"unknown --format {fmt!r}: use table or json")
         covs = [c.strip() for c in covariates.split(",") if c.strip()] if covariates else []
         res, notes = survival_results(data, time, event, group, reference, covs, parse_at(at),
-                                      conf_type, conf_level, ties)
+                                      conf_type, conf_level, ties, rmst_tau=rmst)
         for n in notes:
             typer.echo(n, err=True)
         if fmt == "json":
             sys.stdout.write(json.dumps(res, allow_nan=False) + "\n")
         else:
             render_table(res)
+            if "rmst" in res:  # issue 12
+                from cartreg.cli.rmst_view import render_rmst
+
+                render_rmst(res["rmst"])
