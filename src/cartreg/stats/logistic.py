@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import special
 
 from cartreg.errors import CartregError
 
@@ -53,6 +53,12 @@ __all__ = ["LogisticResult", "logistic", "logistic_fit", "logistic_design"]
 _EPS = float(np.finfo(float).eps)
 _THRESH = 30.0
 _INVEPS = 1.0 / _EPS
+
+
+def _brentq(*args: Any, **kwargs: Any) -> float:
+    from scipy.optimize import brentq  # imported on use: keeps ``import cartreg.stats`` light
+
+    return float(brentq(*args, **kwargs))
 
 
 # ---- the binomial family with R's numerics -----------------------------------------------------
@@ -250,7 +256,7 @@ def _profile_ci_mass(X: np.ndarray, y: np.ndarray, fit: _Fit, j: int, level: flo
                      se: float) -> tuple[float, float]:
     """``confint(glm)`` (MASS ``profile.glm`` + ``confint.profile.glm``) for column ``j``."""
     alpha = (1 - level) / 4
-    zmax = float(np.sqrt(stats.chi2.ppf(1 - alpha, 1)))
+    zmax = float(np.sqrt(special.chdtri(1, alpha)))
     delta = zmax / 5
     maxsteps = 10
     Xi = np.delete(X, j, axis=1)
@@ -282,13 +288,13 @@ def _profile_ci_mass(X: np.ndarray, y: np.ndarray, fit: _Fit, j: int, level: flo
     order = np.argsort(zs_a, kind="stable")
     sx, sy = _spline(bs_a[order], zs_a[order])
     a = (1 - level) / 2
-    return _approx(sy, sx, float(stats.norm.ppf(a))), _approx(sy, sx, float(stats.norm.ppf(1 - a)))
+    return _approx(sy, sx, float(special.ndtri(a))), _approx(sy, sx, float(special.ndtri(1 - a)))
 
 
 def _profile_ci_exact(X: np.ndarray, y: np.ndarray, fit: _Fit, j: int, level: float,
                       se: float) -> tuple[float, float]:
     """The exact roots of ``D(b_j) - D(b_hat) = qchisq(level, 1)`` (for comparison)."""
-    q = float(stats.chi2.ppf(level, 1))
+    q = float(special.chdtri(1, 1 - level))
     Xi = np.delete(X, j, axis=1)
     lp0 = X @ fit.coef
 
@@ -311,7 +317,7 @@ def _profile_ci_exact(X: np.ndarray, y: np.ndarray, fit: _Fit, j: int, level: fl
             lo, hi = hi, hi + sgn * step
             step *= 1.5
         else:
-            out.append(float(optimize.brentq(f, min(lo, hi), max(lo, hi), xtol=1e-12, rtol=1e-12)))
+            out.append(float(_brentq(f, min(lo, hi), max(lo, hi), xtol=1e-12, rtol=1e-12)))
     return out[0], out[1]
 
 
@@ -399,7 +405,7 @@ def _firth_profile(X: np.ndarray, y: np.ndarray, beta: np.ndarray, pl_max: float
 
 def _firth_ci(X: np.ndarray, y: np.ndarray, beta: np.ndarray, pl_max: float, j: int, level: float,
               se: float) -> tuple[float, float]:
-    q = float(stats.chi2.ppf(level, 1))
+    q = float(special.chdtri(1, 1 - level))
     out = []
     for sgn in (-1.0, 1.0):
         cache: list[tuple[float, np.ndarray]] = []
@@ -419,7 +425,7 @@ def _firth_ci(X: np.ndarray, y: np.ndarray, beta: np.ndarray, pl_max: float, j: 
                 break
             lo, hi = hi, hi + sgn * step
             step *= 1.3
-        out.append(float(optimize.brentq(f, min(lo, hi), max(lo, hi), xtol=1e-12, rtol=1e-12))
+        out.append(float(_brentq(f, min(lo, hi), max(lo, hi), xtol=1e-12, rtol=1e-12))
                    if ok else float("nan"))
     return out[0], out[1]
 
@@ -575,7 +581,7 @@ def logistic_fit(
         warnings.append("aliased (linearly dependent) columns: " + ", ".join(np.array(names)[alias]))
     pa = Xa.shape[1]
     full = lambda v: _expand(v, alias)  # noqa: E731
-    z_a = stats.norm.ppf(1 - (1 - conf_level) / 2)
+    z_a = special.ndtri(1 - (1 - conf_level) / 2)
     null_mu = np.full(n, y.mean()) if intercept else np.full(n, 0.5)
     null_dev = _dev(y, null_mu)
 
@@ -594,7 +600,7 @@ def logistic_fit(
                 profile = False
         se = np.sqrt(np.diag(fit.cov))
         zval = fit.coef / se
-        pval = 2 * stats.norm.sf(np.abs(zval))
+        pval = 2 * special.ndtr(-np.abs(zval))
         lo, hi = fit.coef - z_a * se, fit.coef + z_a * se
         plo = np.full(pa, np.nan)
         phi = np.full(pa, np.nan)
@@ -626,7 +632,7 @@ def logistic_fit(
     pval = np.full(pa, np.nan)
     for j in range(pa):
         pl0 = _firth_profile(Xa, y, beta, pl, j, 0.0)
-        pval[j] = float(stats.chi2.sf(max(2.0 * (pl - pl0), 0.0), 1))
+        pval[j] = float(special.chdtrc(1, max(2.0 * (pl - pl0), 0.0)))
         if profile:
             plo[j], phi[j] = _firth_ci(Xa, y, beta, pl, j, conf_level, float(se[j]))
     mu = _linkinv(Xa @ beta)
