@@ -32,7 +32,6 @@ import numpy as np
 
 from cartreg.errors import CartregError
 from cartreg.stats._data import is_missing
-from cartreg.stats.design import factor_levels
 from cartreg.stats.group_tests import (chisq_test, expected_counts, fisher_exact, kruskal_test,
                                        wilcox_test)
 from cartreg.stats.smd import smd_categorical, smd_continuous, smd_mean
@@ -214,17 +213,15 @@ def _variable_type(values: np.ndarray, forced: str | None) -> tuple[str, np.ndar
 
 def _categorical(name: str, values: np.ndarray, codes: np.ndarray, groups: tuple[str, ...],
                  ) -> VariableSummary:
+    from cartreg.stats.km import factor
+
     k = len(groups)
-    texts, levels = factor_levels(values)
-    miss = texts == ""
-    lev_index = {lev: i for i, lev in enumerate(levels)}
-    vcodes = np.full(texts.shape[0], -1, dtype=np.intp)
-    if (~miss).any():
-        vcodes[~miss] = np.array([lev_index[t] for t in np.unique(texts[~miss])])[
-            np.unique(texts[~miss], return_inverse=True)[1].ravel()]
+    f = factor(np.asarray(values))  # levels in R factor order; codes -1 where missing
+    levels = list(f.levels)
+    vcodes = f.codes
+    miss = vcodes < 0
     L = len(levels)
-    counts = np.zeros((L, k), dtype=np.int64)
-    np.add.at(counts, (vcodes[~miss], codes[~miss]), 1)
+    counts = np.bincount(vcodes[~miss] * k + codes[~miss], minlength=L * k).reshape(L, k).astype(np.int64)
     col = counts.sum(0)
     with np.errstate(invalid="ignore", divide="ignore"):
         pct = 100.0 * counts / col[None, :]
@@ -303,20 +300,20 @@ def compare_arrays(
     unknown = set(types) - set(variables)
     if unknown:
         raise CartregError(f"types given for unknown variable(s): {', '.join(sorted(unknown))}", 2)
-    texts, levels = factor_levels(np.asarray(group))
-    if not levels:
+    from cartreg.stats.km import factor
+
+    fg = factor(np.asarray(group))
+    if not fg.levels:
         raise CartregError(f"the grouping column {by!r} has no non-missing values", 1)
-    keep = texts != ""
-    lev_index = {lev: i for i, lev in enumerate(levels)}
-    uniq, inv = np.unique(texts[keep], return_inverse=True)
-    codes = np.array([lev_index[u] for u in uniq], dtype=np.intp)[inv.ravel()]
-    groups = tuple(levels)
+    keep = fg.codes >= 0
+    codes = fg.codes[keep].astype(np.intp)
+    groups = tuple(fg.levels)
     n = tuple(int(c) for c in np.bincount(codes, minlength=len(groups)))
     out = []
     for name, values in variables.items():
         arr = np.asarray(values)
-        if arr.shape[0] != texts.shape[0]:
-            raise CartregError(f"variable {name!r} has {arr.shape[0]} rows, the group has {texts.shape[0]}", 2)
+        if arr.shape[0] != keep.shape[0]:
+            raise CartregError(f"variable {name!r} has {arr.shape[0]} rows, the group has {keep.shape[0]}", 2)
         if name == by:
             continue
         vtype, num = _variable_type(arr[keep], types.get(name))

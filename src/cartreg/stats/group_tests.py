@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from math import comb
 
 import numpy as np
@@ -68,8 +69,9 @@ class KruskalTest:
     p: float
 
 
-def _rankdata(x: np.ndarray) -> np.ndarray:
-    """Average ranks (R's ``rank``, ties averaged)."""
+def _rankdata(x: np.ndarray, ties: bool = False) -> Any:
+    """Average ranks (R's ``rank``, ties averaged); with ``ties=True`` also the size of each run
+    of tied values."""
     x = np.asarray(x, dtype=float)
     order = np.argsort(x, kind="mergesort")
     xs = x[order]
@@ -80,7 +82,7 @@ def _rankdata(x: np.ndarray) -> np.ndarray:
     avg = (first + last) / 2.0 + 1.0
     out = np.empty(x.size)
     out[order] = avg[idx]
-    return out
+    return (out, last - first + 1) if ties else out
 
 
 def _as_table(table: object) -> np.ndarray:
@@ -304,11 +306,10 @@ def wilcox_test(x: np.ndarray, y: np.ndarray, exact: bool | None = None,
     nx, ny = x.size, y.size
     if nx < 1 or ny < 1:
         raise CartregError("wilcox_test needs at least one value in each group", 1)
-    r = _rankdata(np.concatenate((x, y)))
+    r, tie_counts = _rankdata(np.concatenate((x, y)), ties=True)
     w = float(r[:nx].sum() - nx * (nx + 1) / 2)
     if exact is None:
         exact = nx < 50 and ny < 50
-    _, tie_counts = np.unique(r, return_counts=True)
     ties = bool((tie_counts > 1).any())
     if exact and not ties:
         if w > nx * ny / 2:
@@ -336,15 +337,17 @@ def kruskal_test(values: np.ndarray, codes: np.ndarray) -> KruskalTest:
     g = np.asarray(codes)
     ok = ~np.isnan(v)
     v, g = v[ok], g[ok]
-    _, gi = np.unique(g, return_inverse=True)
-    k = int(gi.max()) + 1 if gi.size else 0
+    present = np.flatnonzero(np.bincount(g.astype(np.intp))) if g.size else np.array([], dtype=np.intp)
+    remap = np.full(int(g.max()) + 1 if g.size else 0, -1, dtype=np.intp)
+    remap[present] = np.arange(present.size)
+    gi = remap[g.astype(np.intp)]
+    k = int(present.size)
     if k < 2:
         raise CartregError("kruskal_test: all observations are in the same group", 1)
     n = v.size
-    r = _rankdata(v)
+    r, tie = _rankdata(v, ties=True)
     rs = np.bincount(gi, weights=r, minlength=k)
     ng = np.bincount(gi, minlength=k)
-    _, tie = np.unique(v, return_counts=True)
     tie = tie.astype(float)
     h = (12 * np.sum(rs ** 2 / ng) / (n * (n + 1)) - 3 * (n + 1)) / (1 - np.sum(tie ** 3 - tie) / (n ** 3 - n))
     return KruskalTest(statistic=float(h), df=k - 1, p=float(special.chdtrc(k - 1, h)))

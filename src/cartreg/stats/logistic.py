@@ -106,6 +106,30 @@ def _aliased(X: np.ndarray, tol: float = 1e-11) -> np.ndarray:
     return (norms == 0) | (np.abs(np.diag(r)) < tol * np.where(norms == 0, 1.0, norms))
 
 
+def _wls(X: np.ndarray, z: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted least squares ``argmin sum w (z - X b)^2`` and ``(X'WX)^-1``.
+
+    R's ``Cdqrls`` uses a Householder QR of ``sqrt(w) X``; here the normal equations are solved by
+    Cholesky after scaling the columns to unit weighted norm (equilibration), which is much faster
+    at 10^6 rows and agrees with the QR solution to ~1e-12 relative for the well-conditioned
+    designs of a registry (tests compare with R to 1e-6 or tighter).
+    """
+    Xw = X * w[:, None]
+    A = Xw.T @ X
+    b = Xw.T @ z
+    d = np.sqrt(np.diag(A))
+    d = np.where(d > 0, d, 1.0)
+    As = A / np.outer(d, d)
+    try:
+        c = np.linalg.cholesky(As)
+    except np.linalg.LinAlgError:
+        raise CartregError("logistic regression: the weighted design is singular", 1) from None
+    cinv = np.linalg.inv(c)
+    inv_s = cinv.T @ cinv
+    inv = inv_s / np.outer(d, d)
+    return inv @ b, inv
+
+
 def _irls(X: np.ndarray, y: np.ndarray, offset: np.ndarray | None = None,
           etastart: np.ndarray | None = None, epsilon: float = 1e-8, maxit: int = 25) -> _Fit:
     """``glm.fit(x, y, family = binomial(), offset, etastart)`` for full-rank ``X`` (may have 0
@@ -138,10 +162,7 @@ def _irls(X: np.ndarray, y: np.ndarray, offset: np.ndarray | None = None,
             Xg, zg, wg = X[good], z[good], w[good]
         else:
             Xg, zg, wg = X, z, w
-        Xw = Xg * wg[:, None]
-        q, r = np.linalg.qr(Xw)
-        start = np.linalg.solve(r, q.T @ (zg * wg))
-        cov_r = r
+        start, cov_r = _wls(Xg, zg, wg * wg)
         eta = X @ start + off
         mu = _linkinv(eta)
         dev = _dev(y, mu)
@@ -162,13 +183,11 @@ def _irls(X: np.ndarray, y: np.ndarray, offset: np.ndarray | None = None,
         coef = start
         if abs(dev - devold) / (abs(dev) + 0.1) < epsilon:
             conv = True
-            rinv = np.linalg.inv(cov_r)
-            cov = rinv @ rinv.T
+            cov = cov_r
             break
         devold = dev
         coefold = start
-        rinv = np.linalg.inv(cov_r)
-        cov = rinv @ rinv.T
+        cov = cov_r
     return _Fit(coef, dev, it, conv, boundary, cov, eta, mu)
 
 
