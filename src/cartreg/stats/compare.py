@@ -32,8 +32,7 @@ import numpy as np
 
 from cartreg.errors import CartregError
 from cartreg.stats._data import is_missing
-from cartreg.stats.group_tests import (chisq_test, expected_counts, fisher_exact, kruskal_test,
-                                       wilcox_test)
+from cartreg.stats.group_tests import chisq_test, expected_counts, fisher_exact
 from cartreg.stats.smd import smd_categorical, smd_continuous, smd_mean
 
 __all__ = ["CompareResult", "VariableSummary", "compare", "compare_arrays", "CATEGORICAL_MAX_LEVELS"]
@@ -42,7 +41,7 @@ __all__ = ["CompareResult", "VariableSummary", "compare", "compare_arrays", "CAT
 #: (gtsummary's default rule).
 CATEGORICAL_MAX_LEVELS: int = 10
 
-_QUANTILE_METHOD = {7: "linear", 2: "averaged_inverted_cdf", 1: "inverted_cdf", 6: "weibull"}
+_QUANTILE_TYPES = (7, 2, 1)
 
 
 def _num(x: float | None) -> float | None:
@@ -162,20 +161,44 @@ class CompareResult:
         return "\n".join(lines)
 
 
-def _quantiles(x: np.ndarray, qtype: int) -> tuple[float, float, float]:
-    if x.size == 0:
-        return (float("nan"),) * 3
-    q = np.quantile(x, [0.25, 0.5, 0.75], method=_QUANTILE_METHOD[qtype])
-    return float(q[1]), float(q[0]), float(q[2])
+def _quantile_sorted(xs: np.ndarray, prob: float, qtype: int) -> float:
+    """R's ``quantile(x, prob, type = qtype)`` for sorted ``xs`` (types 7 and 2, R's formulas)."""
+    n = xs.size
+    if n == 0:
+        return float("nan")
+    if qtype == 7:
+        index = (n - 1) * prob
+        lo = int(np.floor(index))
+        hi = int(np.ceil(index))
+        q = float(xs[lo])
+        h = index - lo
+        if index > lo and xs[hi] != q:
+            q = (1 - h) * q + h * float(xs[hi])
+        return q
+    fuzz = 4 * np.finfo(float).eps
+    nppm = n * prob
+    j = int(np.floor(nppm + fuzz))
+    if qtype == 1:
+        h = float(nppm > j)
+    else:  # type 2
+        h = ((nppm > j) + 1) / 2
+    pad = np.concatenate((xs[:1], xs[:1], xs, xs[-1:], xs[-1:]))
+    a, b = float(pad[j + 1]), float(pad[j + 2])
+    if h == 1:
+        return b
+    if 0 < h < 1 and a != b:
+        return (1 - h) * a + h * b
+    return a
 
 
-def _cont_stats(x: np.ndarray, qtype: int) -> dict[str, float | None]:
-    med, q1, q3 = _quantiles(x, qtype)
-    return {"n": int(x.size), "median": med, "q1": q1, "q3": q3,
-            "mean": float(x.mean()) if x.size else float("nan"),
-            "sd": float(x.std(ddof=1)) if x.size > 1 else float("nan"),
-            "min": float(x.min()) if x.size else float("nan"),
-            "max": float(x.max()) if x.size else float("nan")}
+def _cont_stats(xs: np.ndarray, qtype: int) -> dict[str, float | None]:
+    """Summary of sorted values ``xs``."""
+    q = [_quantile_sorted(xs, pr, qtype) for pr in (0.5, 0.25, 0.75)]
+    return {"n": int(xs.size), "median": q[0], "q1": q[1], "q3": q[2],
+            "mean": float(xs.mean()) if xs.size else float("nan"),
+            "sd": float(xs.std(ddof=1)) if xs.size > 1 else float("nan"),
+            "min": float(xs[0]) if xs.size else float("nan"),
+            "max": float(xs[-1]) if xs.size else float("nan")}
 
 
 def _is_numeric(values: np.ndarray) -> np.ndarray | None:
@@ -207,6 +230,9 @@ def _variable_type(values: np.ndarray, forced: str | None) -> tuple[str, np.ndar
         return forced, num
     if num is None:
         return "categorical", None
+    head = num[:2000]
+    if np.unique(head[~np.isnan(head)]).size >= CATEGORICAL_MAX_LEVELS:
+        return "continuous", num  # already 10 distinct values: no need to look further
     distinct = np.unique(num[~np.isnan(num)]).size
     return ("categorical" if distinct < CATEGORICAL_MAX_LEVELS else "continuous"), num
 
@@ -252,23 +278,28 @@ def _categorical(name: str, values: np.ndarray, codes: np.ndarray, groups: tuple
 
 def _continuous(name: str, x: np.ndarray, codes: np.ndarray, groups: tuple[str, ...], qtype: int,
                 exact: bool | None) -> VariableSummary:
+    from cartreg.stats.group_tests import _rankdata, kruskal_from_ranks, wilcox_from_ranks
+
     k = len(groups)
     miss = np.isnan(x)
-    per = [x[(codes == j) & ~miss] for j in range(k)]
-    stats_ = tuple(_cont_stats(v, qtype) for v in per)
-    overall = _cont_stats(x[~miss], qtype)
-    with_data = [j for j in range(k) if per[j].size > 0]
+    xv, cv = x[~miss], codes[~miss]
+    order = np.argsort(xv, kind="stable")
+    xs, cs = xv[order], cv[order]
+    per_sorted = [xs[cs == j] for j in range(k)]
+    stats_ = tuple(_cont_stats(v, qtype) for v in per_sorted)
+    overall = _cont_stats(xs, qtype)
+    with_data = [j for j in range(k) if per_sorted[j].size > 0]
     test = statistic = df = p = None
     ex: bool | None = None
     notes: list[str] = []
-    if len(with_data) == 2 and k == 2:
-        wt = wilcox_test(per[0], per[1], exact=exact)
-        test, statistic, p, ex = "wilcoxon", wt.statistic, wt.p, wt.exact
-    elif len(with_data) >= 2 and k == 2:
-        pass
-    elif len(with_data) >= 2:
-        kt = kruskal_test(x[~miss], codes[~miss])
-        test, statistic, df, p = "kruskal", kt.statistic, kt.df, kt.p
+    if len(with_data) >= 2:
+        ranks, ties = _rankdata(xv, ties=True, order=order)
+        if k == 2:
+            wt = wilcox_from_ranks(ranks, cv == 0, ties, exact=exact)
+            test, statistic, p, ex = "wilcoxon", wt.statistic, wt.p, wt.exact
+        else:
+            kt = kruskal_from_ranks(ranks, cv, ties)
+            test, statistic, df, p = "kruskal", kt.statistic, kt.df, kt.p
     if test is None:
         notes.append("no test: fewer than two groups with data")
     pairs = smd_continuous(x, codes, n_groups=k) if k >= 2 else []
@@ -294,8 +325,8 @@ def compare_arrays(
     is R's ``quantile`` type (7, R's default; 2, gtsummary's); ``exact`` is passed to the Wilcoxon
     test (``None``: R's rule).
     """
-    if quantile_type not in _QUANTILE_METHOD:
-        raise CartregError(f"quantile_type must be one of {sorted(_QUANTILE_METHOD)}", 2)
+    if quantile_type not in _QUANTILE_TYPES:
+        raise CartregError(f"quantile_type must be one of {sorted(_QUANTILE_TYPES)}", 2)
     types = dict(types or {})
     unknown = set(types) - set(variables)
     if unknown:

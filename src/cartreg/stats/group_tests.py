@@ -69,11 +69,12 @@ class KruskalTest:
     p: float
 
 
-def _rankdata(x: np.ndarray, ties: bool = False) -> Any:
+def _rankdata(x: np.ndarray, ties: bool = False, order: np.ndarray | None = None) -> Any:
     """Average ranks (R's ``rank``, ties averaged); with ``ties=True`` also the size of each run
-    of tied values."""
+    of tied values. ``order`` may pass a precomputed ``argsort(x)``."""
     x = np.asarray(x, dtype=float)
-    order = np.argsort(x, kind="mergesort")
+    if order is None:
+        order = np.argsort(x, kind="mergesort")
     xs = x[order]
     starts = np.concatenate(([True], xs[1:] != xs[:-1]))
     idx = np.cumsum(starts) - 1
@@ -306,8 +307,20 @@ def wilcox_test(x: np.ndarray, y: np.ndarray, exact: bool | None = None,
     nx, ny = x.size, y.size
     if nx < 1 or ny < 1:
         raise CartregError("wilcox_test needs at least one value in each group", 1)
-    r, tie_counts = _rankdata(np.concatenate((x, y)), ties=True)
-    w = float(r[:nx].sum() - nx * (nx + 1) / 2)
+    xy = np.concatenate((x, y))
+    r, tie_counts = _rankdata(xy, ties=True)
+    isx = np.zeros(nx + ny, dtype=bool)
+    isx[:nx] = True
+    return wilcox_from_ranks(r, isx, tie_counts, exact=exact, correct=correct)
+
+
+def wilcox_from_ranks(r: np.ndarray, isx: np.ndarray, tie_counts: np.ndarray, exact: bool | None = None,
+                      correct: bool = True) -> WilcoxTest:
+    """:func:`wilcox_test` from the pooled ranks ``r``, the mask of the first sample and the sizes of
+    the runs of ties (so a caller that has sorted the data does not sort it again)."""
+    nx = int(isx.sum())
+    ny = int(r.size - nx)
+    w = float(r[isx].sum() - nx * (nx + 1) / 2)
     if exact is None:
         exact = nx < 50 and ny < 50
     ties = bool((tie_counts > 1).any())
@@ -346,6 +359,24 @@ def kruskal_test(values: np.ndarray, codes: np.ndarray) -> KruskalTest:
         raise CartregError("kruskal_test: all observations are in the same group", 1)
     n = v.size
     r, tie = _rankdata(v, ties=True)
+    return _kruskal(r, gi, k, tie)
+
+
+def kruskal_from_ranks(r: np.ndarray, codes: np.ndarray, tie: np.ndarray) -> KruskalTest:
+    """:func:`kruskal_test` from pooled ranks, group codes (0..k-1, empty groups allowed) and the
+    sizes of the runs of ties."""
+    g = np.asarray(codes, dtype=np.intp)
+    present = np.flatnonzero(np.bincount(g))
+    remap = np.full(int(g.max()) + 1, -1, dtype=np.intp)
+    remap[present] = np.arange(present.size)
+    k = int(present.size)
+    if k < 2:
+        raise CartregError("kruskal_test: all observations are in the same group", 1)
+    return _kruskal(r, remap[g], k, tie)
+
+
+def _kruskal(r: np.ndarray, gi: np.ndarray, k: int, tie: np.ndarray) -> KruskalTest:
+    n = r.size
     rs = np.bincount(gi, weights=r, minlength=k)
     ng = np.bincount(gi, minlength=k)
     tie = tie.astype(float)

@@ -93,17 +93,40 @@ class _Fit:
     mu: np.ndarray
 
 
-def _aliased(X: np.ndarray, tol: float = 1e-11) -> np.ndarray:
+def _aliased(X: np.ndarray, tol: float = 1e-7) -> np.ndarray:
     """Columns that are (numerically) linear combinations of earlier columns, as R's ``dqrdc2``
-    limited pivoting (tolerance 1e-11, ``glm.fit``'s ``min(1e-7, epsilon / 1000)``) moves them to
-    the end: the QR diagonal ``|R_jj|`` (the column's norm after projection on the earlier
-    columns) below ``tol`` times the column's own norm, or a zero column."""
+    limited pivoting moves them to the end (``coef`` NA). Computed from the Gram matrix (one pass
+    over the data): a sequential Cholesky of ``X'X`` scaled to unit diagonal, where a column whose
+    remaining norm falls below ``tol`` (relative) is aliased. R's QR uses 1e-11 on the norm; the
+    Gram matrix squares the condition number, so 1e-7 is the resolvable equivalent — the two differ
+    only for columns collinear to between 1e-11 and 1e-7, which a registry design does not have."""
     p = X.shape[1]
     if p == 0:
         return np.zeros(0, dtype=bool)
-    norms = np.sqrt(np.einsum("ij,ij->j", X, X))
-    r = np.linalg.qr(X, mode="r")
-    return (norms == 0) | (np.abs(np.diag(r)) < tol * np.where(norms == 0, 1.0, norms))
+    G = X.T @ X
+    d = np.sqrt(np.diag(G))
+    out = d == 0
+    ds = np.where(out, 1.0, d)
+    C = G / np.outer(ds, ds)
+    kept: list[int] = []
+    L = np.zeros((p, p))
+    for j in range(p):
+        if out[j]:
+            continue
+        if kept:
+            lk = L[np.ix_(kept, kept)]
+            v = np.linalg.solve(lk, C[kept, j])
+            r2 = C[j, j] - v @ v
+        else:
+            v = np.zeros(0)
+            r2 = C[j, j]
+        if r2 <= tol * tol:
+            out[j] = True
+            continue
+        L[j, kept] = v
+        L[j, j] = np.sqrt(r2)
+        kept.append(j)
+    return out
 
 
 def _wls(X: np.ndarray, z: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -466,7 +489,7 @@ class LogisticResult:
     for Firth); ``z`` and ``p`` (Wald for ML, penalised likelihood ratio for Firth); ``n`` rows
     used, ``events``, ``excluded`` rows with a missing value; ``deviance``, ``null_deviance``,
     ``aic`` (ML; for Firth ``deviance = -2 x penalised loglik`` and ``aic`` is ``None``);
-    ``method`` ``"glm"`` or ``"firth"``.
+    ``method`` ``"glm"`` or ``"firth"``; ``fitted`` the fitted probabilities of the rows used.
     """
 
     names: tuple[str, ...]
@@ -494,6 +517,7 @@ class LogisticResult:
     ci_profile_exact_lower: np.ndarray | None = None
     ci_profile_exact_upper: np.ndarray | None = None
     warnings: tuple[str, ...] = field(default=())
+    fitted: np.ndarray | None = field(default=None, repr=False)
     references: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -639,7 +663,8 @@ def logistic_fit(
             null_deviance=null_dev, aic=fit.deviance + 2 * pa, df_residual=n - pa,
             iterations=fit.iterations, converged=fit.converged, method="glm", conf_level=conf_level,
             loglik=loglik, ci_profile_exact_lower=None if elo is None else full(elo),
-            ci_profile_exact_upper=None if ehi is None else full(ehi), warnings=tuple(warnings))
+            ci_profile_exact_upper=None if ehi is None else full(ehi), warnings=tuple(warnings),
+            fitted=fit.mu)
 
     beta, pl, cov, it, conv = _firth_fit(Xa, y)
     if not conv:
@@ -661,7 +686,7 @@ def logistic_fit(
         ci_lower=full(lo), ci_upper=full(hi), ci_profile_lower=full(plo), ci_profile_upper=full(phi),
         z=full(beta / se), p=full(pval), n=n, events=ev, excluded=excluded, deviance=dev,
         null_deviance=null_dev, aic=None, df_residual=n - pa, iterations=it, converged=conv,
-        method="firth", conf_level=conf_level, loglik=pl, warnings=tuple(warnings))
+        method="firth", conf_level=conf_level, loglik=pl, warnings=tuple(warnings), fitted=mu)
 
 
 def _expand(v: np.ndarray, alias: np.ndarray) -> np.ndarray:
@@ -753,6 +778,16 @@ def outcome_01(values: np.ndarray, name: str = "outcome") -> tuple[np.ndarray, s
     return out, f"outcome {name!r}: {levels[1]!r} is the event, {levels[0]!r} the reference (as R)"
 
 
+def complete_rows(y: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """``(y, X, keep, excluded)`` without rows holding a NaN (R's ``na.omit``); no copy when
+    nothing is missing."""
+    bad = np.isnan(y) | np.isnan(X).any(axis=1)
+    if not bad.any():
+        return y, X, ~bad, 0
+    keep = ~bad
+    return y[keep], X[keep], keep, int(bad.sum())
+
+
 def logistic(
     outcome: str,
     covariates: Sequence[str],
@@ -767,19 +802,17 @@ def logistic(
     a mapping of arrays; rows with a missing value in any column used are excluded and counted,
     as R's ``na.omit``. See :func:`logistic_fit` and :func:`logistic_design`.
     """
-    from cartreg.stats._data import complete_cases
     from cartreg.stats._frame import column
 
     if not covariates:
         raise CartregError("give at least one covariate", 2)
     y, note = outcome_01(column(data, outcome), outcome)
     X, names = logistic_design({c: column(data, c) for c in covariates}, reference_levels, factors)
-    cc = complete_cases(y, X)
-    if cc.keep.sum() == 0:
+    yy, XX, keep, excluded = complete_rows(y, X)
+    if keep.sum() == 0:
         raise CartregError("no complete rows: every row misses the outcome or a covariate", 1)
-    yy, XX = cc.arrays
     res = logistic_fit(yy, XX, names, firth=firth, conf_level=conf_level, profile=profile,
-                       excluded=cc.excluded)
+                       excluded=excluded)
     if note:
         object.__setattr__(res, "warnings", (*res.warnings, note))
     return res

@@ -186,10 +186,9 @@ def propensity(
     mapping of arrays), or — without ``data`` — a treatment array and a mapping name -> array.
     ``treated`` names the treated level (default: the second of the two sorted levels).
     """
-    from cartreg.stats._data import complete_cases
     from cartreg.stats._frame import column
     from cartreg.stats.design import factor_levels
-    from cartreg.stats.logistic import _is_factor, logistic_design, logistic_fit
+    from cartreg.stats.logistic import _is_factor, complete_rows, logistic_design, logistic_fit
 
     if data is not None:
         if not isinstance(treatment, str):
@@ -219,33 +218,30 @@ def propensity(
     control_level = levels[0] if treated_level == levels[1] else levels[1]
     tnum = np.where(texts == "", np.nan, (texts == treated_level).astype(float))
     X, names = logistic_design(covs, reference_levels, factors)
-    cc = complete_cases(tnum, X)
-    if cc.keep.sum() == 0:
+    yy, XX, keep, excluded = complete_rows(tnum, X)
+    if keep.sum() == 0:
         raise CartregError("no complete rows for the propensity model", 1)
-    yy, XX = cc.arrays
-    model = logistic_fit(yy, XX, names, profile=False, excluded=cc.excluded)
-    coef = np.nan_to_num(model.coef, nan=0.0)  # aliased columns contribute nothing
-    eta = np.column_stack((np.ones(yy.size), XX)) @ coef
-    from cartreg.stats.logistic import _linkinv
-
-    ps_k = _linkinv(eta)
+    model = logistic_fit(yy, XX, names, profile=False, excluded=excluded)
+    ps_k = model.fitted  # glm's fitted probabilities
     t_k = yy.astype(bool)
     w_k = ipw_weights(ps_k, t_k, estimand, stabilize)
     n_all = tnum.shape[0]
     ps = np.full(n_all, np.nan)
     w = np.full(n_all, np.nan)
-    ps[cc.keep] = ps_k
-    w[cc.keep] = w_k
+    ps[keep] = ps_k
+    w[keep] = w_k
     tmask = np.zeros(n_all, dtype=bool)
-    tmask[cc.keep] = t_k
+    tmask[keep] = t_k
     categorical = [c for c, v in covs.items() if c in factors or _is_factor(np.asarray(v))
                    or c in (reference_levels or {})]
-    bal = balance_table({c: np.asarray(v)[cc.keep] for c, v in covs.items()}, t_k, w_k, categorical)
+    all_rows = bool(keep.all())
+    bal = balance_table({c: (np.asarray(v) if all_rows else np.asarray(v)[keep]) for c, v in covs.items()},
+                        t_k, w_k, categorical)
 
     def ess(x: np.ndarray) -> float:
         return float(x.sum() ** 2 / np.sum(x ** 2)) if x.size else float("nan")
 
     return PropensityResult(
         treatment=tname, treated=treated_level, control=control_level, estimand=estimand,
-        stabilized=stabilize, ps=ps, weights=w, treated_mask=tmask, keep=cc.keep, n=int(cc.keep.sum()),
-        excluded=cc.excluded, model=model, balance=bal, ess=(ess(w_k[t_k]), ess(w_k[~t_k])))
+        stabilized=stabilize, ps=ps, weights=w, treated_mask=tmask, keep=keep, n=int(keep.sum()),
+        excluded=excluded, model=model, balance=bal, ess=(ess(w_k[t_k]), ess(w_k[~t_k])))
