@@ -76,3 +76,5 @@ run_case("pbc_ate", pbc2, "trt", c("age", "sex", "bili", "albumin", "edema", "st
          factors = "stage", note = "missing trt, stage and chol rows are excluded; stage a factor")
 run_case("pbc_att", pbc2, "trt", c("age", "sex", "bili", "albumin", "edema", "stage"),
          factors = "stage", estimand = "ATT")
+run_case("pbc_ate_stab", pbc2, "trt", c("age", "sex", "bili", "albumin", "edema", "stage"),
+         factors = "stage", stabilize = TRUE, note = "the worked example of docs/statistics.md")
