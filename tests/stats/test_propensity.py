@@ -70,3 +70,22 @@ def test_errors():
     with pytest.raises(CartregError, match="treated level"):
         propensity("t", ["x"], data={"t": np.array(["a", "b", "a", "b"], dtype=object),
                                      "x": np.array([1., 2, 3, 4])}, treated="z")
+
+
+def test_pandas_dataframe_and_frames():
+    pd = pytest.importorskip("pandas")
+    ref = json.loads((FIX / "propensity_birthwt_ate.json").read_text())
+    df = pd.read_csv(FIX / ref["csv"])
+    res = propensity(ref["treatment"], ref["covariates"], data=df)
+    close(res.weights[res.keep], ref["weights"])
+    bal = res.to_frame()
+    assert list(bal["variable"]) == ref["covariates"]
+    close(bal["smd_after"].to_numpy(), ref["smd_after"])
+    from cartreg.stats import compare, logistic
+
+    t1 = compare(df, "smoke", ["age", "race"])
+    assert t1.groups == ("no", "yes")
+    assert set(t1.to_frame().columns) >= {"variable", "level", "group", "n", "p", "smd"}
+    lf = logistic("low", ["age", "race", "smoke"], df, reference_levels={"race": "white"}, profile=False)
+    frame = lf.to_frame()
+    assert list(frame["term"]) == ["(Intercept)", "age", "race=black", "race=other", "smoke=yes"]
