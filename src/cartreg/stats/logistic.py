@@ -391,7 +391,7 @@ def _firth_fit(X: np.ndarray, y: np.ndarray, fixed: np.ndarray | None = None,
     it = 0
     for it in range(1, maxit + 1):
         cov = np.linalg.inv(info)
-        h = np.einsum("ij,jk,ik->i", X, cov, X) * w
+        h = np.einsum("ij,ij->i", X @ cov, X) * w
         score = X.T @ (y - mu + h * (0.5 - mu))
         sub = np.ix_(free, free)
         delta = np.zeros(p)
@@ -417,7 +417,7 @@ def _firth_fit(X: np.ndarray, y: np.ndarray, fixed: np.ndarray | None = None,
     # logistf's vcov: the inverse of the "augmented" information X' diag(w (1 + h)) X (its Newton
     # matrix, weights 1 + 2 tau h with tau = 1/2), not of X'WX
     cov = np.linalg.inv(info)
-    h = np.einsum("ij,jk,ik->i", X, cov, X) * w
+    h = np.einsum("ij,ij->i", X @ cov, X) * w
     aug = (X * (w * (1.0 + h))[:, None]).T @ X
     return beta, pl, np.linalg.inv(aug), it, conv
 
