@@ -742,7 +742,12 @@ def logistic_design(
         blocks.append(X)
         names.extend(nm)
     n = len(next(iter(columns.values()))) if columns else 0
-    return (np.column_stack(blocks) if blocks else np.empty((n, 0))), names
+    out = np.empty((n, sum(b.shape[1] for b in blocks)))
+    j = 0
+    for b in blocks:  # one allocation (np.column_stack would do the same, slower)
+        out[:, j:j + b.shape[1]] = b
+        j += b.shape[1]
+    return out, names
 
 
 def outcome_01(values: np.ndarray, name: str = "outcome") -> tuple[np.ndarray, str | None]:

@@ -40,15 +40,19 @@ def smd_continuous(x: np.ndarray, codes: np.ndarray, weights: np.ndarray | None 
     x = np.asarray(x, dtype=float)
     g, k = _group_codes(codes)
     k = n_groups or k
-    w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
+    w = None if weights is None else np.asarray(weights, dtype=float)
     ok = ~np.isnan(x)
-    x, g, w = x[ok], g[ok], w[ok]
-    sw = np.bincount(g, weights=w, minlength=k)
+    if not ok.all():  # no copies when nothing is missing
+        x, g = x[ok], g[ok]
+        w = None if w is None else w[ok]
     n = np.bincount(g, minlength=k).astype(float)
+    sw = n if w is None else np.bincount(g, weights=w, minlength=k)
     with np.errstate(invalid="ignore", divide="ignore"):
-        m = np.bincount(g, weights=w * x, minlength=k) / sw
-        ss = np.bincount(g, weights=w * (x - m[g]) ** 2, minlength=k)
-        v = ss / sw * n / (n - 1) if weights is not None else ss / (n - 1)
+        m = np.bincount(g, weights=x if w is None else w * x, minlength=k) / sw
+        dev = x - m[g]
+        dev *= dev
+        ss = np.bincount(g, weights=dev if w is None else w * dev, minlength=k)
+        v = ss / sw * n / (n - 1) if w is not None else ss / (n - 1)
     out = []
     for a, b in _pairs(k):
         d = m[a] - m[b]
