@@ -194,3 +194,14 @@ def test_errors(capsys):
                  "--covariates", "nope"])
     _, err = capsys.readouterr()
     assert code != 0 and "nope" in err and "Traceback" not in err
+
+
+def test_outcome_coding():
+    from cartreg.stats.logistic import outcome_01
+
+    y, note = outcome_01(np.array(["Yes", "no", None, "YES"], dtype=object))
+    assert np.array_equal(y, [1.0, 0.0, np.nan, 1.0], equal_nan=True) and note is None
+    y, note = outcome_01(np.array(["dead", "alive", "dead"], dtype=object))
+    assert y.tolist() == [1.0, 0.0, 1.0] and "'dead' is the event" in note
+    with pytest.raises(CartregError, match="two"):
+        outcome_01(np.array(["a", "b", "c"], dtype=object))

@@ -757,11 +757,9 @@ def outcome_01(values: np.ndarray, name: str = "outcome") -> tuple[np.ndarray, s
     other two-level text column is read as R reads a factor response: the second level (sorted) is
     the event."""
     from cartreg.stats._data import is_missing
-    from cartreg.stats.design import factor_levels
 
     arr = np.asarray(values)
     miss = is_missing(arr)
-    out = np.full(arr.shape[0], np.nan)
     if arr.dtype.kind in "iuf":
         v = arr.astype(float)
         bad = ~miss & ~np.isin(v, (0.0, 1.0))
@@ -770,16 +768,20 @@ def outcome_01(values: np.ndarray, name: str = "outcome") -> tuple[np.ndarray, s
         return np.where(miss, np.nan, v), None
     if arr.dtype.kind == "b":
         return arr.astype(float), None
-    words = np.array([str(v).strip().lower() for v in arr[~miss].tolist()], dtype=object)
+    from cartreg.stats.km import factor
+
+    f = factor(arr)  # distinct labels once (no loop over rows)
     true_w, false_w = ("1", "yes", "true", "1.0"), ("0", "no", "false", "0.0")
-    if np.isin(words, true_w + false_w).all():
-        out[~miss] = np.isin(words, true_w).astype(float)
+    words = [lev.strip().lower() for lev in f.levels]
+    if words and all(w in true_w + false_w for w in words):
+        per_level = np.array([1.0 if w in true_w else 0.0 for w in words])
+        out = np.where(f.codes < 0, np.nan, per_level[np.maximum(f.codes, 0)])
         return out, None
-    texts, levels = factor_levels(arr)
+    levels = list(f.levels)
     if len(levels) != 2:
         raise CartregError(f"outcome {name!r} must be 0/1, yes/no, true/false or have exactly two "
                            f"levels; found {len(levels)} levels", 1)
-    out[~miss] = (texts[~miss] == levels[1]).astype(float)
+    out = np.where(f.codes < 0, np.nan, (f.codes == 1).astype(float))
     return out, f"outcome {name!r}: {levels[1]!r} is the event, {levels[0]!r} the reference (as R)"
 
 

@@ -150,18 +150,17 @@ def ipw_weights(ps: np.ndarray, treated: np.ndarray, estimand: str = "ATE",
 def balance_table(columns: Mapping[str, np.ndarray], treated: np.ndarray, weights: np.ndarray,
                   categorical: Sequence[str] = ()) -> tuple[BalanceRow, ...]:
     """tableone SMDs of each column between ``treated`` and the others, unweighted and weighted."""
-    from cartreg.stats.design import factor_levels
+    from cartreg.stats.km import factor
     from cartreg.stats.smd import smd_categorical, smd_continuous
 
     codes = np.where(np.asarray(treated, dtype=bool), 1, 0)  # control = group 0, as tableone's 1 vs 2
     rows = []
     for name, values in columns.items():
         if name in categorical:
-            texts, levels = factor_levels(np.asarray(values))
-            index = {lev: i for i, lev in enumerate(levels)}
-            v = np.array([index.get(s, -1) for s in texts.tolist()], dtype=np.intp)
-            before = smd_categorical(v, codes, len(levels), n_groups=2)[0]
-            after = smd_categorical(v, codes, len(levels), weights=weights, n_groups=2)[0]
+            f = factor(np.asarray(values))
+            v = f.codes
+            before = smd_categorical(v, codes, len(f.levels), n_groups=2)[0]
+            after = smd_categorical(v, codes, len(f.levels), weights=weights, n_groups=2)[0]
             rows.append(BalanceRow(name, "categorical", before, after))
         else:
             x = np.asarray(values, dtype=float)
@@ -187,7 +186,7 @@ def propensity(
     ``treated`` names the treated level (default: the second of the two sorted levels).
     """
     from cartreg.stats._frame import column
-    from cartreg.stats.design import factor_levels
+    from cartreg.stats.km import factor
     from cartreg.stats.logistic import _is_factor, complete_rows, logistic_design, logistic_fit
 
     if data is not None:
@@ -204,7 +203,8 @@ def propensity(
         covs = {k: np.asarray(v) for k, v in covariates.items()}
     if not covs:
         raise CartregError("give at least one covariate for the propensity model", 2)
-    texts, levels = factor_levels(tvals)
+    ft = factor(np.asarray(tvals))  # R factor coding (pyarrow dictionary encoding: fast)
+    levels = list(ft.levels)
     if len(levels) != 2:
         raise CartregError(f"treatment {tname!r} must have exactly two levels; found {len(levels)}"
                            + (f" ({', '.join(levels[:10])})" if levels else ""), 1)
@@ -216,7 +216,7 @@ def propensity(
             raise CartregError(f"treated level {treated_level!r} is not a level of {tname!r} "
                                f"(levels: {', '.join(levels)})", 2)
     control_level = levels[0] if treated_level == levels[1] else levels[1]
-    tnum = np.where(texts == "", np.nan, (texts == treated_level).astype(float))
+    tnum = np.where(ft.codes < 0, np.nan, (ft.codes == levels.index(treated_level)).astype(float))
     X, names = logistic_design(covs, reference_levels, factors)
     yy, XX, keep, excluded = complete_rows(tnum, X)
     if keep.sum() == 0:
