@@ -177,3 +177,22 @@ def test_to_frame_is_long():
     f = res.to_frame()
     assert isinstance(f, pd.DataFrame)
     assert f[(f.level == "F") & (f.group == "b")]["n"].iloc[0] == 2
+
+
+def test_fisher_too_large_is_reported_not_approximated():
+    # colon's differ x extent (n = 1812): R's fisher.test stops with "FEXACT error 6"
+    big = [[10, 24, 152, 0], [24, 156, 1084, 62], [6, 24, 254, 16]]
+    with pytest.raises(CartregError, match="too large"):
+        fisher_exact(big, max_nodes=20_000)
+    rows = np.repeat(np.arange(3), [sum(r) for r in big])
+    cols = np.concatenate([np.repeat(np.arange(4), r) for r in big])
+    import cartreg.stats.group_tests as gt
+
+    old = gt.FISHER_MAX_NODES
+    try:
+        gt.fisher_exact.__defaults__ = (20_000,)
+        res = compare({"g": rows.astype(str).astype(object), "v": cols.astype(str).astype(object)}, by="g")
+    finally:
+        gt.fisher_exact.__defaults__ = (old,)
+    v = res.variables[0]
+    assert v.test == "fisher" and v.p is None and "too large" in v.notes[0]

@@ -264,7 +264,11 @@ def _categorical(name: str, values: np.ndarray, codes: np.ndarray, groups: tuple
             ct = chisq_test(tab)
             test, statistic, df, p = "chisq", ct.statistic, ct.df, ct.p
         else:
-            test, p = "fisher", fisher_exact(tab)
+            test = "fisher"
+            try:
+                p = fisher_exact(tab)
+            except CartregError as exc:  # too large to enumerate: report, as gtsummary shows the error
+                notes.append(exc.message)
     else:
         notes.append("no test: fewer than two levels or two groups with data")
     pairs = smd_categorical(vcodes, codes, L, n_groups=k) if k >= 2 else []

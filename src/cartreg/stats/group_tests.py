@@ -35,8 +35,8 @@ __all__ = ["ChisqTest", "WilcoxTest", "KruskalTest", "chisq_test", "fisher_exact
 #: ``fisher.test``'s relative tolerance when comparing table probabilities with the observed one.
 FISHER_REL_ERR: float = 1 + 1e-7
 
-#: Work limit of :func:`fisher_exact` (network nodes kept at one stage); R's FEXACT has a similar
-#: limit (``workspace = 200000``) and stops with an error beyond it.
+#: Work limit of :func:`fisher_exact` (partial paths generated or kept at one stage); R's FEXACT
+#: has a similar limit (``workspace = 200000``) and stops with an error beyond it.
 FISHER_MAX_NODES: int = 2_000_000
 
 
@@ -209,8 +209,14 @@ def fisher_exact(table: object, max_nodes: int = FISHER_MAX_NODES) -> float:
 
     level: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = {
         tuple(sorted(rows.tolist())): (np.zeros(1), np.ones(1))}
+    def too_large() -> CartregError:
+        return CartregError(
+            f"Fisher's exact test: the {x.shape[0]} x {x.shape[1]} table with n = {n} is too large "
+            "for exact enumeration (as R's fisher.test, which stops at its workspace limit)", 1)
+
     for k in range(nc - 1):
         nxt: dict[tuple[int, ...], list[tuple[np.ndarray, np.ndarray]]] = {}
+        work = 0
         ck = int(cols[k])
         for key, (vals, wts) in level.items():
             r = np.asarray(key, dtype=np.int64)
@@ -241,6 +247,9 @@ def fisher_exact(table: object, max_nodes: int = FISHER_MAX_NODES) -> float:
                 lst = nxt.setdefault(ckey, [])
                 for v in incs:
                     lst.append((vals + v, wts))
+                work += incs.size * vals.size
+            if work > max_nodes:
+                raise too_large()
         level = {}
         n_nodes = 0
         for ckey, lst in nxt.items():
@@ -254,9 +263,7 @@ def fisher_exact(table: object, max_nodes: int = FISHER_MAX_NODES) -> float:
             level[ckey] = (vrep, wsum)
             n_nodes += uk.size
         if n_nodes > max_nodes:
-            raise CartregError(
-                f"Fisher's exact test: the {x.shape[0]} x {x.shape[1]} table with n = {n} is too large "
-                "for exact enumeration (as R's fisher.test, which stops at its workspace limit)", 1)
+            raise too_large()
     return float(min(1.0, total))
 
 
