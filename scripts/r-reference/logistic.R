@@ -61,7 +61,15 @@ run_case <- function(name, df, outcome, covariates, factors = character(0), refe
   fit <- withCallingHandlers(glm(fml, data = d, family = binomial),
     warning = function(w) { warns <<- c(warns, conditionMessage(w)); invokeRestart("muffleWarning") })
   s <- summary(fit)
+  # term names from the model frame's levels (R drops levels absent from the complete rows)
+  terms <- "(Intercept)"
+  for (v in covariates) {
+    xl <- fit$xlevels[[sprintf("`%s`", v)]]
+    if (is.null(xl)) xl <- fit$xlevels[[v]]
+    terms <- c(terms, if (is.null(xl)) v else paste0(v, "=", xl[-1]))
+  }
   cf <- coef(fit)
+  stopifnot(length(cf) == length(terms))
   ok <- !is.na(cf)
   se <- rep(NA, length(cf)); se[ok] <- s$coefficients[, "Std. Error"]
   z <- rep(NA, length(cf)); z[ok] <- s$coefficients[, "z value"]
@@ -140,3 +148,10 @@ run_case("separated_toy", toy, "y", c("x", "g"), firth = TRUE,
 al <- data.frame(low = birthwt$low, age = birthwt$age, lwt = birthwt$lwt)
 al$age2 <- 2 * al$age
 run_case("aliased", al, "low", c("age", "lwt", "age2"), note = "age2 = 2 * age: NA coefficient")
+
+ul <- data.frame(low = birthwt$low, age = birthwt$age, lwt = birthwt$lwt,
+                 race = c("white", "black", "other")[birthwt$race])
+ul$race[1:3] <- "asian"          # a level present only in rows that are incomplete:
+ul$lwt[1:3] <- NA                # R's model frame drops it (and it would have been the reference)
+run_case("unused_level", ul, "low", c("age", "lwt", "race"),
+         note = "level 'asian' only in rows with a missing lwt: dropped, reference = black")

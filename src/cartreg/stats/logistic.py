@@ -785,6 +785,22 @@ def outcome_01(values: np.ndarray, name: str = "outcome") -> tuple[np.ndarray, s
     return out, f"outcome {name!r}: {levels[1]!r} is the event, {levels[0]!r} the reference (as R)"
 
 
+def complete_columns(y: np.ndarray, columns: Mapping[str, np.ndarray]
+                     ) -> tuple[dict[str, np.ndarray], np.ndarray, int]:
+    """The covariate columns restricted to rows with no missing value in ``y`` or any column, the
+    row mask and the number of rows dropped. Factor levels are then taken from these rows only, as
+    R's ``model.frame(..., drop.unused.levels = TRUE)`` after ``na.omit`` does in ``glm``."""
+    from cartreg.stats._data import is_missing
+
+    bad = np.isnan(np.asarray(y, dtype=float))
+    for v in columns.values():
+        bad = bad | is_missing(np.asarray(v))
+    keep = ~bad
+    if keep.all():
+        return dict(columns), keep, 0
+    return {k: np.asarray(v)[keep] for k, v in columns.items()}, keep, int(bad.sum())
+
+
 def complete_rows(y: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """``(y, X, keep, excluded)`` without rows holding a NaN (R's ``na.omit``); no copy when
     nothing is missing."""
@@ -814,8 +830,10 @@ def logistic(
     if not covariates:
         raise CartregError("give at least one covariate", 2)
     y, note = outcome_01(column(data, outcome), outcome)
-    X, names = logistic_design({c: column(data, c) for c in covariates}, reference_levels, factors)
-    yy, XX, keep, excluded = complete_rows(y, X)
+    cols, keep, excluded = complete_columns(y, {c: column(data, c) for c in covariates})
+    X, names = logistic_design(cols, reference_levels, factors)
+    yy = y if keep.all() else y[keep]
+    XX = X
     if keep.sum() == 0:
         raise CartregError("no complete rows: every row misses the outcome or a covariate", 1)
     res = logistic_fit(yy, XX, names, firth=firth, conf_level=conf_level, profile=profile,

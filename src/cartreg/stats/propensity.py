@@ -187,7 +187,7 @@ def propensity(
     """
     from cartreg.stats._frame import column
     from cartreg.stats.km import factor
-    from cartreg.stats.logistic import _is_factor, complete_rows, logistic_design, logistic_fit
+    from cartreg.stats.logistic import _is_factor, complete_columns, logistic_design, logistic_fit
 
     if data is not None:
         if not isinstance(treatment, str):
@@ -217,10 +217,11 @@ def propensity(
                                f"(levels: {', '.join(levels)})", 2)
     control_level = levels[0] if treated_level == levels[1] else levels[1]
     tnum = np.where(ft.codes < 0, np.nan, (ft.codes == levels.index(treated_level)).astype(float))
-    X, names = logistic_design(covs, reference_levels, factors)
-    yy, XX, keep, excluded = complete_rows(tnum, X)
+    covs_k, keep, excluded = complete_columns(tnum, covs)  # levels from the rows used, as glm
     if keep.sum() == 0:
         raise CartregError("no complete rows for the propensity model", 1)
+    XX, names = logistic_design(covs_k, reference_levels, factors)
+    yy = tnum if keep.all() else tnum[keep]
     model = logistic_fit(yy, XX, names, profile=False, excluded=excluded)
     ps_k = model.fitted  # glm's fitted probabilities
     t_k = yy.astype(bool)
@@ -234,9 +235,7 @@ def propensity(
     tmask[keep] = t_k
     categorical = [c for c, v in covs.items() if c in factors or _is_factor(np.asarray(v))
                    or c in (reference_levels or {})]
-    all_rows = bool(keep.all())
-    bal = balance_table({c: (np.asarray(v) if all_rows else np.asarray(v)[keep]) for c, v in covs.items()},
-                        t_k, w_k, categorical)
+    bal = balance_table(covs_k, t_k, w_k, categorical)
 
     def ess(x: np.ndarray) -> float:
         return float(x.sum() ** 2 / np.sum(x ** 2)) if x.size else float("nan")
