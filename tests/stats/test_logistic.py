@@ -129,6 +129,13 @@ def test_firth_matches_logistf(capsys, name):
     close([t["se"] for t in res["terms"]], fr["se"])
     close([t["ci_profile_log"][0] for t in res["terms"]], fr["ci_lower"])
     close([t["ci_profile_log"][1] for t in res["terms"]], fr["ci_upper"])
+    # for Firth, `ci` is logistf's reported (profile penalised-likelihood) interval
+    close([t["ci_log"][0] for t in res["terms"]], fr["ci_lower"])
+    close([t["ci_log"][1] for t in res["terms"]], fr["ci_upper"])
+    ok = [t["ci"][1] is not None for t in res["terms"]]
+    close([t["ci"][1] for t, k in zip(res["terms"], ok) if k], np.exp(arr(fr["ci_upper"]))[ok])
+    coef, se = arr(fr["coef"]), arr(fr["se"])
+    close([t["ci_wald_log"][0] for t in res["terms"]], coef - 1.959963984540054 * se)
     close([t["p"] for t in res["terms"]], fr["p"], PV)
     close([t["p"] for t in res["terms"]], fr["p"], 1e-6)
     close(res["loglik"], fr["loglik"], 1e-10)

@@ -58,7 +58,8 @@ def render_table(res: dict[str, Any]) -> None:
         if t["aliased"]:
             tab.add_row(t["term"], "aliased", "", "", "")
             continue
-        tab.add_row(t["term"], _f(t["or"]), f"{_f(t['ci'][0])}–{_f(t['ci'][1])}",
+        wald = t.get("ci_wald", t["ci"])
+        tab.add_row(t["term"], _f(t["or"]), f"{_f(wald[0])}–{_f(wald[1])}",
                     f"{_f(t['ci_profile'][0])}–{_f(t['ci_profile'][1])}", _p(t["p"]))
     console = Console()
     console.print(tab)

@@ -522,7 +522,10 @@ class LogisticResult:
 
     def to_dict(self) -> dict[str, Any]:
         """``{n, events, excluded, terms[{term, coef, se, or, ci, ci_profile, p}], deviance,
-        null_deviance, aic}`` (the JSON of ``cartreg logistic``), plus method details."""
+        null_deviance, aic}`` (the JSON of ``cartreg logistic``), plus method details.
+
+        ``ci`` is the interval R reports for the model: Wald (``confint.default``) for ``glm``, the
+        profile penalised-likelihood CI for Firth (``logistf``; its Wald CI is then ``ci_wald``)."""
         terms = []
         with np.errstate(over="ignore"):
             return self._to_dict(terms)
@@ -538,6 +541,11 @@ class LogisticResult:
                 "ci_log": [_num(self.ci_lower[j]), _num(self.ci_upper[j])],
                 "ci_profile_log": [_num(self.ci_profile_lower[j]), _num(self.ci_profile_upper[j])],
             }
+            if self.method == "firth":
+                # logistf reports the profile penalised-likelihood CI: that is the model's CI; the
+                # Wald interval stays available as ci_wald
+                t["ci_wald"], t["ci_wald_log"] = t["ci"], t["ci_log"]
+                t["ci"], t["ci_log"] = t["ci_profile"], t["ci_profile_log"]
             if self.ci_profile_exact_lower is not None and self.ci_profile_exact_upper is not None:
                 t["ci_profile_exact"] = [_num(np.exp(self.ci_profile_exact_lower[j])),
                                          _num(np.exp(self.ci_profile_exact_upper[j]))]
