@@ -196,3 +196,19 @@ def test_fisher_too_large_is_reported_not_approximated():
         gt.fisher_exact.__defaults__ = (old,)
     v = res.variables[0]
     assert v.test == "fisher" and v.p is None and "too large" in v.notes[0]
+
+
+def test_parquet_boolean_column_is_true_false(tmp_path, capsys):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"g": ["a", "b", "a", "b", "a", "b"], "flag": [True, False, True, True, None, False]}),
+                   path)
+    code = main(["compare", str(path), "--by", "g", "--format", "json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    v = json.loads(out)["variables"][0]
+    assert [lev["level"] for lev in v["levels"]] == ["FALSE", "TRUE"]
+    assert [[g["n"] for g in lev["groups"]] for lev in v["levels"]] == [[0, 2], [2, 1]]
+    assert v["n_missing"] == 1 and v["test"] == "fisher"

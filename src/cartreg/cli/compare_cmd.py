@@ -24,10 +24,16 @@ def split_list(text: str | None) -> list[str]:
 
 
 def read_columns(table: Any, names: list[str]) -> dict[str, np.ndarray]:
-    """Each column as numbers when every cell is a number, else as text (parsing only)."""
+    """Each column as numbers when every cell is a number, else as text (a boolean Parquet/XLSX
+    column as its TRUE/FALSE text); parsing only."""
+    import pyarrow as pa
+
     out: dict[str, np.ndarray] = {}
     for name in names:
         col = table.column(name)
+        if pa.types.is_boolean(table.data[col].type):  # TRUE/FALSE levels, as R's logical
+            out[col] = table.text(col)
+            continue
         try:
             out[col] = table.numeric(col)
         except CartregError:
