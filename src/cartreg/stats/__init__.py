@@ -17,16 +17,19 @@ from cartreg.stats.followup import FollowUp, median_followup
 from cartreg.stats.km import KaplanMeier, RiskTable, SurvivalAt, kaplan_meier, kaplan_meier_by
 from cartreg.stats.logrank import LogRank, logrank_test
 
-# issue 12: group comparisons, logistic regression, RMST, propensity weighting
+__all__ = [
+    "CoxResult", "FollowUp", "KaplanMeier", "LogRank", "RiskTable", "SurvivalAt",
+    "coxph", "cuminc", "design_matrix", "kaplan_meier", "kaplan_meier_by", "logrank_test",
+    "median_followup",
+]
+
+# Issue 12: group comparisons (Table 1), logistic regression, RMST, propensity weighting.
 from cartreg.stats.compare import CompareResult, compare  # noqa: E402
 from cartreg.stats.logistic import LogisticResult, logistic, logistic_fit  # noqa: E402
 from cartreg.stats.propensity import PropensityResult, propensity  # noqa: E402
 from cartreg.stats.rmst import RMSTResult, rmst  # noqa: E402
 
-__all__ = [
-    "CoxResult", "FollowUp", "KaplanMeier", "LogRank", "RiskTable", "SurvivalAt",
-    "coxph", "cuminc", "design_matrix", "kaplan_meier", "kaplan_meier_by", "logrank_test",
-    "median_followup",
+__all__ += [
     "CompareResult", "LogisticResult", "PropensityResult", "RMSTResult", "compare", "logistic",
     "logistic_fit", "propensity", "rmst",
 ]
