@@ -33,7 +33,7 @@ import numpy as np
 from cartreg.errors import CartregError
 from cartreg.stats._data import is_missing
 from cartreg.stats.group_tests import chisq_test, expected_counts, fisher_exact
-from cartreg.stats.smd import smd_categorical, smd_continuous, smd_mean
+from cartreg.stats.smd import smd_categorical, smd_mean
 
 __all__ = ["CompareResult", "VariableSummary", "compare", "compare_arrays", "CATEGORICAL_MAX_LEVELS"]
 
@@ -280,6 +280,24 @@ def _categorical(name: str, values: np.ndarray, codes: np.ndarray, groups: tuple
         n_missing=int(miss.sum()), n_missing_by_group=tuple(int(m) for m in n_miss_g), notes=tuple(notes))
 
 
+def _smd_from_stats(per_group: tuple[dict[str, Any], ...]) -> list[float]:
+    """tableone's continuous SMD for every pair of groups from the group means and SDs already
+    computed (the same formula as :func:`cartreg.stats.smd.smd_continuous`)."""
+    out = []
+    k = len(per_group)
+    for a in range(k):
+        for b in range(a + 1, k):
+            ma, mb = per_group[a]["mean"], per_group[b]["mean"]
+            va, vb = per_group[a]["sd"] ** 2, per_group[b]["sd"] ** 2
+            d, pooled = ma - mb, (va + vb) / 2
+            with np.errstate(invalid="ignore", divide="ignore"):
+                s = float(abs(d) / np.sqrt(np.float64(pooled)))
+            if np.isnan(s) and d == 0 and pooled == 0:
+                s = 0.0
+            out.append(s)
+    return out
+
+
 def _continuous(name: str, x: np.ndarray, codes: np.ndarray, groups: tuple[str, ...], qtype: int,
                 exact: bool | None) -> VariableSummary:
     from cartreg.stats.group_tests import _rankdata, kruskal_from_ranks, wilcox_from_ranks
@@ -287,7 +305,7 @@ def _continuous(name: str, x: np.ndarray, codes: np.ndarray, groups: tuple[str, 
     k = len(groups)
     miss = np.isnan(x)
     xv, cv = x[~miss], codes[~miss]
-    order = np.argsort(xv, kind="stable")
+    order = np.argsort(xv)  # ranks average ties and quantiles read values: stability not needed
     xs, cs = xv[order], cv[order]
     per_sorted = [xs[cs == j] for j in range(k)]
     stats_ = tuple(_cont_stats(v, qtype) for v in per_sorted)
@@ -306,7 +324,7 @@ def _continuous(name: str, x: np.ndarray, codes: np.ndarray, groups: tuple[str, 
             test, statistic, df, p = "kruskal", kt.statistic, kt.df, kt.p
     if test is None:
         notes.append("no test: fewer than two groups with data")
-    pairs = smd_continuous(x, codes, n_groups=k) if k >= 2 else []
+    pairs = _smd_from_stats(stats_) if k >= 2 else []
     n_miss_g = np.bincount(codes[miss], minlength=k)
     return VariableSummary(
         name=name, type="continuous", groups=groups, levels=None, counts=None, percents=None,
