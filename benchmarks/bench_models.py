@@ -75,6 +75,7 @@ def main() -> None:
     ap.add_argument("--n-small", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--with-r", action="store_true")
+    ap.add_argument("--no-firth", action="store_true", help="skip the (slow) Firth timings")
     a = ap.parse_args()
 
     from cartreg.stats.compare import compare_arrays
@@ -98,10 +99,11 @@ def main() -> None:
     tp, _, _ = best_of(lambda: logistic_fit(ys, Xs, names), 1)
     rows.append((f"logistic + profile CIs (MASS), n={a.n_small:,}", tp, "not a 2x target: ~10 refits per coef and side"))
 
-    tf, _, _ = best_of(lambda: logistic_fit(y, Xl, names, firth=True, profile=False), 1)
-    rows.append(("Firth fit + SE + PLR P values", tf, "Firth: figures stated (p+1 constrained refits for P)"))
-    tfs, _, _ = best_of(lambda: logistic_fit(ys, Xs, names, firth=True), 1)
-    rows.append((f"Firth + profile penalised CIs, n={a.n_small:,}", tfs, "Firth: figures stated"))
+    if not a.no_firth:
+        tf, _, _ = best_of(lambda: logistic_fit(y, Xl, names, firth=True, profile=False), 1)
+        rows.append(("Firth fit + SE + PLR P values", tf, "Firth: figures stated (p+1 constrained refits for P)"))
+        tfs, _, _ = best_of(lambda: logistic_fit(ys, Xs, names, firth=True), 1)
+        rows.append((f"Firth + profile penalised CIs, n={a.n_small:,}", tfs, "Firth: figures stated"))
 
     g, cols = table1_data(a.n)
     tc, _, _ = best_of(lambda: compare_arrays(g, cols, by="product"), a.repeat)

@@ -745,6 +745,10 @@ def logistic_design(
             arr = np.where(arr, "TRUE", "FALSE").astype(object)
         if name in factors or _is_factor(arr) or name in reference_levels:
             X, nm = design_matrix(arr, reference_levels.get(name), group_name=name)
+        elif arr.dtype.kind == "f":  # fast path: a float column is its own design column
+            if np.isinf(arr).any():
+                raise CartregError(f"covariate {name!r} has infinite values")
+            X, nm = arr[:, None], [str(name)]
         else:
             X, nm = design_matrix(None, numeric={name: arr})
         blocks.append(X)
