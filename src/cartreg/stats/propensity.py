@@ -160,7 +160,8 @@ def balance_table(columns: Mapping[str, np.ndarray], treated: np.ndarray, weight
     w = np.asarray(weights, dtype=float)
     groups_u = (t1, t0, n1, n0, False)
     groups_w = (w * t1, w * t0, n1, n0, True)
-    rows = []
+    rows: list[BalanceRow] = []
+    dense: list[tuple[int, np.ndarray]] = []
     for name, values in columns.items():
         if name in categorical:
             f = factor(np.asarray(values))
@@ -169,32 +170,43 @@ def balance_table(columns: Mapping[str, np.ndarray], treated: np.ndarray, weight
             after = smd_categorical(v, codes, len(f.levels), weights=weights, n_groups=2)[0]
             rows.append(BalanceRow(name, "categorical", before, after))
         else:
-            x = np.ascontiguousarray(values, dtype=float)  # dot products need contiguous data
+            x = np.asarray(values, dtype=float)
             if np.isnan(x).any():
                 rows.append(BalanceRow(name, "continuous", smd_continuous(x, codes, n_groups=2)[0],
                                        smd_continuous(x, codes, weights=weights, n_groups=2)[0]))
             else:
-                rows.append(BalanceRow(name, "continuous", _smd2(x, *groups_u), _smd2(x, *groups_w)))
+                rows.append(BalanceRow(name, "continuous", np.nan, np.nan))
+                dense.append((len(rows) - 1, x))
+    if dense:  # every complete numeric covariate at once: matrix-vector products (BLAS)
+        M = np.empty((dense[0][1].shape[0], len(dense)), order="F")  # columns contiguous
+        for j, (_, x) in enumerate(dense):
+            M[:, j] = x
+        M -= M.mean(axis=0)  # centred: the one-pass sums of squares below lose no precision
+        S2 = M * M
+        before, after = _smd2(M, S2, *groups_u), _smd2(M, S2, *groups_w)
+        for j, (i, _) in enumerate(dense):
+            rows[i] = BalanceRow(rows[i].variable, "continuous", float(before[j]), float(after[j]))
     return tuple(rows)
 
 
-def _smd2(x: np.ndarray, w1: np.ndarray, w0: np.ndarray, n1: float, n0: float, weighted: bool) -> float:
-    """Two-group continuous SMD (tableone; weighted as svyvar) from weight vectors that are zero
-    outside each group: dot products (BLAS) instead of per-group copies; two-pass variances."""
+def _smd2(M: np.ndarray, S2: np.ndarray, w1: np.ndarray, w0: np.ndarray, n1: float, n0: float,
+          weighted: bool) -> np.ndarray:
+    """Two-group continuous SMDs (tableone; weighted as ``svyvar``) of the columns of the centred
+    matrix ``M`` (``S2 = M * M``) from weight vectors that are zero outside each group:
+    matrix-vector products (BLAS), ``sum w (x - m)^2 = sum w x^2 - (sum w) m^2`` on centred data."""
     s1, s0 = w1.sum(), w0.sum()
-    m1, m0 = (x @ w1) / s1, (x @ w0) / s0
-    d = x - m1
-    v1 = (d * d) @ w1
-    d = x - m0
-    v0 = (d * d) @ w0
+    m1, m0 = (w1 @ M) / s1, (w0 @ M) / s0
+    v1 = w1 @ S2 - s1 * m1 * m1
+    v0 = w0 @ S2 - s0 * m0 * m0
     if weighted:
         v1, v0 = v1 / s1 * n1 / (n1 - 1), v0 / s0 * n0 / (n0 - 1)
     else:
         v1, v0 = v1 / (n1 - 1), v0 / (n0 - 1)
     diff, pooled = m1 - m0, (v1 + v0) / 2
     with np.errstate(invalid="ignore", divide="ignore"):
-        out = float(abs(diff) / np.sqrt(np.float64(pooled)))
-    return 0.0 if np.isnan(out) and diff == 0 and pooled == 0 else out
+        out = np.abs(diff) / np.sqrt(pooled)
+    out[np.isnan(out) & (diff == 0) & (np.abs(pooled) <= 1e-300)] = 0.0
+    return out
 
 
 def propensity(
