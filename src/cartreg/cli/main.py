@@ -47,6 +47,11 @@ def _register_all() -> None:
     for module in (map_cmds, redcap_cmd):
         module.register(app)
 
+    from cartreg.cli import compare_cmd, logistic_cmd  # issue 12: Table 1 and logistic regression
+
+    for module in (compare_cmd, logistic_cmd):
+        module.register(app)
+
 
 _register_all()
 

@@ -59,6 +59,7 @@ def survival_results(
     robust: bool = False,
     cluster: str | None = None,
     firth: bool = False,
+    rmst_tau: float | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
     """The ``cartreg survival`` results (JSON-ready dict) and notes: read the file, then the same
     call a notebook makes (:func:`cartreg.stats.analysis.survival_analysis`)."""
@@ -67,7 +68,8 @@ def survival_results(
 
     res = survival_analysis(read_table(path), time, event, group, reference, covariates, at,
                             conf_type, conf_level, ties, reference_levels=reference_levels,
-                            weights=weights, robust=robust, cluster=cluster, firth=firth)
+                            weights=weights, robust=robust, cluster=cluster, firth=firth,
+                            rmst_tau=rmst_tau)
     return res.to_dict(), list(res.notes)
 
 
@@ -173,6 +175,7 @@ def register(app: typer.Typer) -> None:
         conf_level: float = typer.Option(0.95, "--conf-level", help="Confidence level."),
         ties: str = typer.Option("efron", "--ties", help="Cox ties: efron or breslow."),
         fmt: str = typer.Option("table", "--format", help="table or json."),
+        rmst: float = typer.Option(None, "--rmst", help="Restricted mean survival time up to TAU (survRM2)."),
     ) -> None:
         """Kaplan-Meier medians, median follow-up, S(t), log-rank and Cox, agreeing with R survival."""
         if fmt not in ("table", "json"):
@@ -180,7 +183,8 @@ def register(app: typer.Typer) -> None:
         res, notes = survival_results(data, time, event, group, reference, parse_columns(covariates),
                                       parse_at(at), conf_type, conf_level, ties,
                                       reference_levels=parse_reference_levels(reference_level),
-                                      weights=weights, robust=robust, cluster=cluster, firth=firth)
+                                      weights=weights, robust=robust, cluster=cluster, firth=firth,
+                                      rmst_tau=rmst)
         from cartreg.textsafe import printable
 
         for n in notes:
@@ -189,3 +193,7 @@ def register(app: typer.Typer) -> None:
             sys.stdout.write(json.dumps(res, allow_nan=False) + "\n")
         else:
             render_table(res)
+            if "rmst" in res:  # issue 12
+                from cartreg.cli.rmst_view import render_rmst
+
+                render_rmst(res["rmst"])

@@ -45,3 +45,13 @@ from cartreg.stats.frame import logrank_test, median_followup  # noqa: E402
 from cartreg.stats.tidy import tidy  # noqa: E402
 
 __all__ += ["tidy"]
+# Issue 12: group comparisons (Table 1), logistic regression, RMST, propensity weighting.
+from cartreg.stats.compare import CompareResult, compare  # noqa: E402
+from cartreg.stats.logistic import LogisticResult, logistic, logistic_fit  # noqa: E402
+from cartreg.stats.propensity import PropensityResult, propensity  # noqa: E402
+from cartreg.stats.rmst import RMSTResult, rmst  # noqa: E402
+
+__all__ += [
+    "CompareResult", "LogisticResult", "PropensityResult", "RMSTResult", "compare", "logistic",
+    "logistic_fit", "propensity", "rmst",
+]

@@ -160,6 +160,7 @@ def survival_analysis(
     robust: bool = False,
     cluster: str | None = None,
     firth: bool = False,
+    rmst_tau: float | None = None,
 ) -> SurvivalAnalysis:
     """Kaplan-Meier medians, median follow-up, S(t) at ``at``, log-rank and Cox on one table.
 
@@ -267,6 +268,13 @@ def survival_analysis(
         else:
             res["logrank"] = None
             notes.append(f"note: {group!r} has a single level: no log-rank test")
+    if rmst_tau is not None:  # issue 12: restricted mean survival time (cartreg.stats.rmst)
+        from cartreg.stats.rmst import rmst_results
+
+        if w is not None:
+            notes.append("note: RMST is unweighted (survRM2::rmst2 has no case weights)")
+        res["rmst"] = rmst_results(tt, ee, None if g is None else g[keep], rmst_tau, conf_level)
+        notes.extend(f"note: RMST: {n}" for n in res["rmst"]["notes"])
     if w is not None:
         km_var = next(iter(curves.values())).variance
         notes.append(f"note: weighted Kaplan-Meier ({'robust infinitesimal-jackknife' if km_var == 'robust' else 'Greenwood'} "
