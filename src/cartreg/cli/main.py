@@ -37,9 +37,9 @@ def _root(
 
 
 def _register_all() -> None:
-    from cartreg.cli import analyze_cmd, cuminc_cmd, demo_cmd, registry_cmds, survival_cmd, synth_cmds
+    from cartreg.cli import analyze_cmd, cuminc_cmd, demo_cmd, plans_cmd, registry_cmds, survival_cmd, synth_cmds
 
-    for module in (registry_cmds, survival_cmd, cuminc_cmd, synth_cmds, analyze_cmd, demo_cmd):
+    for module in (registry_cmds, survival_cmd, cuminc_cmd, synth_cmds, analyze_cmd, demo_cmd, plans_cmd):
         module.register(app)
 
 

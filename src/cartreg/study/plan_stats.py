@@ -1,0 +1,60 @@
+"""The one place where plan blocks call estimators that live in other issues' modules.
+
+``[[table]]`` blocks call ``cartreg.stats.compare`` and ``[[model]] kind = "logistic"`` calls
+``cartreg.stats.logistic`` (issue 12); the Fine-Gray model of ``[[cuminc]]`` blocks with ``adjust``
+calls ``cartreg.stats.finegray``. When the module is not part of this build, the block stops with a
+clear :class:`CartregError` (exit 2) instead of a traceback. Each adapter returns the estimator's
+documented ``to_dict()`` JSON unchanged (the plan block adds only ``kind``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Mapping
+
+import numpy as np
+
+from cartreg.errors import CartregError
+
+
+def _module(name: str, block: str, issue: str) -> Any:
+    try:
+        return importlib.import_module(f"cartreg.stats.{name}")
+    except ImportError:
+        raise CartregError(
+            f"block kind {block!r} needs cartreg.stats.{name} ({issue}), which this build of cartreg does not have",
+            exit_code=2,
+        ) from None
+
+
+def compare(data: Mapping[str, np.ndarray], by: str, variables: list[str]) -> dict[str, Any]:
+    """Table 1: ``cartreg.stats.compare.compare(data, by, variables).to_dict()``.
+
+    ``data`` maps column names to NumPy arrays of the plan population (text as object arrays with
+    None for missing, numbers as float with NaN, flags as object arrays of True/False/None).
+    """
+    mod = _module("compare", "table", "the statistics issue: cartreg compare")
+    return mod.compare(dict(data), by, variables=list(variables)).to_dict()
+
+
+def logistic(outcome: str, covariates: list[str], data: Mapping[str, np.ndarray],
+             reference_levels: dict[str, str] | None = None, firth: bool = False) -> dict[str, Any]:
+    """Logistic model: ``cartreg.stats.logistic.logistic(...).to_dict()``."""
+    mod = _module("logistic", "model", "the statistics issue: cartreg logistic")
+    return mod.logistic(outcome, list(covariates), dict(data), reference_levels=reference_levels or None,
+                        firth=firth).to_dict()
+
+
+def finegray(days: np.ndarray, status: np.ndarray, cause: int, data: Mapping[str, np.ndarray],
+             covariates: list[str], reference_levels: dict[str, str] | None = None) -> dict[str, Any]:
+    """Fine-Gray subdistribution hazards of ``cause`` on ``covariates``: ``cartreg.stats.finegray``.
+
+    The signature of ``cartreg.stats.finegray`` is wired here at merge time (issue 12b).
+    """
+    mod = _module("finegray", "cuminc (Fine-Gray, with adjust)", "issue 12b: Fine-Gray")
+    fit = getattr(mod, "finegray")
+    return fit(days, status, cause=cause, data=dict(data), covariates=list(covariates),
+               reference_levels=reference_levels or None).to_dict()
+
+
+__all__ = ["compare", "finegray", "logistic"]
