@@ -319,7 +319,8 @@ def _km_curve(km: Any, days: np.ndarray, step: float) -> dict[str, Any]:
         return [lead] + [num(v) for v in np.asarray(a, float)]
 
     return {"time": [float(v) for v in t], "surv": arr(km.surv, 1.0), "lower": arr(km.lower, 1.0),
-            "upper": arr(km.upper, 1.0), "n_censor": [0] + [int(v) for v in km.n_censor],
+            "upper": arr(km.upper, 1.0), "n_risk": [int(km.n)] + [int(v) for v in km.n_risk],
+            "n_censor": [0] + [int(v) for v in km.n_censor],
             "risk_table": {"months": [float(v) for v in grid], "n_risk": [int(v) for v in rt.n_risk],
                            "cum_events": [int(v) for v in rt.cum_events]}}
 
