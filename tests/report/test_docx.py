@@ -56,3 +56,23 @@ def test_libreoffice_converts_docx_to_pdf_with_the_tables(results, out_en, tmp_p
     n_tables = sum(len(ts) for ts in build_plan_tables(results, "en")) + 2
     assert html.count("<table") == n_tables  # LibreOffice reads every Word table as a table
     assert "Registered (eligible)" in " ".join(html.split())  # LibreOffice wraps long lines
+
+
+def test_late_failure_study_gets_a_docx_and_pdf_figures(tmp_path, capsys):
+    from pathlib import Path
+
+    from cartreg.cli.main import main
+    from cartreg.report.tables import build_tables
+    import json
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "registry"
+    assert main(["analyze", str(example), "-o", str(tmp_path)]) == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    doc = Document(str(tmp_path / "report.docx"))
+    tables = build_tables(results)
+    assert len(doc.tables) == len(tables)
+    assert [c.text for c in doc.tables[0].rows[0].cells] == tables[0].columns
+    svgs = sorted(p.stem for p in (tmp_path / "figures").glob("*.svg"))
+    assert sorted(p.stem for p in (tmp_path / "figures").glob("*.pdf")) == svgs
+    assert len(doc.inline_shapes) == len(svgs)
+    assert all(b"/FontFile2" in p.read_bytes() for p in (tmp_path / "figures").glob("*.pdf"))

@@ -141,6 +141,9 @@ def register(app: typer.Typer) -> None:
             from cartreg.report import write_report
 
             report_path = write_report(analysis.results, out, identifiers=identifiers)
+            from cartreg.report.docx import write_study_docx
+
+            write_study_docx(analysis.results, out, dpi=dpi, figure_width=figure_width)  # report.docx, figures/*.pdf
         if study == "late-failure":
             for line in summary_lines(analysis.results):
                 typer.echo(line)

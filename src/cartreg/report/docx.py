@@ -106,14 +106,7 @@ def write_docx(path: str | Path, title: str, meta: str, front: Sequence[Table], 
                block_figures: Sequence[Sequence[tuple[str, str, Path]]], warnings: Sequence[str], L: Any,
                figure_width_mm: float = 165.0) -> Path:
     """Write the Word report atomically; ``block_figures`` are ``(id, caption, png path)`` per block."""
-    doc = Document()
-    style = doc.styles["Normal"]
-    style.font.name = _FONT
-    style.font.size = Pt(10)
-    for s in doc.sections:
-        s.page_width, s.page_height = Mm(210), Mm(297)
-        s.left_margin = s.right_margin = Mm(20)
-        s.top_margin = s.bottom_margin = Mm(18)
+    doc = _new_document()
     doc.add_heading(title, level=0)
     p = doc.add_paragraph(meta)
     p.runs[0].font.size = Pt(8)
@@ -154,4 +147,77 @@ def write_docx(path: str | Path, title: str, meta: str, front: Sequence[Table], 
     return out
 
 
-__all__ = ["add_table", "write_docx"]
+
+
+def write_study_docx(results: dict, outdir: str | Path, dpi: int = 300, figure_width: str = "double") -> Path:
+    """report.docx and PDF figures for the built-in late-failure study (whose HTML is ``write_report``'s).
+
+    The tables are the late-failure report's own (:func:`cartreg.report.tables.build_tables`), the
+    figures its own (:func:`cartreg.report.figures.build_figures`), written again as
+    ``figures/<id>.pdf`` with text as text and embedded in the Word file as PNG at ``dpi``. English only
+    (the late-failure report's text lives in its modules).
+    """
+    from matplotlib import rc_context
+
+    from cartreg import __version__
+    from cartreg.report.figures import RC as FIG_RC
+    from cartreg.report.figures import build_figures
+    from cartreg.report.i18n import Lang
+    from cartreg.report.plots import RC as PLOT_RC
+    from cartreg.report.tables import build_tables
+
+    out = Path(outdir)
+    figdir = out / "figures"
+    figdir.mkdir(parents=True, exist_ok=True)
+    L = Lang("en")
+    doc = _new_document()
+    doc.add_heading("Late failure after CAR T-cell therapy", level=0)
+    meta = results.get("meta") or {}
+    p = doc.add_paragraph(L.t("generated", version=meta.get("cartreg_version", __version__),
+                              date=str(meta.get("generated_at", ""))[:10], sha=str(meta.get("registry_sha256") or "")[:12]))
+    p.runs[0].font.size = Pt(8)
+    for i, t in enumerate(build_tables(results), start=1):
+        add_table(doc, t, i, "Table")
+    width_mm = 165.0 if figure_width == "double" else 85.0
+    for i, fig in enumerate(build_figures(results), start=1):
+        with rc_context({**FIG_RC, **PLOT_RC}):
+            fig.figure.savefig(figdir / f"{fig.id}.pdf", format="pdf", metadata={"CreationDate": None, "ModDate": None})
+            png = figdir / f"{fig.id}.docx.png"
+            fig.figure.savefig(png, format="png", dpi=dpi, metadata={"Software": None})
+        doc.add_picture(str(png), width=Mm(width_mm))
+        doc.paragraphs[-1].alignment = WD_ALIGN_PARAGRAPH.CENTER
+        c = doc.add_paragraph()
+        r = c.add_run(f"Figure {i}. ")
+        r.bold = True
+        c.add_run(f"{fig.title} {fig.caption}".strip())
+        png.unlink()
+    return _save(doc, out / "report.docx")
+
+
+def _new_document() -> Any:
+    doc = Document()
+    style = doc.styles["Normal"]
+    style.font.name = _FONT
+    style.font.size = Pt(10)
+    for s in doc.sections:
+        s.page_width, s.page_height = Mm(210), Mm(297)
+        s.left_margin = s.right_margin = Mm(20)
+        s.top_margin = s.bottom_margin = Mm(18)
+    return doc
+
+
+def _save(doc: Any, out: Path) -> Path:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        doc.save(tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out
+
+
+__all__ = ["add_table", "write_docx", "write_study_docx"]
