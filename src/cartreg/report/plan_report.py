@@ -168,33 +168,38 @@ def model_table(L: Lang, blk: dict[str, Any], i: int, params: dict[str, Any]) ->
 
 
 def compare_table(L: Lang, blk: dict[str, Any], i: int, params: dict[str, Any]) -> list[Table]:
-    """Table 1 from the ``cartreg compare`` JSON: n (%) or the summary per group, the test's P and SMD."""
+    """Table 1 from the ``cartreg compare`` JSON: n (%) per level, or median (IQR), per group; the
+    test's P and the SMD (one row per variable)."""
     groups = [g["level"] for g in blk.get("groups", [])]
-    cols = [L.t("characteristic")] + [f"{L.level(g)} (N={n['n']})" for g, n in zip(groups, blk["groups"])] + \
+    cols = [L.t("characteristic")] + [f"{L.level(g['level'])} (N={g['n']})" for g in blk.get("groups", [])] + \
         [L.t("p"), "SMD"]
+    pct_sp = L.m["format"]["percent_space"]
     rows, indent = [], []
     for v in blk.get("variables", []):
         p = L.p(v.get("p"))
         smd = "" if v.get("smd") is None else L.num(v["smd"], 2)
-        if v.get("levels"):
+        if v.get("type") == "categorical":
             rows.append([L.column(v["name"])] + [""] * len(groups) + [p, smd])
             indent.append(0)
-            for lv in v["levels"]:
+            for lv in v.get("levels", []):
+                by_group = {c.get("group"): c for c in lv.get("groups", [])}
                 cells = []
                 for g in groups:
-                    c = (lv.get("groups") or {}).get(g) or {}
-                    cells.append("" if not c else f"{c.get('n')} ({L.num(c.get('pct'), 0)}{L.m['format']['percent_space']}%)")
+                    c = by_group.get(g) or {}
+                    cells.append("" if not c else f"{c.get('n')} ({L.num(c.get('pct'), 0 if (c.get('pct') or 0) >= 10 else 1)}{pct_sp}%)")
                 rows.append([L.level(lv.get("level"))] + cells + ["", ""])
                 indent.append(1)
         else:
+            by_group = {s.get("group"): s for s in v.get("summary", [])}
             cells = []
             for g in groups:
-                s = (v.get("summary") or {}).get(g) or {}
+                s = by_group.get(g) or {}
                 cells.append(f"{L.num(s.get('median'), 1)} ({L.num(s.get('q1'), 1)}-{L.num(s.get('q3'), 1)})" if s else "")
             rows.append([L.column(v["name"])] + cells + [p, smd])
             indent.append(0)
     title = blk.get("title") or L.t("table_title", by=L.column(blk.get("by", "")).lower())
-    return [Table(id=f"block{i + 1}_table", title=title, columns=cols, rows=rows, indent=indent)]
+    notes = [L.t("table_note")]
+    return [Table(id=f"block{i + 1}_table", title=title, columns=cols, rows=rows, indent=indent, footnotes=notes)]
 
 
 _TABLES = {"survival": survival_tables, "cuminc": cuminc_tables, "model": model_table, "table": compare_table}

@@ -71,21 +71,35 @@ class Population:
         if v.dtype.kind == "f":
             out = np.full(v.shape[0], None, dtype=object)
             ok = ~np.isnan(v)
-            out[ok] = [str(int(x)) if x == int(x) else repr(float(x)) for x in v[ok].tolist()]
+            uniq, inv = np.unique(v[ok], return_inverse=True)  # format each distinct value once
+            text = np.array([str(int(x)) if x == int(x) else repr(float(x)) for x in uniq.tolist()], dtype=object)
+            out[ok] = text[inv]
             return out
-        return np.array([None if x is None or x == "" else str(x) for x in v.tolist()], dtype=object)
+        return np.where((v == None) | (v == ""), None, v).astype(object)  # noqa: E711
 
-    def data(self, names: list[str]) -> dict[str, np.ndarray]:
-        """``{name: column}`` with flags as objects True/False/None (what compare/logistic receive)."""
+    def data(self, names: list[str], outcome: str | None = None) -> dict[str, np.ndarray]:
+        """``{name: column}`` for compare/logistic: flags and codes as text (flags ``no``/``yes``, so
+        factor levels read as the report shows them), numbers as float with NaN; ``outcome`` as 0/1."""
         out: dict[str, np.ndarray] = {}
         for n in names:
-            v = self.column(n)
-            if COLUMNS_BY_NAME[n].type in ("flag", "event"):
-                obj = np.full(v.shape[0], None, dtype=object)
-                ok = ~np.isnan(v)
-                obj[ok] = v[ok] > 0
-                v = obj
-            out[n] = v
+            kind = COLUMNS_BY_NAME[n].type
+            if n == outcome:
+                out[n] = self.column(n)
+            elif kind in ("flag", "event", "code", "text"):
+                out[n] = self.labels(n)
+            else:
+                out[n] = self.column(n)
+        return out
+
+    @staticmethod
+    def types(names: list[str]) -> dict[str, str]:
+        """``categorical`` or ``continuous`` per column, for compare: flags, codes and unit-less
+        integers (stage, aaIPI, ECOG, grades) are categorical; measured numbers are continuous."""
+        out = {}
+        for n in names:
+            c = COLUMNS_BY_NAME[n]
+            cat = c.type in ("flag", "event", "code", "text") or (c.type == "integer" and c.unit in ("", "grade"))
+            out[n] = "categorical" if cat else "continuous"
         return out
 
 
@@ -152,7 +166,7 @@ def design(pop: Population, covariates: list[str], refs: dict[str, str], where: 
     terms: list[dict[str, Any]] = []
 
     def add_factor(name: str, labels: np.ndarray, ref: str, levels: list[str]) -> None:
-        missing = np.array([v is None for v in labels.tolist()], dtype=bool)
+        missing = np.asarray(labels == None, dtype=bool)  # noqa: E711
         idx = []
         for lv in levels:
             if lv == ref:
@@ -200,9 +214,9 @@ def _cox_terms(fit: Any, d: Design, keep: np.ndarray, days: np.ndarray, ev: np.n
             rest = [j for j in range(X.shape[1]) if j not in cols]
             sub = coxph(days[keep], ev[keep], X[:, rest], [d.names[j] for j in rest], ties="efron", conf_level=cl)
             chi2 = 2.0 * (fit.loglik - sub.loglik)
-            from scipy.stats import chi2 as _chi2
+            from scipy.special import chdtrc  # chi-square upper tail (scipy.stats costs 2 s to import)
 
-            glob = {"chi2": num(chi2), "df": len(cols), "p": num(_chi2.sf(chi2, len(cols)))}
+            glob = {"chi2": num(chi2), "df": len(cols), "p": num(chdtrc(len(cols), max(chi2, 0.0)))}
         elif len(cols) >= 1:
             glob = {"chi2": num(fit.lr_chi2), "df": int(fit.lr_df), "p": num(fit.lr_p)}
         rows = []
@@ -231,7 +245,7 @@ def survival_block(pop: Population, b: SurvivalBlock, params: Any, where: str) -
     ct, cl = params.conf_type, params.conf_level
     days, ev = pop.column(ep.days), pop.column(ep.event_col)
     labels = pop.labels(b.by) if b.by else np.full(pop.n, OVERALL, dtype=object)
-    has_by = np.array([v is not None for v in labels.tolist()], dtype=bool)
+    has_by = np.asarray(labels != None, dtype=bool)  # noqa: E711
     has_ep = ~np.isnan(days) & ~np.isnan(ev)
     keep = has_by & has_ep
     notes: list[str] = []
@@ -330,7 +344,7 @@ def cuminc_block(pop: Population, b: CumincBlock, params: Any, where: str) -> tu
     cr = COMPETING[b.endpoint]
     days, status = pop.column(cr.days), pop.column(cr.status)
     labels = pop.labels(b.by) if b.by else np.full(pop.n, OVERALL, dtype=object)
-    has_by = np.array([v is not None for v in labels.tolist()], dtype=bool)
+    has_by = np.asarray(labels != None, dtype=bool)  # noqa: E711
     has_ep = ~np.isnan(days) & ~np.isnan(status)
     keep = has_by & has_ep
     levels, ref = _levels(labels[keep], b.reference, where, b.by or OVERALL)
@@ -388,8 +402,7 @@ def table_block(pop: Population, b: TableBlock, params: Any, where: str) -> tupl
     """Table 1 of ``variables`` by ``by`` (``cartreg compare`` JSON)."""
     cols = [b.by] + [v for v in b.variables if v != b.by]
     data = pop.data(cols)
-    data[b.by] = pop.labels(b.by)
-    out = plan_stats.compare(data, b.by, list(b.variables))
+    out = plan_stats.compare(data, b.by, list(b.variables), types=pop.types(list(b.variables)))
     return {"kind": "table", **out, "title": b.title}, []
 
 
@@ -397,7 +410,7 @@ def model_block(pop: Population, b: ModelBlock, params: Any, where: str) -> tupl
     """A logistic model (``cartreg logistic`` JSON) or a Cox model of a time-to-event endpoint."""
     refs = dict(b.reference_levels)
     if b.model == "logistic":
-        data = pop.data([b.outcome, *b.covariates])
+        data = pop.data([b.outcome, *b.covariates], outcome=b.outcome)
         out = plan_stats.logistic(b.outcome, list(b.covariates), data, reference_levels=refs, firth=b.firth)
         return {"kind": "model", "model": "logistic", "outcome": b.outcome, **out, "title": b.title}, []
     ep = TIME_TO_EVENT[b.outcome]

@@ -27,14 +27,16 @@ def _module(name: str, block: str, issue: str) -> Any:
         ) from None
 
 
-def compare(data: Mapping[str, np.ndarray], by: str, variables: list[str]) -> dict[str, Any]:
-    """Table 1: ``cartreg.stats.compare.compare(data, by, variables).to_dict()``.
+def compare(data: Mapping[str, np.ndarray], by: str, variables: list[str],
+            types: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Table 1: ``cartreg.stats.compare.compare(data, by, variables, types=...).to_dict()``.
 
     ``data`` maps column names to NumPy arrays of the plan population (text as object arrays with
-    None for missing, numbers as float with NaN, flags as object arrays of True/False/None).
+    None for missing, flags as ``no``/``yes`` text, numbers as float with NaN); ``types`` says which
+    variables are categorical or continuous.
     """
     mod = _module("compare", "table", "the statistics issue: cartreg compare")
-    return mod.compare(dict(data), by, variables=list(variables)).to_dict()
+    return mod.compare(dict(data), by, variables=list(variables), types=dict(types or {})).to_dict()
 
 
 def logistic(outcome: str, covariates: list[str], data: Mapping[str, np.ndarray],
