@@ -74,7 +74,7 @@ def n_figures(results) -> int:
 def test_html_is_self_contained_and_shows_the_numbers(results, out_en):
     html = (out_en / "report.html").read_text(encoding="utf-8")
     assert "<script" not in html and "http://" not in html.replace("http://www.w3.org", "")
-    assert html.count('<figure class="fig"') == n_figures(results)
+    assert html.count('<figure class="fig fig-double"') == n_figures(results)
     b1 = results["blocks"][0]
     axi = b1["groups"]["axi-cel"]
     # the row of axi-cel in the landmark table: N, events

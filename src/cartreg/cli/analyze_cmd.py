@@ -128,6 +128,9 @@ def register(app: typer.Typer) -> None:
             if report_path is not None:
                 typer.echo(f"report:   {report_path}")
             return
+        if lang != "en":
+            typer.secho(f"warning: the built-in {study} report is in English only; --lang {lang} applies to plans "
+                        "(e.g. --plan with a copy of `cartreg plans show late-failure`)", err=True, fg=typer.colors.YELLOW)
         analysis = run_study(reg, study, params)
         paths = write_results(analysis, out)
         report_path = None

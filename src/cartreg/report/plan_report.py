@@ -302,13 +302,14 @@ def write_plan_report(results: dict[str, Any], outdir: str | Path, lang: str = "
         for fid, _cap, fig in figs:
             saved[fid] = save(fig, out / "figures", fid, dpi=dpi)
             svgs[fid] = saved[fid]["svg"].read_text(encoding="utf-8")
-    html = render_plan_html(results, extra, block_tables, block_figs, svgs, lang)
+    html = render_plan_html(results, extra, block_tables, block_figs, svgs, lang, figure_width)
     _atomic_write(out / "report.html", html)
     from cartreg.report.docx import write_docx
 
     write_docx(out / "report.docx", _doc_title(results), _doc_meta(results, L), extra, block_tables,
                [[(fid, cap, saved[fid]["png"]) for fid, cap, _ in figs] for figs in block_figs],
-               [w.get("message", "") for w in results.get("warnings", [])], L)
+               [w.get("message", "") for w in results.get("warnings", [])], L,
+               figure_width_mm=165.0 if figure_width == "double" else 85.0)
     return out / "report.html"
 
 
@@ -324,7 +325,8 @@ def _doc_meta(results: dict[str, Any], L: Lang) -> str:
 
 
 def render_plan_html(results: dict[str, Any], extra: list[Table], block_tables: list[list[Table]],
-                     block_figs: list[list[tuple[str, str, Any]]], svgs: dict[str, str], lang: str = "en") -> str:
+                     block_figs: list[list[tuple[str, str, Any]]], svgs: dict[str, str], lang: str = "en",
+                     figure_width: str = "double") -> str:
     """report.html of a plan (template ``templates/plan.html.j2``)."""
     import jinja2
 
@@ -338,7 +340,7 @@ def render_plan_html(results: dict[str, Any], extra: list[Table], block_tables: 
         figs = [{"id": fid, "caption": cap, "svg": inline_svg(svgs[fid], fid, cap)} for fid, cap, _ in block_figs[i]]
         blocks.append({"kind": b["kind"], "title": b.get("title") or "", "tables": block_tables[i], "figures": figs})
     return env.get_template("plan.html.j2").render(
-        L=L, title=_doc_title(results), meta=_doc_meta(results, L), flow=extra[0], parameters=extra[1],
+        L=L, title=_doc_title(results), figure_width=figure_width, meta=_doc_meta(results, L), flow=extra[0], parameters=extra[1],
         blocks=blocks, warnings=[w.get("message", "") for w in results.get("warnings", [])],
         cohort=results["cohort"],
     )

@@ -90,6 +90,8 @@ def _km_curves(result: Any, time_scale: float) -> tuple[list[dict[str, Any]], st
                         "n_censor": c["n_censor"], "n_risk": c["n_risk"],
                         "risk": (rt.get("months") or [], rt.get("n_risk") or []),
                         "median": (result["groups"].get(lv) or {}).get("median")})
+        ref = result.get("reference")
+        out.sort(key=lambda c: c["label"] != ref)  # the reference group first (black, solid)
         return out, result.get("endpoint"), result.get("by")
     fits = result if isinstance(result, Mapping) else {None: result}
     out = []
@@ -159,7 +161,10 @@ def plot_km(result: Any, by: str | None = None, risk_table: bool = True, ax: Axe
     fs = _fontsize(width)
     with rc_context(RC):
         if ax is None:
-            fig = _new_figure(width, 0.62 + (0.045 * (len(curves) + 1) if risk_table else 0))
+            extra = 0.045 * (len(curves) + 1) if risk_table else 0.0
+            if len(curves) > 3:
+                extra += 0.035 * (-(-len(curves) // (3 if width == "double" else 2)) + 1) * (2 if width == "single" else 1)
+            fig = _new_figure(width, 0.62 + extra)
             if risk_table:
                 gs = fig.add_gridspec(2, 1, height_ratios=[4.2, 0.55 + 0.32 * len(curves)],
                                       hspace=0.55 if width == "single" else 0.4)
@@ -206,12 +211,25 @@ def plot_km(result: Any, by: str | None = None, risk_table: bool = True, ax: Axe
         ax.set_ylabel(ylabel or L.t("survival_axis"), fontsize=fs)
         ax.grid(axis="y", color="0.9", lw=0.5)
         ax.set_axisbelow(True)
+        top = 0.97
         if len(curves) > 1 or curves[0]["label"] is not None:
-            ax.legend(handles=handles, title=L.column(by) if by else None, fontsize=fs * 0.9, title_fontsize=fs * 0.9,
-                      frameon=False, loc="lower left")
+            if len(curves) <= 3:
+                ax.legend(handles=handles, title=L.column(by) if by else None, fontsize=fs * 0.9,
+                          title_fontsize=fs * 0.9, frameon=False, loc="best")
+            else:  # many groups: above the plot, in columns, clear of the curves
+                ncol = 3 if width == "double" else 2
+                nrow = -(-len(curves) // ncol) + (1 if by else 0)
+                height_pt = fig.get_figheight() * 72
+                top = 1 - (nrow * fs * 1.35 + 6) / height_pt
+                fig.legend(handles=handles, title=L.column(by) if by else None, fontsize=fs * 0.9,
+                           title_fontsize=fs * 0.9, frameon=False, loc="upper left", ncol=ncol,
+                           bbox_to_anchor=(0.01, 0.995))
         if rax is not None:
             _draw_risk_table(rax, ticks, rows, L.t("number_at_risk"), fs)
-        fig.subplots_adjust(left=0.2 if risk_table else 0.12, right=0.97, top=0.97, bottom=0.02 if risk_table else 0.14)
+        longest = max((len(r[0]) for r in rows), default=8)
+        left = min(0.42, max(0.12, (longest * 0.55 * fs * 0.92 + 18) / (WIDTH_MM[width] / 25.4 * 72)))
+        fig.subplots_adjust(left=left if risk_table else 0.12, right=0.97, top=top,
+                            bottom=0.02 if risk_table else 0.14)
     return fig
 
 
@@ -290,7 +308,9 @@ def plot_cuminc(result: Any, by: str | None = None, risk_table: bool = True, ax:
                 pos = {round(float(m), 6): n for m, n in zip(rt.get("months") or [], rt.get("n_risk") or [])}
                 rows.append((L.level(g), [str(pos.get(round(t, 6), "")) for t in ticks], style(i)[0]))
             _draw_risk_table(rax, ticks, rows, L.t("number_at_risk"), fs)
-        fig.subplots_adjust(left=0.2 if show_rt else 0.12, right=0.97, top=0.97, bottom=0.02 if show_rt else 0.14)
+        longest = max((len(L.level(g)) for g in groups if g is not None), default=8)
+        left = min(0.42, max(0.12, (longest * 0.55 * fs * 0.92 + 18) / (WIDTH_MM[width] / 25.4 * 72)))
+        fig.subplots_adjust(left=left if show_rt else 0.12, right=0.97, top=0.97, bottom=0.02 if show_rt else 0.14)
     return fig
 
 
@@ -315,8 +335,11 @@ def forest_rows(result: Any, lang: str = "en") -> list[dict[str, Any]]:
     if isinstance(result, Mapping) and result.get("kind") == "model":
         rows = []
         for t in result.get("terms", []):
+            if t.get("type") == "factor":
+                rows.append({"label": L.column(t["variable"]), "hr": None, "ci": None, "p": None, "reference": False,
+                             "header": True})
             for r in t.get("rows", []):
-                label = L.column(t["variable"]) if r.get("level") is None else f"{L.column(t['variable'])}: {L.level(r['level'])}"
+                label = L.column(t["variable"]) if r.get("level") is None else f"   {L.level(r['level'])}"
                 rows.append({"label": label, "hr": r.get("hr", r.get("or")), "ci": r.get("ci"), "p": r.get("p"),
                              "reference": bool(r.get("reference"))})
         return rows
@@ -341,6 +364,8 @@ def plot_forest(result: Any, ax: Axes | None = None, *, lang: str = "en", width:
         vals = [v for r in rows for v in ([r["hr"]] + list(r["ci"] or [])) if v is not None and v > 0 and np.isfinite(v)]
         lo, hi = (min(vals + [1.0]) / 1.3, max(vals + [1.0]) * 1.3) if vals else (0.5, 2.0)
         for y, r in zip(ys, rows):
+            if r.get("header"):
+                continue
             if r["reference"]:
                 ax.plot([1.0], [y], marker="D", ms=4, color="0.4", mfc="white")
                 text = L.m["format"]["reference"]
@@ -351,7 +376,8 @@ def plot_forest(result: Any, ax: Axes | None = None, *, lang: str = "en", width:
                 if ci[0] is not None and ci[1] is not None:
                     ax.plot([max(ci[0], lo), min(ci[1], hi)], [y, y], color="0.1", lw=1.1)
                 ax.plot([r["hr"]], [y], marker="s", ms=4.5, color="#0072B2")
-                text = L.hr(r["hr"], ci) + ("" if r.get("p") is None else f"   {L.p(r['p'], prefix=True)}")
+                show_p = r.get("p") is not None and width == "double"
+                text = L.hr(r["hr"], ci) + (f"   {L.p(r['p'], prefix=True)}" if show_p else "")
             ax.annotate(text, xy=(1.0, y), xycoords=("axes fraction", "data"), xytext=(6, 0),
                         textcoords="offset points", va="center", fontsize=fs * 0.9)
         ax.axvline(1.0, color="0.5", lw=0.8, ls=(0, (2, 2)))
@@ -360,6 +386,9 @@ def plot_forest(result: Any, ax: Axes | None = None, *, lang: str = "en", width:
         ax.set_ylim(-0.7, len(rows) - 0.3)
         ax.set_yticks(ys)
         ax.set_yticklabels([r["label"] for r in rows], fontsize=fs)
+        for tl, r in zip(ax.get_yticklabels(), rows):
+            if r.get("header"):
+                tl.set_fontweight("bold")
         ax.tick_params(axis="x", labelsize=fs)
         cands = [0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 10.0, 20.0]
         ax.xaxis.set_major_locator(FixedLocator([c for c in cands if lo <= c <= hi] or [1.0]))
@@ -369,8 +398,12 @@ def plot_forest(result: Any, ax: Axes | None = None, *, lang: str = "en", width:
         ax.set_xlabel(xlabel or L.t("hazard_ratio"), fontsize=fs)
         ax.spines["left"].set_visible(False)
         ax.tick_params(axis="y", length=0)
-        fig.subplots_adjust(left=0.3, right=0.62 if width == "double" else 0.55, top=0.95,
-                            bottom=0.5 / max(len(rows), 2) + 0.12)
+        # margins from the text widths (about 0.55 em per character): labels left, values right
+        width_pt = WIDTH_MM[width] / 25.4 * 72
+        longest = max((len(r["label"]) for r in rows), default=10)
+        left = min(0.45, (longest * 0.55 * fs + 10) / width_pt)
+        right = 1 - min(0.42, ((26 if width == "double" else 17) * 0.55 * fs * 0.9 + 8) / width_pt)
+        fig.subplots_adjust(left=left, right=right, top=0.95, bottom=0.5 / max(len(rows), 2) + 0.12)
     return fig
 
 
