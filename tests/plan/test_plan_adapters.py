@@ -55,11 +55,14 @@ def _compare(data, by, variables=None, types=None):
 
 
 def _logistic(outcome, covariates, data, reference_levels=None, firth=False):
-    CALLS["logistic"] = {"outcome": outcome, "covariates": covariates, "data": data, "firth": firth}
+    CALLS.setdefault("logistic", {"outcome": outcome, "covariates": covariates, "data": data, "firth": firth})
     y = np.asarray(data[outcome], float)
-    return _R({"n": int((~np.isnan(y)).sum()), "events": int(np.nansum(y)), "excluded": 0,
+    CALLS.setdefault("logistic_calls", []).append((list(covariates), len(y)))
+    dev = 10.0 - 2.0 * len(covariates)  # the deviance falls by 2 per covariate: each LR chi-square is 2
+    return _R({"n": int((~np.isnan(y)).sum()), "events": int(np.nansum(y)), "excluded": 0, "deviance": dev,
                "terms": [{"term": "(Intercept)", "or": 1.0, "ci": [0.5, 2.0], "p": 0.9},
-                         {"term": "sex=M", "or": 2.5, "ci": [0.2, 31.4], "p": 0.0412}]})
+                         {"term": "sex=M", "or": 2.5, "ci": [0.2, 31.4], "p": 0.0412},
+                         {"term": "age", "or": 1.1, "ci": [0.9, 1.3], "p": 0.5}]})
 
 
 @pytest.fixture
@@ -105,7 +108,42 @@ def test_table_and_logistic_blocks_through_the_adapter(fakes):
     assert fr.cell("Sexe", "P") == "<0,001" and fr.cell("homme", "Oui (N=5)").endswith(" %)")
     m, = build_plan_tables(res, "en")[1]
     assert m.columns == ["Characteristic", "OR (95% CI)", "P"]
-    assert m.rows == [["Sex: male", "2.50 (0.20-31.40)", ".04"]]  # intercept left out
+    # tbl_regression layout: variable row with its global P, reference row, levels; no intercept
+    assert m.rows == [["Sex", "", ".16"], ["female", "1 (reference)", ""], ["male", "2.50 (0.20-31.40)", ".04"],
+                      ["Age, years", "1.10 (0.90-1.30)", ".50"]]
+    # global P: the full model, then each reduced model, all on the same complete cases (6 failures with sex and age)
+    assert CALLS["logistic_calls"] == [(["sex", "age"], 7), (["age"], 6), (["sex"], 6)]
+    assert res["blocks"][1]["variables"][0] == {"variable": "sex", "type": "factor", "reference": "F",
+                                                "levels": ["F", "M"], "global": {"chi2": 2.0, "df": 1,
+                                                                                 "p": pytest.approx(0.1572992070502851)}}
+
+
+def _finegray(time, status, X, names, cause=1, conf_level=0.95):
+    CALLS.setdefault("finegray", []).append({"n": len(time), "names": list(names), "cause": cause, "X": X})
+    k = len(names)
+    return types.SimpleNamespace(cause=str(cause), n=len(time), excluded=0, events=int((status == cause).sum()),
+                                 competing=int(((status != cause) & (status != 0)).sum()), converged=True,
+                                 names=tuple(names), coef=np.zeros(k), se=np.ones(k), hr=np.ones(k),
+                                 ci_lower=np.full(k, 0.5), ci_upper=np.full(k, 2.0), p=np.full(k, 0.5), warnings=())
+
+
+def test_fine_gray_through_the_adapter(monkeypatch):
+    mod = types.ModuleType("cartreg.stats.finegray")
+    mod.finegray = _finegray
+    monkeypatch.setitem(sys.modules, "cartreg.stats.finegray", mod)
+    CALLS.clear()
+    plan = parse_plan_text('[study]\nname = "x"\n[[cuminc]]\nendpoint = "relapse_nrm"\nby = "product"\n'
+                           'adjust = ["age", "sex"]\n', "x.toml")
+    res = analyze_plan(registry(), plan)
+    fg = res["blocks"][0]["finegray"]
+    assert list(fg) == ["relapse", "nrm"] and [c["cause"] for c in CALLS["finegray"]] == [1, 2]
+    # 9 infused; P10 has no product and P4 no age or sex: 7 complete cases, 2 left out
+    call = CALLS["finegray"][0]
+    assert call["names"] == ["product=tisa-cel", "age", "sex=M"] and call["n"] == 7
+    assert fg["relapse"]["excluded"] == 2 and fg["relapse"]["terms"][0] == {
+        "term": "product=tisa-cel", "coef": 0.0, "se": 1.0, "hr": 1.0, "ci": [0.5, 2.0], "p": 0.5}
+    t = build_plan_tables(res, "en")[0][1]
+    assert t.rows[0] == ["Relapse or progression", "", ""] and t.rows[1] == ["Product: tisa-cel", "1.00 (0.50-2.00)", ".50"]
 
 
 def test_fine_gray_needs_its_module():

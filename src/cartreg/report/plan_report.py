@@ -149,14 +149,31 @@ def model_table(L: Lang, blk: dict[str, Any], i: int, params: dict[str, Any]) ->
         outcome = L.endpoint(blk["outcome"])
         notes = [L.t("model_note", n=blk["n"], events=blk["events"])]
     else:
-        for t in blk.get("terms", []):
-            name = str(t.get("term", ""))
-            var, _, lv = name.partition("=")
-            label = f"{L.column(var)}: {L.level(lv)}" if lv else L.column(var)
-            if name == "(Intercept)":
-                continue
-            rows.append([label, L.hr(t.get("or"), t.get("ci")), L.p(t.get("p"))])
-            indent.append(0)
+        by_term = {str(t.get("term", "")): t for t in blk.get("terms", [])}
+        for v in blk.get("variables") or []:
+            g = (v.get("global") or {}).get("p")
+            if v["type"] == "factor":
+                rows.append([L.column(v["variable"]), "", L.p(g)])
+                indent.append(0)
+                for lv in v["levels"]:
+                    if lv == v.get("reference"):
+                        rows.append([L.level(lv), L.m["format"]["reference"], ""])
+                    else:
+                        t = by_term.get(f"{v['variable']}={lv}") or {}
+                        rows.append([L.level(lv), L.hr(t.get("or"), t.get("ci")), L.p(t.get("p"))])
+                    indent.append(1)
+            else:
+                t = by_term.get(v["variable"]) or {}
+                rows.append([L.column(v["variable"]), L.hr(t.get("or"), t.get("ci")), L.p(t.get("p"))])
+                indent.append(0)
+        if not blk.get("variables"):  # a model JSON without the variable list: one row per term
+            for name, t in by_term.items():
+                if name == "(Intercept)":
+                    continue
+                var, _, lv = name.partition("=")
+                label = f"{L.column(var)}: {L.level(lv)}" if lv else L.column(var)
+                rows.append([label, L.hr(t.get("or"), t.get("ci")), L.p(t.get("p"))])
+                indent.append(0)
         outcome = L.column(blk["outcome"]).lower()
         notes = [L.t("logistic_note", n=blk.get("n"), events=blk.get("events"))]
     if blk.get("where"):

@@ -384,10 +384,16 @@ def cuminc_block(pop: Population, b: CumincBlock, params: Any, where: str) -> tu
     finegray = None
     notes: list[str] = []
     if b.adjust:
-        covs = ([b.by] if b.by else []) + [c for c in b.adjust if c != b.by]
-        data = {k: v[keep] for k, v in pop.data(covs).items()}
-        refs = {b.by: ref} if b.by else {}
-        finegray = {names[str(c)]: plan_stats.finegray(d, s, c, data, covs, refs) for c in cr.causes}
+        factor = (b.by, np.where(has_ep, labels, None).astype(object), ref, levels) if b.by else None
+        dz = design(pop, [c for c in b.adjust if c != b.by], {}, where, factor)
+        ok = has_ep & ~np.isnan(dz.X).any(axis=1)
+        finegray = {}
+        for code, name in names.items():
+            fg = plan_stats.finegray(days[ok], status[ok].astype(int), dz.X[ok], list(dz.names), int(code),
+                                     params.conf_level)
+            fg["excluded"] = int((has_ep & ~ok).sum())
+            finegray[name] = fg
+            notes += [f"Fine-Gray ({name}): {w}" for w in fg.get("warnings", [])]
     block = {
         "kind": "cuminc", "endpoint": b.endpoint, "by": b.by, "groups": groups, "gray": gray, "finegray": finegray,
         "title": b.title, "label": cr.label, "causes": list(names.values()), "times_months": list(b.times_months),
@@ -412,7 +418,9 @@ def model_block(pop: Population, b: ModelBlock, params: Any, where: str) -> tupl
     if b.model == "logistic":
         data = pop.data([b.outcome, *b.covariates], outcome=b.outcome)
         out = plan_stats.logistic(b.outcome, list(b.covariates), data, reference_levels=refs, firth=b.firth)
-        return {"kind": "model", "model": "logistic", "outcome": b.outcome, **out, "title": b.title}, []
+        variables = _logistic_variables(pop, data, b, refs, out, where)
+        return {"kind": "model", "model": "logistic", "outcome": b.outcome, **out, "variables": variables,
+                "title": b.title}, []
     ep = TIME_TO_EVENT[b.outcome]
     days, ev = pop.column(ep.days), pop.column(ep.event_col)
     dz = design(pop, list(b.covariates), refs, where)
@@ -423,6 +431,39 @@ def model_block(pop: Population, b: ModelBlock, params: Any, where: str) -> tupl
     out["excluded"] = int((has_ep & ~ok).sum())
     return {"kind": "model", "model": "cox", "outcome": b.outcome, "label": ep.label, **out, "title": b.title}, \
         [f"Cox model: {w}" for w in fit.warnings]
+
+
+def _logistic_variables(pop: Population, data: dict[str, np.ndarray], b: ModelBlock, refs: dict[str, str],
+                        out: dict[str, Any], where: str) -> list[dict[str, Any]]:
+    """For the regression table: each covariate's type, reference level and levels, and a global P
+    by the likelihood-ratio test of dropping it (deviance difference on the same complete cases, as
+    ``car::Anova(type = 3, test = "LR")``; not for Firth fits, whose penalised deviance differs)."""
+    keep = np.ones(pop.n, dtype=bool)
+    for name, v in data.items():
+        keep &= ~(np.equal(v, None) if v.dtype == object else np.isnan(v.astype(float)))
+    sub = {k: v[keep] for k, v in data.items()}
+    full_dev = out.get("deviance")
+    result = []
+    for cov in b.covariates:
+        kind = COLUMNS_BY_NAME[cov].type
+        entry: dict[str, Any] = {"variable": cov, "type": "numeric", "reference": None, "levels": [], "global": None}
+        terms = [t["term"] for t in out.get("terms", []) if str(t.get("term", "")).startswith(f"{cov}=")]
+        if kind in ("flag", "event", "code", "text"):
+            _, levels = factor_levels(sub[cov])
+            present = {t.split("=", 1)[1] for t in terms}
+            ref = refs.get(cov) or next((lv for lv in levels if lv not in present), None)
+            entry.update(type="factor", reference=ref, levels=levels)
+        rest = [c for c in b.covariates if c != cov]
+        if rest and full_dev is not None and not b.firth and len(b.covariates) > 1:
+            red = plan_stats.logistic(b.outcome, rest, sub, reference_levels={k: v for k, v in refs.items() if k != cov})
+            if red.get("deviance") is not None:
+                chi2 = max(red["deviance"] - full_dev, 0.0)
+                df = max(len(terms), 1)
+                from scipy.special import chdtrc
+
+                entry["global"] = {"chi2": chi2, "df": df, "p": float(chdtrc(df, chi2))}
+        result.append(entry)
+    return result
 
 
 _RUNNERS = {"survival": survival_block, "cuminc": cuminc_block, "table": table_block, "model": model_block}

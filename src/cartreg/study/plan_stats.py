@@ -47,16 +47,26 @@ def logistic(outcome: str, covariates: list[str], data: Mapping[str, np.ndarray]
                         firth=firth).to_dict()
 
 
-def finegray(days: np.ndarray, status: np.ndarray, cause: int, data: Mapping[str, np.ndarray],
-             covariates: list[str], reference_levels: dict[str, str] | None = None) -> dict[str, Any]:
-    """Fine-Gray subdistribution hazards of ``cause`` on ``covariates``: ``cartreg.stats.finegray``.
-
-    The signature of ``cartreg.stats.finegray`` is wired here at merge time (issue 12b).
-    """
+def finegray(days: np.ndarray, status: np.ndarray, X: np.ndarray, names: list[str], cause: int,
+             conf_level: float = 0.95) -> dict[str, Any]:
+    """Fine-Gray subdistribution hazards of ``cause``: ``cartreg.stats.finegray.finegray(time, status,
+    X, names, cause=, conf_level=)`` (R ``cmprsk::crr``), as JSON ``{cause, n, excluded, events,
+    competing, converged, terms[{term, coef, se, hr, ci, p}], warnings}``."""
     mod = _module("finegray", "cuminc (Fine-Gray, with adjust)", "issue 12b: Fine-Gray")
-    fit = getattr(mod, "finegray")
-    return fit(days, status, cause=cause, data=dict(data), covariates=list(covariates),
-               reference_levels=reference_levels or None).to_dict()
+    fit = mod.finegray(days, status, X, list(names), cause=cause, conf_level=conf_level)
+
+    def num(x: Any) -> float | None:
+        x = float(x)
+        return x if np.isfinite(x) else None
+
+    return {
+        "cause": str(fit.cause), "n": int(fit.n), "excluded": int(fit.excluded), "events": int(fit.events),
+        "competing": int(fit.competing), "converged": bool(fit.converged),
+        "terms": [{"term": n, "coef": num(fit.coef[j]), "se": num(fit.se[j]), "hr": num(fit.hr[j]),
+                   "ci": [num(fit.ci_lower[j]), num(fit.ci_upper[j])], "p": num(fit.p[j])}
+                  for j, n in enumerate(fit.names)],
+        "warnings": [str(w) for w in fit.warnings],
+    }
 
 
 __all__ = ["compare", "finegray", "logistic"]
