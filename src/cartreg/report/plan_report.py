@@ -56,7 +56,7 @@ def survival_tables(L: Lang, blk: dict[str, Any], i: int, params: dict[str, Any]
         if adjusted is not None:
             cols += [L.t("adjusted_hr_ci"), L.t("p")]
         rows = []
-        for lv in blk["groups"]:
+        for lv in sorted(blk["groups"], key=lambda x: x != ref):  # the reference row first
             if lv == ref:
                 row = [L.level(lv), L.m["format"]["reference"], ""]
                 if adjusted is not None:
