@@ -10,6 +10,7 @@
 #     per group n, events, median and CI (summary(fit)$table, conf.type = "log-log"), landmarks at 6, 12,
 #     24 months (summary(fit, times = m * 30.4375, extend = TRUE)), survdiff, coxph(~ product) Efron,
 #     coxph(~ product + age + ecog + ldh_elevated) Efron (complete cases);
+#   model: coxph(pfs_infusion ~ age + product + ldh_elevated), HRs and drop1 LR tests (global P);
 #   cuminc: relapse_nrm by product, cmprsk::cuminc estimates and variances at 3, 6, 12 months
 #     (timepoints), log(-log) CIs as tidycmprsk, Gray's test.
 suppressMessages({library(survival); library(cmprsk)})
@@ -61,7 +62,17 @@ for (r in seq_along(rows)) cum[[rows[r]]] <- jobj(list(est = jarr(est[r, ]), low
 gray <- list()
 for (cause in rownames(ci$Tests)) gray[[cause]] <- jobj(list(stat = jnum(ci$Tests[cause, "stat"]),
   p = jnum(ci$Tests[cause, "pv"]), df = jnum(ci$Tests[cause, "df"])))
-out <- jobj(list(r_version = jstr(R.version.string), survival = jstr(as.character(packageVersion("survival"))),
+# [[model]] kind = "cox": pfs_infusion ~ age + product + ldh_elevated (complete cases), Efron; global P of
+# each variable by the LR test of dropping it (drop1(fit, test = "Chisq"), = car::Anova type III LR).
+d$pfs_event <- as.numeric(as.logical(d$pfs_infusion_event))
+dm <- na.omit(d[, c("pfs_infusion_days", "pfs_event", "age", "product", "ldh_elevated")])
+m <- coxph(Surv(pfs_infusion_days, pfs_event) ~ age + product + ldh_elevated, data = dm, ties = "efron")
+ms <- summary(m)
+dr <- drop1(m, test = "Chisq")
+model <- jobj(list(terms = jsarr(rownames(ms$coefficients)), hr = jarr(ms$conf.int[, 1]), lower = jarr(ms$conf.int[, 3]),
+  upper = jarr(ms$conf.int[, 4]), p = jarr(ms$coefficients[, 5]), n = jnum(ms$n), events = jnum(ms$nevent),
+  drop1_vars = jsarr(rownames(dr)[-1]), drop1_chi2 = jarr(dr$LRT[-1]), drop1_p = jarr(dr[["Pr(>Chi)"]][-1])))
+out <- jobj(list(model_block = model, r_version = jstr(R.version.string), survival = jstr(as.character(packageVersion("survival"))),
   cmprsk = jstr(as.character(packageVersion("cmprsk"))), survival_block = survival,
   cuminc_block = jobj(list(curves = jobj(cum), gray = jobj(gray)))))
 writeLines(out, file.path("tests", "fixtures", "r", "plan_blocks.json"))

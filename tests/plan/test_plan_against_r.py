@@ -68,3 +68,24 @@ def test_cuminc_block_matches_r(pop):
         got = blk["gray"][names[cause]]
         est(got["chi2"], g["stat"])
         assert got["p"] == pytest.approx(g["p"], abs=1e-4) and got["df"] == g["df"]
+
+
+def test_cox_model_block_matches_r(pop):
+    from cartreg.study.plan import ModelBlock
+    from cartreg.study.plan_run import model_block
+
+    b = ModelBlock(model="cox", outcome="pfs_infusion", covariates=("age", "product", "ldh_elevated"))
+    blk, _ = model_block(pop, b, PlanParams(), "t")
+    r = R["model_block"]
+    assert (blk["n"], blk["events"]) == (r["n"], r["events"])
+    terms = {t["variable"]: t for t in blk["terms"]}
+    rows = [terms["age"]["rows"][0], terms["product"]["rows"][1], terms["ldh_elevated"]["rows"][1]]
+    assert terms["product"]["rows"][0] == {"level": "axi-cel", "reference": True}
+    assert terms["ldh_elevated"]["rows"][0] == {"level": "no", "reference": True}
+    for j, row in enumerate(rows):
+        est(row["hr"], r["hr"][j]); est(row["ci"][0], r["lower"][j]); est(row["ci"][1], r["upper"][j])
+        assert row["p"] == pytest.approx(r["p"][j], abs=1e-4)
+    for j, var in enumerate(r["drop1_vars"]):
+        g = terms[var]["global"]
+        est(g["chi2"], r["drop1_chi2"][j])
+        assert g["p"] == pytest.approx(r["drop1_p"][j], abs=1e-4) and g["df"] == 1
