@@ -74,5 +74,6 @@ def test_late_failure_study_gets_a_docx_and_pdf_figures(tmp_path, capsys):
     assert [c.text for c in doc.tables[0].rows[0].cells] == tables[0].columns
     svgs = sorted(p.stem for p in (tmp_path / "figures").glob("*.svg"))
     assert sorted(p.stem for p in (tmp_path / "figures").glob("*.pdf")) == svgs
+    assert sorted(p.stem for p in (tmp_path / "figures").glob("*.tiff")) == svgs
     assert len(doc.inline_shapes) == len(svgs)
     assert all(b"/FontFile2" in p.read_bytes() for p in (tmp_path / "figures").glob("*.pdf"))

@@ -154,7 +154,8 @@ def write_study_docx(results: dict, outdir: str | Path, dpi: int = 300, figure_w
 
     The tables are the late-failure report's own (:func:`cartreg.report.tables.build_tables`), the
     figures its own (:func:`cartreg.report.figures.build_figures`), written again as
-    ``figures/<id>.pdf`` with text as text and embedded in the Word file as PNG at ``dpi``. English only
+    ``figures/<id>.pdf`` with text as text and ``figures/<id>.tiff`` at ``dpi``, and embedded in the Word
+    file as PNG at ``dpi`` (``figures/<id>.png`` stays write_report's 300-dpi file). English only
     (the late-failure report's text lives in its modules).
     """
     from matplotlib import rc_context
@@ -182,6 +183,8 @@ def write_study_docx(results: dict, outdir: str | Path, dpi: int = 300, figure_w
     for i, fig in enumerate(build_figures(results), start=1):
         with rc_context({**FIG_RC, **PLOT_RC}):
             fig.figure.savefig(figdir / f"{fig.id}.pdf", format="pdf", metadata={"CreationDate": None, "ModDate": None})
+            fig.figure.savefig(figdir / f"{fig.id}.tiff", format="tiff", dpi=dpi,
+                               pil_kwargs={"compression": "tiff_lzw"})
             png = figdir / f"{fig.id}.docx.png"
             fig.figure.savefig(png, format="png", dpi=dpi, metadata={"Software": None})
         doc.add_picture(str(png), width=Mm(width_mm))
