@@ -56,6 +56,9 @@ def test_flags_on_the_ten_patient_registry():
     # eligibility is day -40 for everyone: OS from eligibility = last contact or death + 40
     assert r["P9"]["os_eligibility_days"] == 140 and r["P9"]["os_eligibility_event"] is False
     assert r["P10"]["os_eligibility_days"] == 60 and r["P10"]["os_eligibility_event"] is True
+    # PFS from eligibility: P1 fails on day 120 -> 160 days; P9 (not infused, alive) censored at 140
+    assert (r["P1"]["pfs_eligibility_days"], r["P1"]["pfs_eligibility_event"]) == (160, True)
+    assert (r["P9"]["pfs_eligibility_days"], r["P9"]["pfs_eligibility_event"]) == (140, False)
 
 
 def test_time_to_event_columns_by_hand():

@@ -39,7 +39,7 @@ def test_shown_plan_runs_from_a_copy(tmp_path, capsys):
     assert code == 0, err
     res = json.loads((tmp_path / "out" / "results.json").read_text())
     assert res["study"] == "intention-to-treat" and res["cohort"]["n"] == res["cohort"]["registered"] == 20
-    assert [b["kind"] for b in res["blocks"]] == ["survival", "survival"]
+    assert [b["endpoint"] for b in res["blocks"]] == ["os_eligibility", "os_eligibility", "pfs_eligibility"]
     for key in ("report.html", "report.docx", "patients.csv", "tables/flow.csv"):
         assert (tmp_path / "out" / key).exists(), key
     assert "Traceback" not in err

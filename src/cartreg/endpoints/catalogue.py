@@ -11,7 +11,7 @@ Time-to-event endpoint ``E`` has the columns ``E_days`` (whole days from its ori
 ``E`` has ``E_days`` and ``E_status`` (0 = censored, 1, 2 = the causes of :data:`COMPETING`).
 
 >>> sorted(TIME_TO_EVENT)
-['dor', 'os2', 'os2_treated', 'os_eligibility', 'os_infusion', 'pfs2', 'pfs_infusion']
+['dor', 'os2', 'os2_treated', 'os_eligibility', 'os_infusion', 'pfs2', 'pfs_eligibility', 'pfs_infusion']
 >>> sorted(COMPETING)
 ['failure_death', 'relapse_nrm']
 """
@@ -89,6 +89,8 @@ TIME_TO_EVENT: Mapping[str, TimeToEvent] = MappingProxyType({
         TimeToEvent("pfs_infusion", "Progression-free survival from infusion", "infusion_date",
                     "failure (first PD/PMD) or death", "infused"),
         TimeToEvent("os_eligibility", "Overall survival from eligibility", "eligibility_date", "death", "registered"),
+        TimeToEvent("pfs_eligibility", "Progression-free survival from eligibility", "eligibility_date",
+                    "failure (first PD/PMD after infusion) or death", "registered"),
         TimeToEvent("os2", "Overall survival from failure (OS-2)", "failure_date", "death", "failed"),
         TimeToEvent("pfs2", "Progression-free survival after failure (PFS-2)", "treated_origin_date",
                     "PD/PMD after the first treatment's start, or death", "treated_after_failure"),
@@ -178,6 +180,8 @@ COLUMNS: tuple[CatalogueColumn, ...] = (
     _C("pfs_infusion_event", "event", "", "Infused: failed or dead."),
     _C("os_eligibility_days", "days", "days", "Registered: (death date, else last contact) - eligibility date."),
     _C("os_eligibility_event", "event", "", "Registered: dead."),
+    _C("pfs_eligibility_days", "days", "days", "Registered: (failure date or death date, whichever first, else last contact) - eligibility date. A patient never infused has no assessment: death or censoring."),
+    _C("pfs_eligibility_event", "event", "", "Registered: failed or dead."),
     _C("os2_days", "days", "days", "Failed: (death date, else last contact) - failure date (OS-2)."),
     _C("os2_event", "event", "", "Failed: dead."),
     _C("pfs2_days", "days", "days", "Treated after failure: (PD/PMD after the first treatment's start or death, else last contact) - treated_origin_date (PFS-2)."),
@@ -320,6 +324,10 @@ def step_catalogue(patient_cols: str, infusion_cols: str) -> Step:
                CASE WHEN infused_ THEN cif_status > 0 END AS pfs_infusion_event,
                coalesce(death_date, last_contact_date) - eligibility_date AS os_eligibility_days,
                death_date IS NOT NULL AS os_eligibility_event,
+               CASE WHEN failure_date IS NOT NULL OR death_date IS NOT NULL
+                    THEN LEAST(coalesce(failure_date, DATE '9999-12-31'), coalesce(death_date, DATE '9999-12-31'))
+                    ELSE last_contact_date END - eligibility_date AS pfs_eligibility_days,
+               failure_date IS NOT NULL OR death_date IS NOT NULL AS pfs_eligibility_event,
                os2_days, os2_event, pfs2_days, pfs2_event, os2_treated_days, os2_treated_event,
                CASE WHEN first_response_date IS NOT NULL THEN
                     CASE WHEN failed OR death_date IS NOT NULL
