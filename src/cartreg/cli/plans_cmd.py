@@ -20,9 +20,12 @@ def register(app: typer.Typer) -> None:
 
         plans = shipped_plans()
         if action is None:
+            from cartreg.study import BUILTIN_STUDIES
+
             for key in plans:
                 plan = load_plan(name=key)
-                typer.echo(f"{key:<22} {plan.study.title}")
+                note = "  (--study runs the built-in study; --plan runs this file)" if key in BUILTIN_STUDIES else ""
+                typer.echo(f"{key:<22} {plan.study.title}{note}")
             typer.echo("\n`cartreg plans show NAME > my-plan.toml` prints a plan; "
                        "run it with `cartreg analyze REGISTRY --study NAME -o OUT` or `--plan my-plan.toml`.")
             return
