@@ -82,6 +82,7 @@ def test_html_is_self_contained_and_shows_the_numbers(results, out_en):
     hr = b1["cox"]["tisa-cel"]
     assert Lang("en").hr(hr["hr"], hr["ci"]) in html
     assert "1 (reference)" in html and "Patient flow" in html and "Analysis parameters" in html
+    assert "<summary>Plan file (check.toml)</summary><pre>\n[study]\nname = &#34;check&#34;" in html
 
 
 def test_tables_are_written_as_csv(results, out_en):

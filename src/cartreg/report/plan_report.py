@@ -359,7 +359,8 @@ def render_plan_html(results: dict[str, Any], extra: list[Table], block_tables: 
     return env.get_template("plan.html.j2").render(
         L=L, title=_doc_title(results), figure_width=figure_width, meta=_doc_meta(results, L), flow=extra[0], parameters=extra[1],
         blocks=blocks, warnings=[w.get("message", "") for w in results.get("warnings", [])],
-        cohort=results["cohort"],
+        cohort=results["cohort"], plan_toml=(results.get("plan") or {}).get("toml"),
+        plan_source=(results.get("plan") or {}).get("source"),
     )
 
 
