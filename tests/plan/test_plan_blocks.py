@@ -183,3 +183,20 @@ def test_table_and_logistic_blocks_say_what_they_need(synth_reg):
         pytest.skip("cartreg.stats.compare is present")
     with pytest.raises(CartregError, match="block kind 'table' needs cartreg.stats.compare"):
         analyze_plan(synth_reg, "product-outcomes")
+
+
+def test_a_block_that_cannot_be_fitted_is_kept_with_its_error(tmp_path):
+    from cartreg.report.plan_report import write_plan_report
+    from tests_study_registry import registry
+
+    plan = parse_plan_text('[study]\nname = "x"\n[[model]]\nkind = "cox"\noutcome = "os_infusion"\n'
+                           'covariates = ["ferritin_ug_l"]\n[[survival]]\nendpoint = "os_infusion"\n', "x.toml")
+    res = analyze_plan(registry(), plan)  # no ferritin in this registry: no complete rows for the Cox model
+    model, surv = res["blocks"]
+    assert model == {"kind": "model", "title": "", "error": "no complete rows to fit the Cox model",
+                     "outcome": "os_infusion", "model": "cox"}
+    assert surv["groups"]["overall"]["n"] == 9  # the plan went on
+    assert res["warnings"][0] == {"kind": "model", "block": 0, "message": "not computed: no complete rows to fit the Cox model"}
+    write_plan_report(res, tmp_path, lang="fr")
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert '<div class="notice warn">Non calculé : no complete rows to fit the Cox model</div>' in html

@@ -104,7 +104,7 @@ def add_table(doc: Any, t: Table, number: int, label: str) -> Any:
 
 def write_docx(path: str | Path, title: str, meta: str, front: Sequence[Table], block_tables: Sequence[Sequence[Table]],
                block_figures: Sequence[Sequence[tuple[str, str, Path]]], warnings: Sequence[str], L: Any,
-               figure_width_mm: float = 165.0) -> Path:
+               figure_width_mm: float = 165.0, block_errors: Sequence[str | None] = ()) -> Path:
     """Write the Word report atomically; ``block_figures`` are ``(id, caption, png path)`` per block."""
     doc = _new_document()
     doc.add_heading(title, level=0)
@@ -115,7 +115,9 @@ def write_docx(path: str | Path, title: str, meta: str, front: Sequence[Table], 
     doc.add_heading(L.t("flow"), level=1)
     n_table += 1
     add_table(doc, flow, n_table, L.t("table"))
-    for tables, figs in zip(block_tables, block_figures):
+    for k, (tables, figs) in enumerate(zip(block_tables, block_figures)):
+        if block_errors and block_errors[k]:
+            doc.add_paragraph(block_errors[k])
         for t in tables:
             n_table += 1
             add_table(doc, t, n_table, L.t("table"))

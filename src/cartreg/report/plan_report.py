@@ -260,7 +260,7 @@ def build_plan_tables(results: dict[str, Any], lang: str = "en") -> list[list[Ta
     :func:`parameters_table`."""
     L = Lang(lang)
     params = results.get("parameters") or {}
-    return [_TABLES[b["kind"]](L, b, i, params) for i, b in enumerate(results["blocks"])]
+    return [[] if b.get("error") else _TABLES[b["kind"]](L, b, i, params) for i, b in enumerate(results["blocks"])]
 
 
 # --- figures ------------------------------------------------------------------------------------------
@@ -274,7 +274,9 @@ def build_plan_figures(results: dict[str, Any], lang: str = "en", width: str = "
     out: list[list[tuple[str, str, Any]]] = []
     for i, b in enumerate(results["blocks"]):
         figs: list[tuple[str, str, Any]] = []
-        if b["kind"] == "survival":
+        if b.get("error"):
+            pass
+        elif b["kind"] == "survival":
             ep = L.endpoint(b["endpoint"])
             figs.append((f"block{i + 1}_km", L.t("km_figure", endpoint=ep), plot_km(b, lang=lang, width=width)))
             if b.get("cox"):
@@ -326,7 +328,9 @@ def write_plan_report(results: dict[str, Any], outdir: str | Path, lang: str = "
     write_docx(out / "report.docx", _doc_title(results), _doc_meta(results, L), extra, block_tables,
                [[(fid, cap, saved[fid]["png"]) for fid, cap, _ in figs] for figs in block_figs],
                [w.get("message", "") for w in results.get("warnings", [])], L,
-               figure_width_mm=165.0 if figure_width == "double" else 85.0)
+               figure_width_mm=165.0 if figure_width == "double" else 85.0,
+               block_errors=[L.t("block_error", message=b["error"]) if b.get("error") else None
+                             for b in results["blocks"]])
     return out / "report.html"
 
 
@@ -355,7 +359,8 @@ def render_plan_html(results: dict[str, Any], extra: list[Table], block_tables: 
     blocks = []
     for i, b in enumerate(results["blocks"]):
         figs = [{"id": fid, "caption": cap, "svg": inline_svg(svgs[fid], fid, cap)} for fid, cap, _ in block_figs[i]]
-        blocks.append({"kind": b["kind"], "title": b.get("title") or "", "tables": block_tables[i], "figures": figs})
+        blocks.append({"kind": b["kind"], "title": b.get("title") or "", "tables": block_tables[i], "figures": figs,
+                       "error": L.t("block_error", message=b["error"]) if b.get("error") else None})
     return env.get_template("plan.html.j2").render(
         L=L, title=_doc_title(results), figure_width=figure_width, meta=_doc_meta(results, L), flow=extra[0], parameters=extra[1],
         blocks=blocks, warnings=[w.get("message", "") for w in results.get("warnings", [])],

@@ -35,8 +35,14 @@ BLOCK_KINDS = ("table", "survival", "cuminc", "model")
 MODEL_KINDS = ("logistic", "cox")
 
 
+class PlanInputError(CartregError):
+    """A problem with the plan itself (unknown name, level absent from the data, missing module): the
+    plan stops. Other errors raised while a block is computed (an estimator that cannot fit these
+    data) are kept in that block's ``error`` and the plan goes on."""
+
+
 def _err(where: str, message: str) -> CartregError:
-    return CartregError(f"{where}: {message}" if where else message, exit_code=2)
+    return PlanInputError(f"{where}: {message}" if where else message, exit_code=2)
 
 
 def _listing(names: Any) -> str:
@@ -542,5 +548,5 @@ def compile_where(expr: str, where: str = "where") -> tuple[str, dict[str, Any]]
     return c.parse(), c.params
 
 
-__all__ = ["BLOCK_KINDS", "Block", "CumincBlock", "ModelBlock", "Plan", "PlanParams", "StudySpec", "SurvivalBlock",
+__all__ = ["PlanInputError", "BLOCK_KINDS", "Block", "CumincBlock", "ModelBlock", "Plan", "PlanParams", "StudySpec", "SurvivalBlock",
            "TableBlock", "compile_where", "parse_plan", "parse_plan_text"]

@@ -29,7 +29,7 @@ from cartreg.stats.logrank import logrank_test
 from cartreg.study import plan_stats
 from cartreg.study.blocks import num
 from cartreg.study.late_failure import Columns
-from cartreg.study.plan import CumincBlock, ModelBlock, Plan, SurvivalBlock, TableBlock, compile_where
+from cartreg.study.plan import CumincBlock, ModelBlock, Plan, PlanInputError, SurvivalBlock, TableBlock, compile_where
 
 OVERALL = "overall"
 
@@ -115,7 +115,7 @@ def filter_rows(con: duckdb.DuckDBPyConnection, table: pa.Table, expr: str | Non
         return con.sql(f"SELECT * FROM plan_rows WHERE {sql}", params=params or None).to_arrow_table()
     except duckdb.Error as exc:
         first = str(exc).strip().splitlines()[0]
-        raise CartregError(f"{where}: cannot evaluate {expr!r}: {first}", 2) from None
+        raise PlanInputError(f"{where}: cannot evaluate {expr!r}: {first}", 2) from None
     finally:
         con.unregister("plan_rows")
 
@@ -144,7 +144,7 @@ def _levels(labels: np.ndarray, reference: str | None, where: str, column: str) 
         raise CartregError(f"{where}: column {column!r} has no values in the population", exit_code=1)
     ref = levels[0] if reference is None else reference
     if ref not in levels:
-        raise CartregError(f"{where}: unknown level {ref!r} of {column}; levels are {', '.join(levels)}", exit_code=2)
+        raise PlanInputError(f"{where}: unknown level {ref!r} of {column}; levels are {', '.join(levels)}", exit_code=2)
     return levels, ref
 
 
@@ -488,7 +488,14 @@ def run_plan(con: duckdb.DuckDBPyConnection, plan: Plan) -> tuple[dict[str, Any]
         counts[b.kind] = counts.get(b.kind, 0) + 1
         where = f"{plan.source} [[{b.kind}]] #{counts[b.kind]}"
         sub = pop if b.where is None else Population(filter_rows(con, table, b.where, None, f"{where} where"))
-        block, notes = _RUNNERS[b.kind](sub, b, p, where)
+        try:
+            block, notes = _RUNNERS[b.kind](sub, b, p, where)
+        except PlanInputError:
+            raise
+        except CartregError as exc:  # the estimator cannot fit these data: keep the error, go on
+            block = {"kind": b.kind, "title": b.title, "error": exc.message,
+                     **{k: getattr(b, k) for k in ("endpoint", "by", "outcome", "model") if hasattr(b, k)}}
+            notes = [f"not computed: {exc.message}"]
         if b.where is not None:
             block["where"], block["n_population"] = b.where, sub.n
         blocks.append(block)

@@ -21,7 +21,9 @@ def _module(name: str, block: str, issue: str) -> Any:
     try:
         return importlib.import_module(f"cartreg.stats.{name}")
     except ImportError:
-        raise CartregError(
+        from cartreg.study.plan import PlanInputError
+
+        raise PlanInputError(
             f"block kind {block!r} needs cartreg.stats.{name} ({issue}), which this build of cartreg does not have",
             exit_code=2,
         ) from None
