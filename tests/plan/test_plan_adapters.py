@@ -41,7 +41,8 @@ def _compare(data, by, variables=None, types=None):
         x = np.asarray(data[v], dtype=object)
         if types[v] == "categorical":
             lv = sorted({str(a) for a in x.tolist() if a is not None})
-            out.append({"name": v, "type": "categorical", "p": 0.0004, "smd": 0.251, "levels": [
+            out.append({"name": v, "type": "categorical", "p": 0.0004, "smd": 0.251,
+                        "notes": ["a note from the test"] if v == "product" else [], "levels": [
                 {"level": level, "groups": [{"group": gg, "n": int(((g == gg) & (x == level)).sum()),
                                              "pct": 100.0 * ((g == gg) & (x == level)).sum() / max(((g == gg) & (x != None)).sum(), 1)}  # noqa: E711
                                             for gg in levels]} for level in lv]})
@@ -104,6 +105,7 @@ def test_table_and_logistic_blocks_through_the_adapter(fakes):
     assert t1.columns == ["Characteristic", "No (N=2)", "Yes (N=5)", "P", "SMD"]
     assert t1.cell("Sex", "P") == "<.001" and t1.cell("Sex", "SMD") == "0.25"
     assert t1.cell("Age, years", "P") == ".31"
+    assert t1.footnotes[-1] == "Product: a note from the test"
     fr, = build_plan_tables(res, "fr")[0]
     assert fr.cell("Sexe", "P") == "<0,001" and fr.cell("homme", "Oui (N=5)").endswith(" %)")
     m, = build_plan_tables(res, "en")[1]

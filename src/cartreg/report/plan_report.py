@@ -216,6 +216,8 @@ def compare_table(L: Lang, blk: dict[str, Any], i: int, params: dict[str, Any]) 
             indent.append(0)
     title = blk.get("title") or L.t("table_title", by=L.column(blk.get("by", "")).lower())
     notes = [L.t("table_note")]
+    notes += [f"{L.column(v['name'])}: {n}" for v in blk.get("variables", []) for n in v.get("notes") or []]
+    notes += [str(n) for n in blk.get("notes") or []]
     return [Table(id=f"block{i + 1}_table", title=title, columns=cols, rows=rows, indent=indent, footnotes=notes)]
 
 
