@@ -1,10 +1,14 @@
+"""A synthetic registry shared by the plan and plan-report tests (imported once per test session)."""
+
 from __future__ import annotations
+
+import atexit
+import shutil
+import tempfile
+from pathlib import Path
 
 import duckdb
 import pytest
-
-import tempfile
-from pathlib import Path
 
 from cartreg.registry import read_registry
 from cartreg.synth import generate
@@ -18,7 +22,9 @@ def connect(n: int = 800, seed: int = 13) -> duckdb.DuckDBPyConnection:
     """A synthetic registry, imported (typed tables), on a fresh DuckDB connection."""
     key = (n, seed)
     if key not in _CACHE:
-        out = Path(tempfile.mkdtemp(prefix="cartreg-plan-")) / "reg.duckdb"
+        tmp = tempfile.mkdtemp(prefix="cartreg-plan-")
+        atexit.register(shutil.rmtree, tmp, True)
+        out = Path(tmp) / "reg.duckdb"
         write_registry(generate(n, seed=seed), out)
         _CACHE[key] = out
     return read_registry(_CACHE[key]).con
