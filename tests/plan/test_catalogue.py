@@ -13,8 +13,8 @@ from tiny_registry import build, infusion, patient, resp
 DOC = Path(__file__).resolve().parents[2] / "docs" / "endpoints.md"
 
 
-def catalogue(reg_con):
-    return build_catalogue(reg_con, derive_endpoints(reg_con)).table
+def catalogue(reg_con, **kw):
+    return build_catalogue(reg_con, derive_endpoints(reg_con), **kw).table
 
 
 def rows(table) -> dict[str, dict]:
@@ -80,7 +80,7 @@ def test_time_to_event_columns_by_hand():
     assert (r["P6"]["response_3mo"], r["P1"]["response_3mo"], r["P5"]["response_3mo"]) == ("PD", "CR", None)
 
 
-def test_lymphoma_death_without_failure_is_relapse_in_relapse_nrm_only():
+def test_death_without_failure_is_nrm_and_lymphoma_death_is_relapse_by_parameter():
     con = build(
         [patient("A", 50, death=50, death_cause="lymphoma"), patient("B", 60, death=60, death_cause="infection"),
          patient("C", 70, death=70, death_cause="lymphoma")],
@@ -88,7 +88,9 @@ def test_lymphoma_death_without_failure_is_relapse_in_relapse_nrm_only():
         [resp("C", 40, "PD")],
     )
     r = rows(catalogue(con))
-    assert [r[p]["relapse_nrm_status"] for p in "ABC"] == [1, 2, 1]
+    assert [r[p]["relapse_nrm_status"] for p in "ABC"] == [2, 2, 1]  # the definition: death without failure
     assert [r[p]["failure_death_status"] for p in "ABC"] == [2, 2, 1]
     assert [r[p]["relapse_nrm_days"] for p in "ABC"] == [50, 60, 40]
+    r = rows(catalogue(con, lymphoma_death_as_relapse=True))  # CIBMTR: a lymphoma death is relapse
+    assert [r[p]["relapse_nrm_status"] for p in "ABC"] == [1, 2, 1]
     assert (r["C"]["crs_grade3"], r["C"]["icans_grade3"], r["A"]["crs_grade3"]) == (True, False, None)

@@ -192,8 +192,9 @@ COLUMNS: tuple[CatalogueColumn, ...] = (
     _C("dor_event", "event", "", "Responders: failed or dead."),
     # competing risks
     _C("relapse_nrm_days", "days", "days", "Infused: (failure date, else death date, else last contact) - infusion date."),
-    _C("relapse_nrm_status", "status", "", "1 = relapse/progression (a failure, or a death from lymphoma without one); "
-       "2 = non-relapse mortality (any other death without failure, cause unknown included); 0 = censored."),
+    _C("relapse_nrm_status", "status", "", "1 = relapse or progression (a failure: PD/PMD after infusion); 2 = death without "
+       "it (non-relapse mortality, any cause); 0 = censored. With `lymphoma_death_as_relapse = true`, a death from "
+       "lymphoma without a failure is 1 (CIBMTR convention)."),
     _C("failure_death_days", "days", "days", "Infused: the cumulative incidence of failure of the late-failure study (`cif_days`)."),
     _C("failure_death_status", "status", "", "1 = failure; 2 = death without failure; 0 = censored (`cif_status`)."),
 )
@@ -205,7 +206,7 @@ _PATIENT_COLS = {"center": "VARCHAR", "sex": "VARCHAR", "age": "INTEGER", "histo
 _INFUSION_COLS = {"product": "VARCHAR", "ecog": "INTEGER", "ldh_elevated": "BOOLEAN", "bulky": "BOOLEAN",
                   "ferritin_ug_l": "DOUBLE", "crp_mg_dl": "DOUBLE", "bridging": "VARCHAR", "crs_grade": "INTEGER",
                   "icans_grade": "INTEGER"}
-_EP_COLS = ("patient_id", "infusion_date", "failed", "failure_date", "ttf_days", "failure_type", "late",
+_EP_COLS = ("patient_id", "infusion_date", "last_contact_date", "death_date", "failed", "failure_date", "ttf_days", "failure_type", "late",
             "first_tx_after_infusion", "best_response", "tx_status", "tx_date", "tx_class", "post_best_response",
             "pd2_date", "treated_origin_date", "os2_days", "os2_event", "pfs2_days", "pfs2_event", "os2_treated_days",
             "os2_treated_event", "cif_days",
@@ -279,13 +280,22 @@ def step_response_landmark() -> Step:
     )
 
 
-def step_catalogue(patient_cols: str, infusion_cols: str) -> Step:
-    """The catalogue query: registered patients left-joined to the derived per-patient table."""
+def step_catalogue(patient_cols: str, infusion_cols: str, lymphoma_death_as_relapse: bool = False) -> Step:
+    """The catalogue query: registered patients left-joined to the derived per-patient table.
+
+    ``lymphoma_death_as_relapse``: count a death from lymphoma without a documented failure as
+    relapse/progression in ``relapse_nrm`` (CIBMTR); default False: any death without failure is NRM.
+    """
     return Step(
         "catalogue",
         f"""
         WITH x AS (
-            SELECT pt.patient_id, pt.last_contact_date, pt.death_date, {patient_cols}, {infusion_cols},
+            SELECT pt.patient_id,
+                   -- the derived table's dates for the infused (its rules may censor them), the registry's otherwise
+                   CASE WHEN e.patient_id IS NOT NULL THEN e.last_contact_date ELSE pt.last_contact_date END
+                       AS last_contact_date,
+                   CASE WHEN e.patient_id IS NOT NULL THEN e.death_date ELSE pt.death_date END AS death_date,
+                   {patient_cols}, {infusion_cols},
                    e.infusion_date, e.failed, e.failure_date, e.ttf_days, e.failure_type, e.late, e.best_response,
                    e.tx_status, e.tx_date, e.tx_class, e.post_best_response, e.pd2_date, e.treated_origin_date,
                    e.os2_days, e.os2_event, e.pfs2_days, e.pfs2_event, e.os2_treated_days, e.os2_treated_event, e.cif_days, e.cif_status, e.os_days, e.os_event,
@@ -334,24 +344,26 @@ def step_catalogue(patient_cols: str, infusion_cols: str) -> Step:
                          THEN LEAST(coalesce(failure_date, DATE '9999-12-31'), coalesce(death_date, DATE '9999-12-31'))
                          ELSE last_contact_date END - first_response_date END AS dor_days,
                CASE WHEN first_response_date IS NOT NULL THEN failed OR death_date IS NOT NULL END AS dor_event,
-               CASE WHEN infused_ THEN cif_days END AS relapse_nrm_days,
+               CASE WHEN infused_ THEN coalesce(failure_date, death_date, last_contact_date) - infusion_date
+                    END AS relapse_nrm_days,
                CASE WHEN NOT infused_ THEN NULL
-                    WHEN cif_status = 1 THEN 1
-                    WHEN cif_status = 2 AND death_cause = 'lymphoma' THEN 1
-                    WHEN cif_status = 2 THEN 2 ELSE 0 END AS relapse_nrm_status,
+                    WHEN failure_date IS NOT NULL THEN 1
+                    WHEN death_date IS NOT NULL AND $lymphoma_as_relapse AND death_cause = 'lymphoma' THEN 1
+                    WHEN death_date IS NOT NULL THEN 2 ELSE 0 END AS relapse_nrm_status,
                CASE WHEN infused_ THEN cif_days END AS failure_death_days,
                CASE WHEN infused_ THEN cif_status END AS failure_death_status
         FROM x
         ORDER BY patient_id
         """,
+        {"lymphoma_as_relapse": bool(lymphoma_death_as_relapse)},
     )
 
 
-def build_catalogue(con: duckdb.DuckDBPyConnection, ep: Endpoints) -> Catalogue:
+def build_catalogue(con: duckdb.DuckDBPyConnection, ep: Endpoints, lymphoma_death_as_relapse: bool = False) -> Catalogue:
     """The endpoint catalogue of the registry in ``con``, given its derived endpoints ``ep``.
 
-    ``ep.patients`` is registered on the connection as the view ``cat_ep`` (columns of
-    :data:`_EP_COLS`); temporary ``cat_*`` tables are created.
+    ``ep.patients`` is copied to the temporary table ``cat_ep`` (columns of :data:`_EP_COLS`); temporary
+    ``cat_*`` tables are created. ``lymphoma_death_as_relapse``: see :func:`step_catalogue`.
 
     >>> import duckdb
     >>> from cartreg.endpoints import derive_endpoints
@@ -376,8 +388,9 @@ def build_catalogue(con: duckdb.DuckDBPyConnection, ep: Endpoints) -> Catalogue:
     con.unregister("cat_ep_arrow")
     for step in (step_first_response(), step_response_landmark()):
         con.execute(step.sql, step.params or None)
-    final = step_catalogue(_select(con, "patients", _PATIENT_COLS, "pt"), _select(con, "infusions", _INFUSION_COLS, "inf"))
-    table = con.sql(final.sql).to_arrow_table()
+    final = step_catalogue(_select(con, "patients", _PATIENT_COLS, "pt"), _select(con, "infusions", _INFUSION_COLS, "inf"),
+                           lymphoma_death_as_relapse)
+    table = con.sql(final.sql, params=final.params).to_arrow_table()
     return Catalogue(table=table)
 
 

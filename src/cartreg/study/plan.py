@@ -56,6 +56,8 @@ class PlanParams:
     conf_type, conf_level: Kaplan-Meier pointwise CIs and every CI level.
     late_after_days, min_untreated_followup_days, treated_origin, class_precedence, class_map: the
     endpoint rules (docs/endpoints.md). risk_table_step_months: spacing of the risk tables.
+    lymphoma_death_as_relapse: in ``relapse_nrm``, a death from lymphoma without a documented failure
+    is relapse (CIBMTR) instead of non-relapse mortality (default, the issue's definition).
     """
 
     conf_type: str = "log-log"
@@ -66,8 +68,11 @@ class PlanParams:
     class_precedence: tuple[str, ...] = DEFAULT_PRECEDENCE
     class_map: str | None = None
     risk_table_step_months: float = 3.0
+    lymphoma_death_as_relapse: bool = False
 
     def __post_init__(self) -> None:
+        if not isinstance(self.lymphoma_death_as_relapse, bool):
+            raise _err("", f"lymphoma_death_as_relapse must be true or false, got {self.lymphoma_death_as_relapse!r}")
         if self.conf_type not in CONF_TYPES:
             raise _err("", f"conf_type must be one of {', '.join(CONF_TYPES)}, got {self.conf_type!r}")
         if not 0 < self.conf_level < 1:

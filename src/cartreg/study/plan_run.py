@@ -474,7 +474,7 @@ def run_plan(con: duckdb.DuckDBPyConnection, plan: Plan) -> tuple[dict[str, Any]
     p = plan.parameters
     class_map = load_class_map(p.class_map) if p.class_map else None
     ep = derive_endpoints(con, p.rules(), class_map)
-    catalogue = build_catalogue(con, ep)
+    catalogue = build_catalogue(con, ep, p.lymphoma_death_as_relapse)
     table = select_population(con, catalogue, plan)
     pop = Population(table)
     cat_cols = Columns(catalogue.table)
