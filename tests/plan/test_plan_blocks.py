@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -200,3 +202,24 @@ def test_a_block_that_cannot_be_fitted_is_kept_with_its_error(tmp_path):
     write_plan_report(res, tmp_path, lang="fr")
     html = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert '<div class="notice warn">Non calculé : no complete rows to fit the Cox model</div>' in html
+
+
+def test_results_json_shapes_are_the_issue_contract(run):
+    res, _ = run
+    assert {"study", "parameters", "cohort", "blocks"} <= set(res)
+    assert {"registered", "infused", "n"} <= set(res["cohort"])
+    surv, cif, model, _ = res["blocks"]
+    assert {"kind", "endpoint", "by", "groups", "logrank", "cox", "adjusted"} <= set(surv)
+    for g in surv["groups"].values():
+        assert set(g) == {"n", "events", "median", "ci", "landmarks"}
+        assert all(set(lm) == {"months", "est", "ci", "n_risk"} for lm in g["landmarks"])
+    assert set(surv["logrank"]) == {"chi2", "df", "p"}
+    assert all(v is None or set(v) == {"hr", "ci", "p"} for v in surv["cox"].values())
+    assert all(v is None or set(v) == {"hr", "ci", "p"} for v in surv["adjusted"].values())
+    assert {"kind", "endpoint", "by", "groups", "gray", "finegray"} <= set(cif)
+    for causes in cif["groups"].values():
+        assert set(causes) == {"relapse", "nrm"}
+        assert all(set(p) == {"months", "est", "ci"} for pts in causes.values() for p in pts)
+    assert set(cif["gray"]) == {"relapse", "nrm"} and all(set(g) == {"chi2", "df", "p"} for g in cif["gray"].values())
+    assert model["kind"] == "model" and model["model"] == "cox"
+    json.dumps(res, allow_nan=False)  # plain JSON
