@@ -329,7 +329,7 @@ def forest_rows(result: Any, lang: str = "en") -> list[dict[str, Any]]:
             rows.append({"label": L.level(lv), "hr": (v or {}).get("hr"), "ci": (v or {}).get("ci"),
                          "p": (v or {}).get("p"), "reference": False})
         for lv, v in (result.get("adjusted") or {}).items():
-            rows.append({"label": f"{L.level(lv)} ({L.t('adjusted_hr_ci').split(' (')[0].lower()})",
+            rows.append({"label": f"{L.level(lv)} ({L.t('adjusted')})",
                          "hr": (v or {}).get("hr"), "ci": (v or {}).get("ci"), "p": (v or {}).get("p"), "reference": False})
         return rows
     if isinstance(result, Mapping) and result.get("kind") == "model":
@@ -390,7 +390,7 @@ def plot_forest(result: Any, ax: Axes | None = None, *, lang: str = "en", width:
             if r.get("header"):
                 tl.set_fontweight("bold")
         ax.tick_params(axis="x", labelsize=fs)
-        cands = [0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 10.0, 20.0]
+        cands = [0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 4.0, 10.0, 20.0]
         ax.xaxis.set_major_locator(FixedLocator([c for c in cands if lo <= c <= hi] or [1.0]))
         ax.xaxis.set_minor_locator(NullLocator())
         ax.xaxis.set_major_formatter(_LogFormatter(L))
@@ -416,7 +416,7 @@ class _LogFormatter:
     def __call__(self, x: float, pos: Any = None) -> str:
         if self.minor:
             return ""
-        return self.L.num(x, 2).rstrip("0").rstrip(",.") if x < 1 else f"{x:g}"
+        return self.L.num(x, 2).rstrip("0").rstrip(",.") if x < 1 else self.L.loc(f"{x:g}")
 
     # matplotlib formatter protocol
     def set_axis(self, axis: Any) -> None: ...
