@@ -194,3 +194,16 @@ def test_plotting_api_on_stats_results():
     fit = coxph(t, e, (g == "b").astype(float)[:, None], ["arm=b"])
     fig3 = cartreg.plot_forest(fit)
     assert [tl.get_text() for tl in fig3.axes[0].get_yticklabels()] == ["arm=b"]
+
+
+def test_every_message_the_code_uses_is_in_both_catalogues():
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[2] / "src" / "cartreg" / "report"
+    used = set()
+    for f in ("plan_report.py", "plots.py", "docx.py", "templates/plan.html.j2"):
+        used |= set(re.findall(r"""\bL\.t\(\s*['"]([a-z_0-9]+)['"]""", (src / f).read_text(encoding="utf-8")))
+    assert len(used) > 40
+    for lang in ("en", "fr"):
+        missing = used - set(Lang(lang).m["text"])
+        assert not missing, (lang, missing)
