@@ -74,6 +74,9 @@ def n_figures(results) -> int:
 def test_html_is_self_contained_and_shows_the_numbers(results, out_en):
     html = (out_en / "report.html").read_text(encoding="utf-8")
     assert "<script" not in html and "http://" not in html.replace("http://www.w3.org", "")
+    ids = re.findall(r'\bid="([^"]+)"', html)
+    assert len(ids) == len(set(ids))  # unique ids (inline SVGs are prefixed)
+    assert all(f'id="{h}"' in html for h in re.findall(r'<a href="#([^"]+)"', html))  # contents links resolve
     assert html.count('<figure class="fig fig-double"') == n_figures(results)
     b1 = results["blocks"][0]
     axi = b1["groups"]["axi-cel"]
