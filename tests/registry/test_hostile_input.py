@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import datetime as dt
 import os
 
@@ -167,7 +169,8 @@ def test_sheet_over_excel_row_limit_refused_before_reading(tmp_path, base_tables
         for info in src.infolist():
             data = src.read(info.filename)
             if info.filename.startswith("xl/worksheets/sheet1"):
-                data = data.replace(b"<dimension ref=\"A1:N3\" />", b"<dimension ref=\"A1:N10000000\" />")
+                data = re.sub(rb'<dimension ref="A1:N3"\s*/>', b'<dimension ref="A1:N10000000" />', data)  # openpyxl writes
+                # "<dimension .../>" with lxml installed, "<dimension ... />" without
                 assert b"10000000" in data
             dst.writestr(info, data)
     with pytest.raises(CartregError) as e:
@@ -234,7 +237,7 @@ def test_sheet_without_dimension_is_counted_before_parsing(tmp_path, monkeypatch
         for info in src.infolist():
             data = src.read(info.filename)
             if info.filename.startswith("xl/worksheets/sheet3"):  # responses: header + 4 rows
-                data = data.replace(b'<dimension ref="A1:C5" />', b"")
+                data = re.sub(rb'<dimension ref="A1:C5"\s*/>', b"", data)
                 assert b"dimension" not in data
             dst.writestr(info, data)
     monkeypatch.setattr(xlsx_limits, "MAX_ROWS", 4)

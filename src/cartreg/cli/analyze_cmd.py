@@ -59,7 +59,7 @@ def check_output_dir(out: Path, registry: Path) -> None:
 
 #: The files analyze writes at the top of OUTDIR; removed again when writing fails part-way, so that
 #: no results.json is left without its report (or beside tables of an earlier run).
-OUTPUT_FILES = ("results.json", "results.json.tmp", "patients.csv", "report.html", "IDENTIFYING-DATA.txt")
+OUTPUT_FILES = ("results.json", "results.json.tmp", "patients.csv", "report.html", "report.docx", "IDENTIFYING-DATA.txt")
 
 
 def _remove_outputs(out: Path) -> None:
@@ -75,7 +75,11 @@ def register(app: typer.Typer) -> None:
     def analyze_cmd(
         registry: Path = typer.Argument(..., help="Registry: CSV directory, .xlsx workbook or cartreg .duckdb file."),
         out: Path = typer.Option(..., "-o", "--out", help="Output directory (created if needed)."),
-        study: str = typer.Option("late-failure", "--study", help="Analysis plan."),
+        study: str = typer.Option("late-failure", "--study", help="Study: late-failure or a shipped plan (`cartreg plans`)."),
+        plan_file: Optional[Path] = typer.Option(None, "--plan", help="A plan file (TOML, docs/plans.md); replaces --study."),
+        lang: str = typer.Option("en", "--lang", help="Language of the report, tables and figures: en | fr."),
+        figure_width: str = typer.Option("double", "--figure-width", help="Figure width: single (85 mm) | double (175 mm)."),
+        dpi: int = typer.Option(300, "--dpi", help="Resolution of PNG/TIFF figures."),
         config: Optional[Path] = typer.Option(None, "--config", help="TOML file of study parameters."),
         late_after_days: Optional[float] = typer.Option(None, "--late-after-days", help="Late when time to failure > this (default 91.3125)."),
         conf_type: Optional[str] = typer.Option(None, "--conf-type", help="log | log-log | plain (default log-log)."),
@@ -129,8 +133,25 @@ def register(app: typer.Typer) -> None:
             "cutoff_rule": cutoff_rule,
             "min_class_size": min_class_size,
         }
-        plan = get_plan(study)
-        params = resolve_params(config, overrides, study=study, params_type=plan.params_type)
+        from cartreg.study import BUILTIN_STUDIES, load_plan, run_plan_study, shipped_plans
+
+        if lang not in ("en", "fr"):
+            raise CartregError(f"--lang must be en or fr, got {lang!r}", exit_code=2)
+        if figure_width not in ("single", "double"):
+            raise CartregError(f"--figure-width must be single or double, got {figure_width!r}", exit_code=2)
+        if not 50 <= dpi <= 2400:
+            raise CartregError(f"--dpi must be between 50 and 2400, got {dpi}", exit_code=2)
+        plan_obj = None
+        if plan_file is not None or study not in BUILTIN_STUDIES:
+            if plan_file is None and study not in shipped_plans():
+                raise CartregError(f"unknown study {study!r}; available: "
+                                   f"{', '.join(sorted({*BUILTIN_STUDIES, *shipped_plans()}))}", exit_code=2)
+            if config is not None:
+                raise CartregError("--config does not apply to a plan: put parameters in its [parameters] table", 2)
+            plan_obj = load_plan(name=study, path=plan_file, overrides=overrides)
+        else:
+            plan = get_plan(study)
+            params = resolve_params(config, overrides, study=study, params_type=plan.params_type)
         check_output_dir(out, registry)
         reg = read_registry(registry, cutoff=cutoff, mapping=mapping, redcap_dictionary=redcap_dictionary)
         if reg.report.has_errors:
@@ -145,6 +166,35 @@ def register(app: typer.Typer) -> None:
             after = reg.con.execute("SELECT count(*) FROM patients").fetchall()[0][0]
             typer.secho(f"warning: left out {before - after} patient(s) with errors (see `cartreg validate`)",
                         err=True, fg=typer.colors.YELLOW)
+        if plan_obj is not None:
+            analysis = run_plan_study(reg, plan_obj)
+            reg.con.close()
+            try:
+                paths = write_results(analysis, out)
+                from cartreg.report.plan_report import write_plan_report
+
+                report_path = write_plan_report(analysis.results, out, lang=lang, figure_width=figure_width,
+                                                 dpi=dpi, report=not no_report)
+            except OSError as exc:
+                _remove_outputs(out)
+                raise CartregError(f"{out}: cannot write the outputs ({exc.strerror or exc}); the partial results "
+                                   "were removed", 2) from exc
+            except BaseException:
+                _remove_outputs(out)
+                raise
+            typer.echo(f"{plan_obj.study.name}: {analysis.results['cohort']['n']} patients in the population, "
+                       f"{len(analysis.results['blocks'])} block(s)")
+            n_warn = len(analysis.results.get("warnings", []))
+            if n_warn:
+                typer.echo(f"{n_warn} analysis warning(s): see 'warnings' in results.json")
+            typer.echo(f"results:  {paths['results']}")
+            typer.echo(f"patients: {paths['patients']}  (identifying data)")
+            if report_path is not None:
+                typer.echo(f"report:   {report_path}")
+            return
+        if lang != "en":
+            typer.secho(f"warning: the built-in {study} report is in English only; --lang {lang} applies to plans "
+                        "(e.g. --plan with a copy of `cartreg plans show late-failure`)", err=True, fg=typer.colors.YELLOW)
         analysis = run_study(reg, study, params)
         reg.con.close()  # the results are plain data now; no DuckDB connection is left to the interpreter's exit
         from cartreg.registry.store import remove_stale_temporaries
@@ -163,6 +213,9 @@ def register(app: typer.Typer) -> None:
                 from cartreg.report import write_report
 
                 report_path = write_report(analysis.results, out, identifiers=identifiers)
+                from cartreg.report.docx import write_study_docx
+
+                write_study_docx(analysis.results, out, dpi=dpi, figure_width=figure_width)  # report.docx, figures/*.pdf
         except OSError as exc:
             _remove_outputs(out)
             raise CartregError(f"{out}: cannot write the outputs ({exc.strerror or exc}); the partial results were "

@@ -38,9 +38,9 @@ def _root(
 
 def _register_all() -> None:
     from cartreg.cli import analyze_cmd, cuminc_cmd, demo_cmd, registry_cmds, survival_cmd, synth_cmds
-    from cartreg.cli import federated_cmd
+    from cartreg.cli import federated_cmd, plans_cmd
 
-    for module in (registry_cmds, survival_cmd, cuminc_cmd, synth_cmds, analyze_cmd, demo_cmd, federated_cmd):
+    for module in (registry_cmds, survival_cmd, cuminc_cmd, synth_cmds, analyze_cmd, demo_cmd, federated_cmd, plans_cmd):
         module.register(app)
     from cartreg.cli import map_cmds, redcap_cmd  # issue 11: mappings and REDCap
 

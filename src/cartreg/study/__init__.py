@@ -142,5 +142,66 @@ def write_results(analysis: Analysis, outdir: Path) -> dict[str, Path]:
     return {"results": results_path, "patients": patients_path}
 
 
-__all__ = ["STUDIES", "Analysis", "LateFailureParams", "StudyPlan", "analyze", "resolve_params", "run_study",
+# --- plan files (issue 13) -----------------------------------------------------------------------
+
+#: Studies that stay built-in Python under their name (`--study late-failure` keeps its results.json contract).
+BUILTIN_STUDIES = ("late-failure",)
+
+
+def shipped_plans() -> dict[str, str]:
+    """``{name: TOML text}`` of the plans shipped in ``cartreg/data/plans`` (sorted by name)."""
+    from importlib.resources import files
+
+    folder = files("cartreg") / "data" / "plans"
+    out = {}
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".toml"):
+            out[entry.name[: -len(".toml")]] = entry.read_text(encoding="utf-8")
+    return out
+
+
+def load_plan(name: str | None = None, path: str | Path | None = None, overrides: dict[str, Any] | None = None):
+    """A validated :class:`cartreg.study.plan.Plan` from a file ``path`` or a shipped plan ``name``."""
+    from cartreg.study.plan import parse_plan, parse_plan_text
+
+    if path is not None:
+        return parse_plan(path, overrides=overrides)
+    plans = shipped_plans()
+    if name not in plans:
+        raise CartregError(f"unknown plan {name!r}; shipped plans: {', '.join(plans)}", exit_code=2)
+    return parse_plan_text(plans[name], source=f"{name}.toml", overrides=overrides)
+
+
+def run_plan_study(reg: Any, plan: Any) -> Analysis:
+    """Run a plan on a registry: results.json dict (with ``meta``) and the catalogue as the per-patient table."""
+    import dataclasses
+
+    from cartreg.study.plan_run import run_plan
+
+    meta = getattr(reg, "metadata", None)
+    cutoff = getattr(meta, "data_cutoff", None)
+    results, ep, catalogue = run_plan(reg.con, plan, data_cutoff=cutoff if isinstance(cutoff, dt.date) else None)
+    results["parameters"]["data_cutoff"] = cutoff.isoformat() if isinstance(cutoff, dt.date) else cutoff
+    results["parameters"]["data_cutoff_inferred"] = getattr(meta, "data_cutoff_inferred", None)
+    results["meta"] = {
+        "cartreg_version": __version__,
+        "registry_sha256": getattr(reg, "fingerprint", None),
+        "generated_at": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+        "files": {"patients.csv": "IDENTIFYING: the endpoint catalogue, one row per registered patient, with patient_id"},
+    }
+    return Analysis(results=jsonable(results), endpoints=dataclasses.replace(ep, patients=catalogue.table))
+
+
+def analyze_plan(reg: Any, plan: Any) -> dict[str, Any]:
+    """The results dictionary of a plan (a :class:`~cartreg.study.plan.Plan`, a shipped name, or a path)."""
+    if isinstance(plan, (str, Path)):
+        plan = load_plan(path=plan) if str(plan).endswith(".toml") else load_plan(name=str(plan))
+    token = prefetch_enabled.set(False)
+    try:
+        return run_plan_study(reg, plan).results
+    finally:
+        prefetch_enabled.reset(token)
+
+
+__all__ = ["BUILTIN_STUDIES", "analyze_plan", "load_plan", "run_plan_study", "shipped_plans", "STUDIES", "Analysis", "LateFailureParams", "StudyPlan", "analyze", "resolve_params", "run_study",
            "write_csv", "write_results"]
