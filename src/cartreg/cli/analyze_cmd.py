@@ -60,6 +60,7 @@ def register(app: typer.Typer) -> None:
         drop_invalid: bool = typer.Option(False, "--drop-invalid", help="Leave out patients with errors instead of stopping."),
         no_report: bool = typer.Option(False, "--no-report", help="Write results.json, tables/ and patients.csv, without the HTML report and figures."),
         identifiers: bool = typer.Option(False, "--identifiers", help="Allow patient identifiers in the report."),
+        png: bool = typer.Option(False, "--png", help="Also write each report figure as a 300-dpi PNG (figures/*.png)."),
     ) -> None:
         """Derive every endpoint and compute the study; write results.json, tables/, patients.csv, report.html."""
         from cartreg.registry import read_registry
@@ -104,7 +105,7 @@ def register(app: typer.Typer) -> None:
         else:
             from cartreg.report import write_report
 
-            report_path = write_report(analysis.results, out, identifiers=identifiers)
+            report_path = write_report(analysis.results, out, identifiers=identifiers, png=png)
         if study == "late-failure":
             for line in summary_lines(analysis.results):
                 typer.echo(line)

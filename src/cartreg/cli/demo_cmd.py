@@ -15,6 +15,7 @@ def register(app: typer.Typer) -> None:
         patients: int = typer.Option(977, "--patients", help="Registered patients (977 as in DESCAR-T)."),
         seed: int = typer.Option(1, "--seed", help="Random seed of the synthetic registry."),
         no_report: bool = typer.Option(False, "--no-report", help="Stop after results.json."),
+        png: bool = typer.Option(False, "--png", help="Also write each report figure as a 300-dpi PNG (figures/*.png)."),
     ) -> None:
         """Run the whole pipeline on a synthetic registry calibrated to the DESCAR-T abstract."""
         from cartreg.cli.analyze_cmd import summary_lines
@@ -48,7 +49,7 @@ def register(app: typer.Typer) -> None:
             from cartreg.report import write_report
 
             step(4, "writing the report")
-            report = write_report(analysis.results, out)
+            report = write_report(analysis.results, out, png=png)
         typer.secho(f"done in {time.perf_counter() - start:.1f} s", err=True, fg=typer.colors.GREEN)
         typer.echo(f"results: {paths['results']}")
         if report is not None:
