@@ -63,6 +63,11 @@ def register(app: typer.Typer) -> None:
         png: bool = typer.Option(False, "--png", help="Also write each report figure as a 300-dpi PNG (figures/*.png)."),
     ) -> None:
         """Derive every endpoint and compute the study; write results.json, tables/, patients.csv, report.html."""
+        worker = None
+        if not no_report and study == "late-failure":  # issue 15: matplotlib is imported on the other core
+            from cartreg.report.worker import ReportWorker
+
+            worker = ReportWorker.start()
         from cartreg.registry import read_registry
         from cartreg.study import get_plan, resolve_params, run_study, write_results
 
@@ -105,7 +110,8 @@ def register(app: typer.Typer) -> None:
         else:
             from cartreg.report import write_report
 
-            report_path = write_report(analysis.results, out, identifiers=identifiers, png=png)
+            report_path = (worker.write_report(analysis.results, out, identifiers=identifiers, png=png)
+                           or write_report(analysis.results, out, identifiers=identifiers, png=png))
         if study == "late-failure":
             for line in summary_lines(analysis.results):
                 typer.echo(line)
