@@ -44,7 +44,7 @@ def test_a_failing_worker_returns_none(tmp_path):
 def test_an_unused_worker_exits(tmp_path):
     w = ReportWorker.start()
     pid = w.pid
-    w.close()
+    w.close()  # killed (it was given nothing to write) and reaped
     assert w.pid is None
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)

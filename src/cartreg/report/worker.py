@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import signal
 from pathlib import Path
 
 __all__ = ["ReportWorker"]
@@ -108,10 +109,16 @@ class ReportWorker:
         return Path(outdir) / "report.html" if status == b"ok" else None
 
     def close(self) -> None:
-        """Release the worker (it exits without writing anything if it has not been given a report)."""
+        """Release the worker. One that was never given a report (the analysis failed, or wrote no
+        report) has written nothing: it is killed rather than waited for."""
         if self._request is not None:
             os.close(self._request)
             self._request = None
+            if self.pid is not None:
+                try:
+                    os.kill(self.pid, signal.SIGKILL)
+                except OSError:
+                    pass
         if self._status is not None:
             os.close(self._status)
             self._status = None
