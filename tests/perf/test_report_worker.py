@@ -55,3 +55,28 @@ def test_no_worker_without_fork(monkeypatch, tmp_path):
     monkeypatch.delattr(os, "fork")
     w = ReportWorker.start()
     assert w.pid is None and w.write_report({}, tmp_path) is None
+
+
+def test_figures_in_two_processes_are_the_same_files(tmp_path):
+    results = json.loads(EXAMPLE.read_text(encoding="utf-8"))
+    write_report(copy.deepcopy(results), tmp_path / "two", png=False, jobs=2)
+    write_report(copy.deepcopy(results), tmp_path / "one", png=False, jobs=1)
+    assert _files(tmp_path / "two") == _files(tmp_path / "one")
+
+
+def test_a_failing_figure_child_is_replaced_by_the_parent(tmp_path, monkeypatch):
+    from cartreg.report import figures
+
+    parent, real = os.getpid(), figures.save_figure
+
+    def save_in_parent_only(fig, directory, png=True):
+        if os.getpid() != parent:
+            raise RuntimeError("child fails")
+        return real(fig, directory, png=png)
+
+    monkeypatch.setattr(figures, "save_figure", save_in_parent_only)
+    results = json.loads(EXAMPLE.read_text(encoding="utf-8"))
+    write_report(copy.deepcopy(results), tmp_path / "two", png=False, jobs=2)
+    monkeypatch.setattr(figures, "save_figure", real)
+    write_report(copy.deepcopy(results), tmp_path / "one", png=False, jobs=1)
+    assert _files(tmp_path / "two") == _files(tmp_path / "one")

@@ -657,34 +657,45 @@ def forest(results: dict) -> ReportFigure:
     return ReportFigure("figure4_forest_hr", "Figure 4. Hazard ratios by treatment class", caption, fig)
 
 
-def build_figures(results: dict, ci_by_class: bool = False, thin_tol_px: float = THIN_TOL_PX) -> list[ReportFigure]:
+def build_figures(results: dict, ci_by_class: bool = False, thin_tol_px: float = THIN_TOL_PX,
+                  only: set[int] | None = None) -> list[ReportFigure]:
     """All report figures, in report order, drawn under the report's rcParams.
 
     ``thin_tol_px``: step curves, bands and censor marks are thinned to what moves the drawing by at
-    most this many pixels at :data:`THIN_DPI` dpi (0: every point is drawn)."""
+    most this many pixels at :data:`THIN_DPI` dpi (0: every point is drawn). ``only``: the positions
+    (0-based, in report order, of the :func:`n_figures` figures) to build; all by default."""
     out = []
     previous = _thin_tol_px[0]
     _thin_tol_px[0] = float(thin_tol_px)
     try:
         with rc_context(RC):
-            _build(results, ci_by_class, out)
+            for i, make in enumerate(_builders(results, ci_by_class)):
+                if only is None or i in only:
+                    out.append(make())
     finally:
         _thin_tol_px[0] = previous
     return out
 
 
-def _build(results: dict, ci_by_class: bool, out: list) -> None:
+def n_figures(results: dict) -> int:
+    """How many figures :func:`build_figures` draws for these results."""
+    return len(_builders(results, False))
+
+
+def _builders(results: dict, ci_by_class: bool) -> list:
     late = results.get("late") or {}
     curves = late.get("curves") or {}
+    out = []
     for ep in ("pfs2", "os2"):
         if curves.get(ep, {}).get("by_class"):
-            out.append(km_by_class(results, ep, ci=ci_by_class))
+            out.append(lambda ep=ep: km_by_class(results, ep, ci=ci_by_class))
     if curves.get("pfs2", {}).get("overall") and curves.get("os2", {}).get("overall"):
-        out.append(km_overall(results))
+        out.append(lambda: km_overall(results))
     if (results.get("failures") or {}).get("cif_curve"):
-        out.append(cif_failure(results))
+        out.append(lambda: cif_failure(results))
     if late.get("by_class"):
-        out.append(forest(results))
+        out.append(lambda: forest(results))
+    return out
 
 
 def save_figure(fig: ReportFigure, directory, png: bool = True) -> tuple:

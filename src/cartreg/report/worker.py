@@ -4,8 +4,9 @@ Importing matplotlib and the report modules takes about 0.4 s of CPU, as long as
 of a typical (1,000-patient) registry. ``cartreg analyze`` therefore forks a worker *before* it reads
 the registry: the worker imports the report stack on the second core while the parent process reads,
 derives and computes, then receives the results dict through a pipe and runs the very same
-:func:`cartreg.report.write_report`. Nothing else changes: the files written are those of
-``write_report`` in process (tested byte for byte).
+:func:`cartreg.report.write_report`, drawing the figures in two processes (``jobs=2``: the worker
+forks once more; it has no DuckDB or pyarrow threads, so that fork is safe). Nothing else changes:
+the files written are those of ``write_report`` in process (tested byte for byte).
 
 If the platform has no ``fork``, or the worker fails in any way (it reports an error, dies, or the pipe
 breaks), :meth:`ReportWorker.write_report` returns None and the caller writes the report in process,
@@ -52,7 +53,7 @@ def _child(request_fd: int, status_fd: int) -> None:  # pragma: no cover - runs 
             code = 0
             return
         results, outdir, kwargs = pickle.loads(data)
-        write_report(results, outdir, **kwargs)
+        write_report(results, outdir, jobs=2, **kwargs)  # no DuckDB threads here: forking again is safe
         os.write(status_fd, b"ok")
         code = 0
     except BaseException:  # noqa: BLE001 - any failure: the parent writes the report itself
