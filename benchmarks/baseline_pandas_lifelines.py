@@ -42,6 +42,7 @@ MONTH = 30.4375
 LATE_AFTER_DAYS = 91.3125
 MIN_UNTREATED_FU = 30
 LANDMARK_DAYS = 6 * MONTH
+MIN_CLASS_SIZE = 5  # classes with fewer treated patients, and `other`, are described but not compared
 PRECEDENCE = ["bispecific", "IMiD", "targeted", "anti-PD1", "chemotherapy", "radiotherapy"]
 CLASSES = ["chemotherapy", "IMiD", "bispecific", "targeted", "anti-PD1", "radiotherapy", "other"]
 RANK = {"CR": 5, "CMR": 5, "PR": 4, "PMR": 4, "SD": 3, "NMR": 3, "PD": 2, "PMD": 2, "NE": 1}
@@ -268,12 +269,16 @@ def study(df: pd.DataFrame) -> dict:
             "os2_6mo": landmark(g["os2_treated_days"], g["dead"]),
             "gap_days_median": None if g.empty else float(g["tx_gap_days"].median()),
         }
+    # compared classes (issue 10, docs/endpoints.md rule 7): at least MIN_CLASS_SIZE treated patients and
+    # not `other`; every class is described above
+    sizes = tr["tx_class"].value_counts()
+    cmp = tr[tr["tx_class"].isin([c for c, k in sizes.items() if k >= MIN_CLASS_SIZE and c != "other"])]
     for ep, days, ev in (("pfs2", "pfs2_days", "pfs2_event"), ("os2", "os2_treated_days", "dead")):
-        lr = multivariate_logrank_test(tr[days], tr["tx_class"], tr[ev])
+        lr = multivariate_logrank_test(cmp[days], cmp["tx_class"], cmp[ev])
         res[f"logrank_{ep}"] = {"chi2": float(lr.test_statistic), "p": float(lr.p_value)}
-        with_events = tr.groupby("tx_class")[ev].sum()
+        with_events = cmp.groupby("tx_class")[ev].sum()
         keep = with_events[with_events > 0].index
-        d = tr[tr["tx_class"].isin(keep)]
+        d = cmp[cmp["tx_class"].isin(keep)]
         X = pd.get_dummies(d["tx_class"]).drop(columns="chemotherapy").astype(float)
         X["T"], X["E"] = d[days].astype(float), d[ev].astype(float)
         cph = CoxPHFitter().fit(X, "T", "E")

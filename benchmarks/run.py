@@ -1,21 +1,27 @@
-"""Benchmark of the whole pipeline at registry scale (issue 7): ``make bench``.
+"""The performance benchmark of issue 15, in one run: ``make bench``.
 
-Runs synth -> validate -> import -> analyze -> report at 10^4, 10^5 and 10^6 patients, each stage as a
-fresh subprocess of the real ``cartreg`` CLI, and prints one table: wall time, CPU time, peak memory
-(the child's own ``ru_maxrss`` from ``os.wait4``), throughput, the time ratio per 10x patients, and a
-DuckDB lower bound per stage (read the stage's input columns once, write its output once, sort the
-largest table once), with a flag when a stage is more than 10x its lower bound.
+Every measurement is a fresh child process (interpreter start-up and imports charged to every side),
+timed by ``perf_counter`` around it, with its CPU time and peak resident memory from its own rusage
+(``os.wait4``). Each is run ``--repeat`` times and the fastest kept (all runs are in bench.json), and
+the load average is recorded beside each one. The same input files go to both sides of every ratio:
 
-The same late-failure study done with pandas + lifelines (``baseline_pandas_lifelines.py``) runs on
-the same registry; its headline numbers are printed beside cartreg's, and the headline of the run is
-the speed ratio baseline / ``cartreg analyze``.
+1. At N (10^6; ``--quick``: 10^5) patients, from one synthetic registry (four CSV files):
+   DuckDB's own typed read of the CSVs, and its read + write into a DuckDB file
+   (``duckdb_reference.py``), against ``cartreg validate CSVDIR``, ``cartreg import CSVDIR``,
+   ``cartreg analyze STORE --no-report`` and ``cartreg analyze CSVDIR --no-report``.
+2. A 1,000-patient registry: ``cartreg analyze`` with its report (of the CSV directory and of its
+   store), and ``cartreg --help``.
+3. At M (2x10^5; ``--quick``: 2x10^4) patients: the same study done by pandas + lifelines from the
+   same CSVs (``baseline_pandas_lifelines.py``, in its own virtual environment) against ``cartreg
+   analyze CSVDIR`` writing its report; and R (``scripts/r-reference/late_failure_study.R``: survival
+   and cmprsk) doing the study's statistics on cartreg's derived table (patients.csv), start-up
+   included, against ``cartreg analyze STORE --no-report`` (which derives that table as well).
 
-    .venv/bin/python benchmarks/run.py                         # 10^4, 10^5, 10^6 + baseline
-    .venv/bin/python benchmarks/run.py --sizes 10000,100000    # smaller
-    .venv/bin/python benchmarks/run.py --skip-baseline --repeat 2 --out bench-output
+    .venv/bin/python benchmarks/run.py --baseline-python .venv-baseline/bin/python
+    .venv/bin/python benchmarks/run.py --quick            # 10^5 / 2x10^4: a few minutes less
+    .venv/bin/python benchmarks/run.py --repeat 3 --out /tmp/bench
 
-Every run writes ``OUT/bench.json`` (all measurements) and ``OUT/table.md`` (the table as Markdown).
-Registries, stores and analysis outputs are kept under ``OUT/n<N>/`` (bench-output/ is git-ignored).
+Writes ``OUT/bench.json`` (every run) and ``OUT/table.md`` (the ratios and targets as Markdown).
 """
 
 from __future__ import annotations
@@ -28,7 +34,6 @@ import platform
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,34 +41,28 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 BASELINE = HERE / "baseline_pandas_lifelines.py"
-STAGES = ("synth", "validate", "import", "analyze", "report", "re-analyze")
-TABLES = ("patients", "infusions", "responses", "treatments")
-
-# Targets of issue 7 at 10^6 patients (2 cores, 24 GB).
-TARGET_ANALYZE_S = 20.0
-TARGET_PEAK_MB = 4096.0
-TARGET_PIPELINE_S = 120.0
-TARGET_SPEEDUP = 5.0
+DUCKDB_REF = HERE / "duckdb_reference.py"
+R_STUDY = REPO / "scripts" / "r-reference" / "late_failure_study.R"
 
 
 @dataclass
 class Run:
-    """One child process: wall and CPU seconds, peak resident memory (MiB), exit code."""
+    """One child process: wall and CPU seconds, peak resident memory (MiB), exit code, load average."""
 
     wall: float
     cpu: float
     peak_mb: float
     rc: int
+    load: str = ""
     log: str = ""
 
 
 @dataclass
-class Row:
-    stage: str
-    n: int
+class Measure:
+    key: str
+    what: str
+    cmd: list[str]
     runs: list[Run] = field(default_factory=list)
-    lower_bound: float | None = None
-    lb_detail: str = ""
 
     @property
     def best(self) -> Run | None:
@@ -77,9 +76,14 @@ def cartreg_cmd() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "cartreg.cli.main"]
 
 
+def loadavg() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def measure(cmd: list[str], log: Path) -> Run:
     """Run ``cmd`` as a fresh child; its own rusage comes from ``os.wait4`` (not RUSAGE_CHILDREN)."""
     log.parent.mkdir(parents=True, exist_ok=True)
+    load = loadavg()
     with log.open("w") as fh:
         fh.write("$ " + " ".join(cmd) + "\n")
         fh.flush()
@@ -87,128 +91,22 @@ def measure(cmd: list[str], log: Path) -> Run:
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=REPO)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
     return Run(wall=wall, cpu=usage.ru_utime + usage.ru_stime, peak_mb=usage.ru_maxrss / 1024,
-               rc=proc.returncode, log=str(log))
+               rc=os.waitstatus_to_exitcode(status), load=load, log=str(log))
 
 
-# ------------------------------------------------------------------------------------ lower bounds
+def setup(cmd: list[str], log: Path) -> None:
+    """An untimed preparation step (synth, import of the store the measurements read)."""
+    run = measure(cmd, log)
+    if run.rc != 0:
+        raise SystemExit(f"setup failed (exit {run.rc}): {' '.join(cmd)}; see {log}")
 
 
-def _timed(con, sql: str, params=None) -> float:
-    t0 = time.perf_counter()
-    con.execute(sql, params).fetchall()
-    return time.perf_counter() - t0
-
-
-def lower_bounds(reg_dir: Path, db: Path, work: Path) -> dict[str, dict[str, float]]:
-    """DuckDB lower bounds per stage, in seconds (in-process, so no interpreter start-up).
-
-    read_csv: parse the four CSV files once into typed columns; read_store: scan every stored column
-    once (hash of each column, so no statistics shortcut); sort: sort responses by (patient, date);
-    write_csv: write the four tables as CSV once; write_store: write the four tables into a new
-    DuckDB file once; write_patients: write a one-row-per-patient CSV as wide as analyze's
-    patients.csv (patients joined to infusions, 25 columns).
-    """
-    import duckdb
-
-    con = duckdb.connect()
-    out: dict[str, float] = {}
-    t = 0.0
-    for name in TABLES:
-        t += _timed(con, f"CREATE OR REPLACE TEMP TABLE raw_{name} AS SELECT * FROM read_csv(?)",
-                    [str(reg_dir / f"{name}.csv")])
-    out["read_csv"] = t
-    con.execute("ATTACH ? AS s (READ_ONLY)", [str(db)])
-    t = 0.0
-    for name in TABLES:
-        cols = [r[0] for r in con.execute(
-            "SELECT column_name FROM duckdb_columns() WHERE database_name = 's' AND table_name = ? "
-            "AND column_name <> '_row'", [name]).fetchall()]
-        t += _timed(con, "SELECT " + ", ".join(f"sum(hash({c}))" for c in cols) + f" FROM s.{name}")
-    out["read_store"] = t
-    out["sort"] = _timed(
-        con, "CREATE OR REPLACE TEMP TABLE sorted AS SELECT patient_id, assessment_date, response "
-             "FROM s.responses ORDER BY patient_id, assessment_date")
-    tmp = Path(tempfile.mkdtemp(prefix="lb-", dir=work))
-
-    def lit(path: Path) -> str:  # COPY ... TO takes a literal, not a parameter
-        return "'" + str(path).replace("'", "''") + "'"
-
-    try:
-        t = 0.0
-        for name in TABLES:
-            t += _timed(con, f"COPY (SELECT * EXCLUDE (_row) FROM s.{name}) TO {lit(tmp / (name + '.csv'))} (HEADER)")
-        out["write_csv"] = t
-        con.execute("ATTACH ? AS w", [str(tmp / "w.duckdb")])
-        t = 0.0
-        for name in TABLES:
-            t += _timed(con, f"CREATE TABLE w.{name} AS SELECT * FROM raw_{name}")
-        con.execute("DETACH w")
-        out["write_store"] = t
-        out["write_patients"] = _timed(
-            con, f"COPY (SELECT * FROM s.patients p JOIN s.infusions i USING (patient_id) ORDER BY patient_id) "
-                 f"TO {lit(tmp / 'patients_wide.csv')} (HEADER)")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    con.close()
-    return out
-
-
-def stage_bound(stage: str, lb: dict[str, float]) -> tuple[float | None, str]:
-    """The lower bound of a stage from its unavoidable I/O and one sort."""
-    parts = {
-        "synth": ("write_csv",),
-        "validate": ("read_csv", "sort"),
-        "import": ("read_csv", "sort", "write_store"),
-        "analyze": ("read_store", "sort", "write_patients"),
-        "re-analyze": ("read_store", "sort", "write_patients"),
-    }.get(stage)
-    if not parts:
-        return None, "n/a (input is results.json)"
-    return sum(lb[p] for p in parts), " + ".join(parts)
-
-
-# ---------------------------------------------------------------------------------------- stages
-
-
-def stage_commands(n: int, seed: int, base: Path) -> dict[str, list[str]]:
-    cli = cartreg_cmd()
-    reg, db = base / "registry", base / "registry.duckdb"
-    report_py = ("import json, sys; from pathlib import Path; from cartreg.report import write_report; "
-                 "out = Path(sys.argv[1]); write_report(json.loads((out / 'results.json').read_text()), out)")
-    return {
-        "synth": [*cli, "synth", "--patients", str(n), "--seed", str(seed), "-o", str(reg)],
-        "validate": [*cli, "validate", str(reg)],
-        "import": [*cli, "import", str(reg), "-o", str(db), "--replace"],
-        "analyze": [*cli, "analyze", str(db), "-o", str(base / "analysis"), "--no-report"],
-        # the report stage on analyze's results.json, through the same function `cartreg analyze` calls
-        "report": [sys.executable, "-c", report_py, str(base / "analysis")],
-        # re-analysis with other study parameters reads the stored tables only (the re-analysis cache)
-        "re-analyze": [*cli, "analyze", str(db), "-o", str(base / "analysis-90d"), "--no-report",
-                       "--late-after-days", "90"],
-    }
-
-
-def before_stage(stage: str, base: Path) -> None:
-    if stage == "synth":
-        shutil.rmtree(base / "registry", ignore_errors=True)
-    if stage == "report":
-        for sub in ("figures", "tables"):
-            shutil.rmtree(base / "analysis" / sub, ignore_errors=True)
-
-
-def startup_time(repeat: int, logs: Path) -> Run:
-    """Interpreter + CLI import time (every stage pays it once)."""
-    runs = [measure([*cartreg_cmd(), "--help"], logs / f"startup-{i}.log") for i in range(max(repeat, 2))]
-    return min(runs, key=lambda r: r.wall)
-
-
-# -------------------------------------------------------------------------------------- baseline
+# -------------------------------------------------------------------------------- headline numbers
 
 
 def compare_headlines(cartreg_results: Path, baseline_json: Path) -> list[tuple[str, object, object, bool]]:
-    """(what, cartreg, baseline, agree) for the headline numbers."""
+    """(what, cartreg, baseline, agree) for the headline numbers (counts exact, estimates 1e-4)."""
     r = json.loads(cartreg_results.read_text())
     b = json.loads(baseline_json.read_text())["headline"]
     la = r["late"]
@@ -241,54 +139,26 @@ def compare_headlines(cartreg_results: Path, baseline_json: Path) -> list[tuple[
     return rows
 
 
-# ----------------------------------------------------------------------------------------- output
-
-
-def fmt(x: float | None, nd: int = 1) -> str:
-    return "" if x is None else f"{x:,.{nd}f}"
-
-
-def table(rows: list[Row], startup: Run) -> list[list[str]]:
-    by = {(r.stage, r.n): r for r in rows}
-    head = ["stage", "n", "wall s", "cpu s", "peak MB", "patients/s", "x per 10x n", "lower bound s", "x LB", "flag"]
-    out = [head]
-    for r in rows:
-        b = r.best
-        if b is None:
-            out.append([r.stage, f"{r.n:,}", "FAILED", "", "", "", "", "", "", f"see {r.runs[-1].log}"])
-            continue
-        prev = by.get((r.stage, r.n // 10))
-        ratio = b.wall / prev.best.wall if prev is not None and prev.best is not None else None
-        x_lb = None
-        flag = ""
-        if r.lower_bound:
-            # interpreter start-up is a constant every stage pays once; compare the rest with the bound
-            x_lb = max(b.wall - startup.wall, 0.0) / r.lower_bound
-            flag = ">10x LB" if x_lb > 10 else ""
-        if ratio is not None and r.n >= 100_000 and ratio > 12.0:
-            flag = (flag + " worse than n log n").strip()
-        out.append([
-            r.stage, f"{r.n:,}", fmt(b.wall, 2), fmt(b.cpu, 2), fmt(b.peak_mb, 0), fmt(r.n / b.wall, 0),
-            "" if ratio is None else f"{ratio:.1f}", fmt(r.lower_bound, 2), "" if x_lb is None else f"{x_lb:.1f}",
-            flag,
-        ])
+def compare_r(cartreg_results: Path, r_json: Path) -> list[tuple[str, object, object, bool]]:
+    """(what, cartreg, R, agree to 1e-6 relative) for a few numbers R computed from patients.csv."""
+    r = json.loads(cartreg_results.read_text())
+    x = json.loads(r_json.read_text())
+    la = r["late"]
+    pairs = {
+        "median OS-2 (months)": (la["os2"]["median"], x["os2"]["median"]),
+        "median PFS-2 (months)": (la["pfs2"]["median"], x["pfs2"]["median"]),
+        "log-rank PFS-2 chi2": ((la["logrank"]["pfs2"] or {}).get("chi2"), x["pfs2_logrank"]["chi2"]),
+        "HR PFS-2 bispecific vs chemo": ((la["by_class"]["bispecific"]["pfs2_hr"] or {}).get("hr"),
+                                         x["pfs2_cox"]["terms"]["bispecific"]["hr"]),
+    }
+    out = []
+    for key, (cv, rv) in pairs.items():
+        ok = cv is not None and rv is not None and math.isclose(float(cv), float(rv), rel_tol=1e-6)
+        out.append((key, cv, rv, ok))
     return out
 
 
-def print_table(t: list[list[str]]) -> str:
-    widths = [max(len(row[i]) for row in t) for i in range(len(t[0]))]
-    lines = []
-    for k, row in enumerate(t):
-        lines.append("  ".join(c.rjust(w) if i not in (0, 9) else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))))
-        if k == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def markdown(t: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(t[0]) + " |", "|" + "|".join("---" for _ in t[0]) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in t[1:]]
-    return "\n".join(lines)
+# ------------------------------------------------------------------------------------------ output
 
 
 def machine() -> dict[str, str]:
@@ -309,160 +179,230 @@ def machine() -> dict[str, str]:
     import duckdb
 
     return {"cpus": str(os.cpu_count()), "cpu_model": cpu, "memory": mem, "python": platform.python_version(),
-            "duckdb": duckdb.__version__, "platform": platform.platform(),
-            "load_avg_at_start": " ".join(f"{x:.2f}" for x in os.getloadavg())}
+            "duckdb": duckdb.__version__, "platform": platform.platform(), "load_avg_at_start": loadavg()}
 
 
-# ------------------------------------------------------------------------------------------- main
+def fmt_n(n: int) -> str:
+    e = int(round(math.log10(n))) if n > 0 else 0
+    if n == 10 ** e and e >= 4:
+        return f"10^{e}"
+    if n % 10 ** (e - 1) == 0 and e >= 4 and n // 10 ** (e - 1) < 10:
+        return f"{n // 10 ** (e - 1)}x10^{e - 1}"
+    return f"{n:,}"
+
+
+# -------------------------------------------------------------------------------------------- main
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", default="10000,100000,1000000", help="comma-separated patient counts")
+    ap.add_argument("--quick", action="store_true", help="N = 10^5, M = 2x10^4 (default 10^6 and 2x10^5)")
+    ap.add_argument("--big", type=int, help="N: patients of the DuckDB comparison (default 10^6)")
+    ap.add_argument("--mid", type=int, help="M: patients of the pandas + lifelines and R comparisons (default 2x10^5)")
+    ap.add_argument("--small", type=int, default=1000, help="patients of the report run (default 1,000)")
     ap.add_argument("--out", type=Path, default=REPO / "bench-output", help="working and output directory")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--repeat", type=int, default=1, help="run each stage this many times; keep the fastest")
-    ap.add_argument("--skip-baseline", action="store_true", help="do not run the pandas + lifelines baseline")
-    ap.add_argument("--baseline-max-n", type=int, default=10**7, help="run the baseline only up to this n")
+    ap.add_argument("--repeat", type=int, default=2, help="run each measurement this many times; keep the fastest")
+    ap.add_argument("--baseline-python", default=str(REPO / ".venv-baseline" / "bin" / "python"),
+                    help="interpreter with pandas + lifelines (make bench creates .venv-baseline)")
+    ap.add_argument("--rscript", default=shutil.which("Rscript") or "Rscript")
+    ap.add_argument("--skip-baseline", action="store_true")
+    ap.add_argument("--skip-r", action="store_true")
     args = ap.parse_args(argv)
-    sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+    big = args.big or (100_000 if args.quick else 1_000_000)
+    mid = args.mid or (20_000 if args.quick else 200_000)
+    small = args.small
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
+    logs = out / "logs"
     info = machine()
     print(f"machine: {info['cpus']} CPUs, {info['cpu_model']}, {info['memory']}; python {info['python']}, "
           f"duckdb {info['duckdb']}; load average {info['load_avg_at_start']}", flush=True)
-    startup = startup_time(args.repeat, out / "logs")
-    print(f"start-up (cartreg --help): {startup.wall:.2f} s, {startup.peak_mb:.0f} MB", flush=True)
+    cli = cartreg_cmd()
+    py = sys.executable
 
-    rows: list[Row] = []
-    baselines: dict[int, dict] = {}
-    headlines: dict[int, list] = {}
-    for n in sizes:
+    # ---- inputs (not timed): one registry per size, and the stores the analyses read
+    regs = {}
+    for n in sorted({big, mid, small}):
         base = out / f"n{n}"
-        base.mkdir(parents=True, exist_ok=True)
-        cmds = stage_commands(n, args.seed, base)
-        for stage in STAGES:
-            row = Row(stage, n)
-            for i in range(args.repeat):
-                before_stage(stage, base)
-                run = measure(cmds[stage], base / "logs" / f"{stage}-{i}.log")
-                row.runs.append(run)
-                status = "ok" if run.rc == 0 else f"FAILED (exit {run.rc}, log {run.log})"
-                print(f"  n={n:>9,}  {stage:<10} {run.wall:8.2f} s  {run.peak_mb:7.0f} MB  {status}", flush=True)
-            rows.append(row)
-        if (base / "registry.duckdb").exists() and (base / "registry").is_dir():
-            lb = lower_bounds(base / "registry", base / "registry.duckdb", base)
-            for row in rows:
-                if row.n == n:
-                    row.lower_bound, row.lb_detail = stage_bound(row.stage, lb)
-            print("  lower bounds: " + ", ".join(f"{k} {v:.2f} s" for k, v in lb.items()), flush=True)
-        if not args.skip_baseline and n <= args.baseline_max_n:
-            bjson = base / "baseline.json"
-            runs = []
-            for i in range(args.repeat):
-                bjson.unlink(missing_ok=True)
-                runs.append(measure([sys.executable, str(BASELINE), str(base / "registry"), "--json", str(bjson)],
-                                    base / "logs" / f"baseline-{i}.log"))
-                print(f"  n={n:>9,}  {'baseline':<10} {runs[-1].wall:8.2f} s  {runs[-1].peak_mb:7.0f} MB  "
-                      f"{'ok' if runs[-1].rc == 0 else 'FAILED, log ' + runs[-1].log}", flush=True)
-            ok = [r for r in runs if r.rc == 0]
-            if ok and bjson.exists():
-                best = min(ok, key=lambda r: r.wall)
-                phases = json.loads(bjson.read_text())["seconds"]
-                baselines[n] = {"run": asdict(best), "phases": phases}
-                res = base / "analysis" / "results.json"
-                if res.exists():
-                    headlines[n] = compare_headlines(res, bjson)
+        reg, db = base / "registry", base / "registry.duckdb"
+        regs[n] = (base, reg, db)
+        seed_file = base / ".seed"
+        if not (reg / "patients.csv").exists() or not seed_file.exists() or seed_file.read_text() != str(args.seed):
+            shutil.rmtree(reg, ignore_errors=True)
+            print(f"  preparing: synth {n:,} patients", flush=True)
+            setup([*cli, "synth", "--patients", str(n), "--seed", str(args.seed), "-o", str(reg)],
+                  logs / f"setup-synth-{n}.log")
+            seed_file.write_text(str(args.seed))
+            db.unlink(missing_ok=True)
+        if not db.exists():
+            print(f"  preparing: import {n:,} patients", flush=True)
+            setup([*cli, "import", str(reg), "-o", str(db), "--replace"], logs / f"setup-import-{n}.log")
 
-    # ---- the table
-    t = table(rows, startup)
-    print()
-    print(print_table(t))
-    md = [markdown(t)]
+    bb, breg, bdb = regs[big]
+    mb, mreg, mdb = regs[mid]
+    sb, sreg, sdb = regs[small]
+    m: dict[str, Measure] = {}
 
-    # ---- pipeline totals and targets
-    print()
-    summary_lines = []
-    for n in sizes:
-        best = {r.stage: r.best for r in rows if r.n == n}
-        if any(best.get(s) is None for s in ("synth", "validate", "import", "analyze", "report")):
-            line = f"n={n:,}: pipeline incomplete (a stage failed)"
+    def add(key: str, what: str, cmd: list[str], before=None) -> Measure:
+        mm = Measure(key, what, cmd)
+        for i in range(args.repeat):
+            if before:
+                before()
+            run = measure(cmd, logs / f"{key}-{i}.log")
+            mm.runs.append(run)
+            status = "ok" if run.rc == 0 else f"FAILED (exit {run.rc}, log {run.log})"
+            print(f"  {key:<26} {run.wall:8.2f} s  cpu {run.cpu:7.2f} s  {run.peak_mb:7.0f} MB  "
+                  f"load {run.load}  {status}", flush=True)
+        m[key] = mm
+        return mm
+
+    def fresh(*paths: Path):
+        def go():
+            for p in paths:
+                if p.is_dir():
+                    shutil.rmtree(p, ignore_errors=True)
+                else:
+                    p.unlink(missing_ok=True)
+        return go
+
+    # ---- 1. DuckDB reference and cartreg at N
+    ref_db = bb / "reference.duckdb"
+    imp_db = bb / "imported.duckdb"
+    add("duckdb_read", f"DuckDB typed read of the 4 CSVs, {fmt_n(big)}",
+        [py, str(DUCKDB_REF), str(breg), "--mode", "read"])
+    add("duckdb_read_write", f"DuckDB typed read + write of a store, {fmt_n(big)}",
+        [py, str(DUCKDB_REF), str(breg), "--mode", "write", "--db", str(ref_db)], before=fresh(ref_db))
+    add("validate", f"cartreg validate CSVDIR, {fmt_n(big)}", [*cli, "validate", str(breg)])
+    add("import", f"cartreg import CSVDIR, {fmt_n(big)}", [*cli, "import", str(breg), "-o", str(imp_db), "--replace"],
+        before=fresh(imp_db))
+    add("analyze_store", f"cartreg analyze STORE --no-report, {fmt_n(big)}",
+        [*cli, "analyze", str(bdb), "-o", str(bb / "a-store"), "--no-report"], before=fresh(bb / "a-store"))
+    add("analyze_csv", f"cartreg analyze CSVDIR --no-report, {fmt_n(big)}",
+        [*cli, "analyze", str(breg), "-o", str(bb / "a-csv"), "--no-report"], before=fresh(bb / "a-csv"))
+    for p in (ref_db, imp_db):
+        p.unlink(missing_ok=True)
+
+    # ---- 2. a small registry with its report; start-up
+    add("help", "cartreg --help", [*cli, "--help"])
+    add("small_report_csv", f"cartreg analyze CSVDIR (report), {small:,}",
+        [*cli, "analyze", str(sreg), "-o", str(sb / "a-csv")], before=fresh(sb / "a-csv"))
+    add("small_report_store", f"cartreg analyze STORE (report), {small:,}",
+        [*cli, "analyze", str(sdb), "-o", str(sb / "a-store")], before=fresh(sb / "a-store"))
+
+    # ---- 3. pandas + lifelines, and R, at M
+    add("mid_report_csv", f"cartreg analyze CSVDIR (report), {fmt_n(mid)}",
+        [*cli, "analyze", str(mreg), "-o", str(mb / "a-csv")], before=fresh(mb / "a-csv"))
+    add("mid_store", f"cartreg analyze STORE --no-report, {fmt_n(mid)}",
+        [*cli, "analyze", str(mdb), "-o", str(mb / "a-store"), "--no-report"], before=fresh(mb / "a-store"))
+    bjson = mb / "baseline.json"
+    headlines = []
+    if not args.skip_baseline:
+        if not Path(args.baseline_python).exists():
+            print(f"  baseline skipped: {args.baseline_python} not found (make bench creates it)", flush=True)
         else:
-            total = sum(best[s].wall for s in ("synth", "validate", "import", "analyze", "report"))
-            no_val = total - best["validate"].wall
-            peak = max(best[s].peak_mb for s in ("synth", "validate", "import", "analyze", "report"))
-            line = (f"n={n:,}: whole pipeline {total:.1f} s (synth+validate+import+analyze+report; "
-                    f"{no_val:.1f} s without the separate validate, which import repeats), peak {peak:,.0f} MB")
-        print(line)
-        summary_lines.append(line)
+            add("baseline", f"pandas + lifelines, CSVDIR, {fmt_n(mid)}",
+                [args.baseline_python, str(BASELINE), str(mreg), "--json", str(bjson)], before=fresh(bjson))
+            if bjson.exists() and (mb / "a-csv" / "results.json").exists():
+                headlines = compare_headlines(mb / "a-csv" / "results.json", bjson)
+    r_json = mb / "r_study.json"
+    r_rows = []
+    if not args.skip_r:
+        derived = mb / "a-store" / "patients.csv"
+        add("r_study", f"R survival + cmprsk on patients.csv, {fmt_n(mid)}",
+            [args.rscript, str(R_STUDY), str(derived), str(r_json)], before=fresh(r_json))
+        if r_json.exists():
+            r_rows = compare_r(mb / "a-store" / "results.json", r_json)
 
-    # ---- baseline
-    ratios = {}
-    for n, bl in baselines.items():
-        an = next((r.best for r in rows if r.n == n and r.stage == "analyze"), None)
-        imp = next((r.best for r in rows if r.n == n and r.stage == "import"), None)
-        ph = bl["phases"]
-        b_wall = bl["run"]["wall"]
-        b_analysis = b_wall - ph["read_csv"]  # everything but parsing the CSV files
-        print()
-        cif = ph.get("stats_cif", 0.0)
-        print(f"baseline pandas + lifelines, n={n:,}: {b_wall:.1f} s wall, peak {bl['run']['peak_mb']:,.0f} MB "
-              f"(imports {ph['imports']:.1f} s, read CSV {ph['read_csv']:.1f} s, derive {ph['derive']:.1f} s, "
-              f"statistics {ph['stats']:.1f} s, of which Aalen-Johansen {cif:.1f} s)")
-        if an is not None:
-            r1 = b_analysis / an.wall
-            r2 = b_wall / (an.wall + (imp.wall if imp else 0.0))
-            r3 = (b_analysis - cif) / an.wall
-            ratios[n] = {"analyze": r1, "import_plus_analyze": r2, "analyze_without_baseline_cif": r3}
-            line = (f"HEADLINE n={n:,}: baseline / cartreg analyze = {r1:.1f}x  "
-                    f"(baseline without CSV parsing {b_analysis:.1f} s vs cartreg analyze {an.wall:.1f} s; "
-                    f"with parsing vs cartreg import + analyze: {r2:.1f}x; "
-                    f"leaving lifelines' Aalen-Johansen out of the baseline: {r3:.1f}x)")
-            print(line)
-            summary_lines.append(line)
-        if n in headlines:
-            print(f"  {'headline number':<32} {'cartreg':>14} {'baseline':>14}  agree")
-            for key, cv, bv, agree in headlines[n]:
+    # ---- results: ratios and targets
+    def w(key: str) -> float | None:
+        b = m[key].best if key in m else None
+        return None if b is None else b.wall
+
+    def pk(key: str) -> float | None:
+        b = m[key].best if key in m else None
+        return None if b is None else b.peak_mb
+
+    lines = []
+
+    def ratio_line(label: str, num: str, den: str, target: str, ok) -> None:
+        a, b = w(num), w(den)
+        if a is None or b is None:
+            lines.append(f"| {label} | n/a | {target} | not measured |")
+            return
+        r = a / b
+        lines.append(f"| {label} | {r:.2f} ({a:.2f} s / {b:.2f} s) | {target} | {'met' if ok(r) else 'MISSED'} |")
+
+    lines.append("| measure | ratio (wall) | target | |")
+    lines.append("|---|---|---|---|")
+    ratio_line(f"`validate` / DuckDB typed read ({fmt_n(big)})", "validate", "duckdb_read", "<= 2", lambda r: r <= 2)
+    ratio_line(f"`import` / DuckDB read + write ({fmt_n(big)})", "import", "duckdb_read_write", "<= 2", lambda r: r <= 2)
+    ratio_line(f"`analyze STORE --no-report` / DuckDB read + write ({fmt_n(big)})", "analyze_store",
+               "duckdb_read_write", "<= 1", lambda r: r <= 1)
+    ratio_line(f"`analyze CSVDIR --no-report` / DuckDB read + write ({fmt_n(big)})", "analyze_csv",
+               "duckdb_read_write", "<= 3", lambda r: r <= 3)
+    ratio_line(f"pandas + lifelines / `analyze CSVDIR` with report ({fmt_n(mid)})", "baseline", "mid_report_csv",
+               ">= 3", lambda r: r >= 3)
+    ratio_line(f"R on patients.csv / `analyze STORE --no-report` ({fmt_n(mid)})", "r_study", "mid_store",
+               ">= 2", lambda r: r >= 2)
+    ratio_line(f"R on patients.csv / `analyze CSVDIR` with report ({fmt_n(mid)})", "r_study", "mid_report_csv",
+               "(for information)", lambda r: True)
+    abs_lines = ["| measure | wall s | cpu s | peak MB | target | |", "|---|---|---|---|---|---|"]
+
+    def abs_line(key: str, target: str = "", ok=None) -> None:
+        b = m[key].best if key in m else None
+        if b is None:
+            abs_lines.append(f"| {m[key].what if key in m else key} | FAILED | | | {target} | |")
+            return
+        verdict = "" if ok is None else ("met" if ok(b) else "MISSED")
+        abs_lines.append(f"| {m[key].what} | {b.wall:.2f} | {b.cpu:.2f} | {b.peak_mb:,.0f} | {target} | {verdict} |")
+
+    abs_line("duckdb_read")
+    abs_line("duckdb_read_write")
+    abs_line("validate")
+    abs_line("import", "peak < 1 GB", lambda b: b.peak_mb < 1024)
+    abs_line("analyze_store", "peak < 1 GB", lambda b: b.peak_mb < 1024)
+    abs_line("analyze_csv")
+    abs_line("help", "< 0.3 s", lambda b: b.wall < 0.3)
+    abs_line("small_report_csv", "< 1 s", lambda b: b.wall < 1.0)
+    abs_line("small_report_store", "< 1 s", lambda b: b.wall < 1.0)
+    abs_line("mid_report_csv")
+    abs_line("mid_store")
+    for key in ("baseline", "r_study"):
+        if key in m:
+            abs_line(key)
+    if bjson.exists():
+        ph = json.loads(bjson.read_text())["seconds"]
+        abs_lines.append("")
+        abs_lines.append(f"Baseline phases (in process): imports {ph['imports']:.2f} s, read CSV {ph['read_csv']:.2f} s, "
+                         f"derive {ph['derive']:.2f} s, statistics {ph['stats']:.2f} s (of which lifelines' "
+                         f"Aalen-Johansen {ph.get('stats_cif', 0.0):.2f} s).")
+        bw, cw = w("baseline"), w("mid_report_csv")
+        if bw and cw:
+            abs_lines.append(f"Without the Aalen-Johansen estimate on the baseline side only: "
+                             f"{(bw - ph.get('stats_cif', 0.0)) / cw:.2f}x.")
+    text = "\n".join(lines) + "\n\n" + "\n".join(abs_lines) + "\n"
+    for title, rows in (("pandas + lifelines", headlines), ("R", r_rows)):
+        if rows:
+            text += f"\nHeadline numbers, cartreg vs {title} ({fmt_n(mid)}):\n\n| number | cartreg | {title} | agree |\n|---|---|---|---|\n"
+            for key, cv, bv, agree in rows:
                 def show(v):
                     return "null" if v is None else (f"{v:,}" if isinstance(v, int) else f"{v:.6g}")
-                print(f"  {key:<32} {show(cv):>14} {show(bv):>14}  {'yes' if agree else 'NO'}")
-
-    # ---- targets at the largest size
-    n_max = max(sizes)
-    if n_max >= 1_000_000:
-        best = {r.stage: r.best for r in rows if r.n == n_max}
-        an = best.get("analyze")
-        print()
-        print(f"targets at n={n_max:,}:")
-        if an:
-            print(f"  analyze {an.wall:.1f} s (< {TARGET_ANALYZE_S:.0f} s): {'met' if an.wall < TARGET_ANALYZE_S else 'MISSED'}")
-        peaks = [b.peak_mb for b in best.values() if b]
-        if peaks:
-            print(f"  peak memory {max(peaks):,.0f} MB (< {TARGET_PEAK_MB:,.0f}): "
-                  f"{'met' if max(peaks) < TARGET_PEAK_MB else 'MISSED'}")
-        stages5 = ("synth", "validate", "import", "analyze", "report")
-        if all(best.get(s) for s in stages5):
-            total = sum(best[s].wall for s in stages5)
-            print(f"  whole pipeline {total:.1f} s (< {TARGET_PIPELINE_S:.0f} s): "
-                  f"{'met' if total < TARGET_PIPELINE_S else 'MISSED'}")
-        if n_max in ratios:
-            r1 = ratios[n_max]["analyze"]
-            print(f"  speed-up over pandas + lifelines {r1:.1f}x (>= {TARGET_SPEEDUP:.0f}x): "
-                  f"{'met' if r1 >= TARGET_SPEEDUP else 'MISSED'}")
-
-    (out / "table.md").write_text("\n\n".join(md + summary_lines) + "\n")
+                text += f"| {key} | {show(cv)} | {show(bv)} | {'yes' if agree else 'NO'} |\n"
+    text += (f"\nMachine: {info['cpus']} CPUs ({info['cpu_model']}), {info['memory']}, Python {info['python']}, "
+             f"DuckDB {info['duckdb']}; load average at start {info['load_avg_at_start']}, at end {loadavg()}; "
+             f"best of {args.repeat} runs each (the load average before each run is in bench.json).\n")
+    print()
+    print(text)
+    (out / "table.md").write_text(text)
     (out / "bench.json").write_text(json.dumps({
-        "machine": info,
-        "startup": asdict(startup),
-        "rows": [{"stage": r.stage, "n": r.n, "runs": [asdict(x) for x in r.runs], "lower_bound": r.lower_bound,
-                  "lower_bound_parts": r.lb_detail} for r in rows],
-        "baseline": baselines,
-        "ratios": ratios,
-        "headlines": {n: [list(h) for h in hs] for n, hs in headlines.items()},
-    }, indent=2) + "\n")
-    print(f"\nwrote {out / 'bench.json'} and {out / 'table.md'}")
-    failed = any(r.best is None for r in rows)
-    return 1 if failed else 0
+        "machine": info, "sizes": {"big": big, "mid": mid, "small": small}, "repeat": args.repeat,
+        "measures": {k: {"what": v.what, "cmd": v.cmd, "runs": [asdict(r) for r in v.runs]} for k, v in m.items()},
+        "headlines_baseline": [list(h) for h in headlines], "headlines_r": [list(h) for h in r_rows],
+        "load_avg_at_end": loadavg(),
+    }, indent=2, default=str) + "\n")
+    print(f"wrote {out / 'bench.json'} and {out / 'table.md'}")
+    return 1 if any(v.best is None for v in m.values()) else 0
 
 
 if __name__ == "__main__":

@@ -111,8 +111,14 @@ def register(app: typer.Typer) -> None:
         identifiers: bool = typer.Option(False, "--identifiers", help="Allow patient identifiers in the report."),
         mapping: Optional[Path] = typer.Option(None, "--mapping", help="Mapping TOML: REGISTRY is a source in any layout (docs/mapping.md)."),
         redcap_dictionary: Optional[Path] = typer.Option(None, "--redcap-dictionary", help="REGISTRY is an export of the template REDCap project."),
+        png: bool = typer.Option(False, "--png", help="Also write each report figure as a 300-dpi PNG (figures/*.png)."),
     ) -> None:
         """Derive every endpoint and compute the study; write results.json, tables/, patients.csv, report.html."""
+        worker = None
+        if not no_report and study == "late-failure" and plan_file is None:  # issue 15: matplotlib is imported on the other core
+            from cartreg.report.worker import ReportWorker
+
+            worker = ReportWorker.start()
         from cartreg.registry import read_registry
         from cartreg.study import get_plan, resolve_params, run_study, write_results
 
@@ -212,7 +218,8 @@ def register(app: typer.Typer) -> None:
             else:
                 from cartreg.report import write_report
 
-                report_path = write_report(analysis.results, out, identifiers=identifiers)
+                report_path = (worker.write_report(analysis.results, out, identifiers=identifiers, png=png)
+                               or write_report(analysis.results, out, identifiers=identifiers, png=png))
                 from cartreg.report.docx import write_study_docx
 
                 write_study_docx(analysis.results, out, dpi=dpi, figure_width=figure_width)  # report.docx, figures/*.pdf

@@ -18,6 +18,7 @@ def register(app: typer.Typer) -> None:
         federated: bool = typer.Option(False, "--federated",
                                        help="Three registries of different sizes and case mix, each analysed, "
                                             "then one federated analysis of the three (vantage6 mock nodes)."),
+        png: bool = typer.Option(False, "--png", help="Also write each report figure as a 300-dpi PNG (figures/*.png)."),
     ) -> None:
         """Run the whole pipeline on a synthetic registry calibrated to the DESCAR-T abstract."""
         if federated:
@@ -54,7 +55,7 @@ def register(app: typer.Typer) -> None:
             from cartreg.report import write_report
 
             step(4, "writing the report")
-            report = write_report(analysis.results, out)
+            report = write_report(analysis.results, out, png=png)
         typer.secho(f"done in {time.perf_counter() - start:.1f} s", err=True, fg=typer.colors.GREEN)
         typer.echo(f"results: {paths['results']}")
         if report is not None:

@@ -3,6 +3,11 @@
 Each sub-command lives in its own module with a ``register(app)`` function, so commands can be read
 (and tested) one at a time. Heavy imports happen inside the command functions to keep start-up fast.
 A :class:`~cartreg.errors.CartregError` is printed as a one-line message, never as a traceback.
+
+Start-up (issue 15): the command modules are imported only when a command is run or its ``--help``
+shown (:class:`_LazyGroup`); ``cartreg --help`` lists them from :data:`COMMAND_HELP`, and help is
+formatted by click, not rich (``rich_markup_mode=None``: importing typer's rich formatter costs
+0.2-0.4 s). ``tests/perf/test_cli_startup.py`` keeps :data:`COMMAND_HELP` in step with the modules.
 """
 
 from __future__ import annotations
@@ -10,9 +15,50 @@ from __future__ import annotations
 import sys
 
 import typer
+from typer.core import TyperGroup
 
 from cartreg import __version__
 from cartreg.errors import CartregError
+
+# name -> one-line help, in the order `cartreg --help` lists them (the first line of each command's
+# docstring; tests/perf/test_cli_startup.py checks it against the registered commands)
+COMMAND_HELP = {
+    "validate": "Check a registry and print every problem (exit 0 no errors, 1 errors, 2 unusable input).",
+    "import": "Validate a registry, then load it into one DuckDB file (atomic; refuses on errors).",
+    "survival": "Kaplan-Meier medians, median follow-up, S(t), log-rank and Cox, agreeing with R survival.",
+    "cuminc": "Cumulative incidence (Aalen-Johansen) with log(-log) CIs and Gray's test, agreeing with R cmprsk.",
+    "synth": "Generate a synthetic registry calibrated to the DESCAR-T late-failure abstract.",
+    "calibrate": "Synthesise, analyse with the real pipeline and compare every abstract figure (exit 1 on a failure).",
+    "analyze": "Derive every endpoint and compute the study; write results.json, tables/, patients.csv, report.html.",
+    "demo": "Run the whole pipeline on a synthetic registry calibrated to the DESCAR-T abstract.",
+    "map": "Write and check a mapping from a source in any layout to the exchange format.",
+    "redcap-dictionary": "Write a REDCap data dictionary for the exchange format (upload it in REDCap's Data Dictionary page).",
+    "compare": "Table 1: counts/% or median (Q1, Q3) per group, chi-squared/Fisher/Wilcoxon/Kruskal-Wallis P, SMD.",
+    "logistic": "Logistic regression as R glm(binomial): OR, Wald and profile-likelihood CIs; --firth as logistf.",
+    "plans": "List the shipped plans; `cartreg plans show NAME` prints one as TOML (start from a copy).",
+    "federated": "Exact federated analysis over several registries (vantage6).",
+}
+
+
+class _LazyGroup(TyperGroup):
+    """The ``cartreg`` group: lists commands from :data:`COMMAND_HELP` and imports the command
+    modules (:func:`_register_all`) only when a command is looked up to be run or helped."""
+
+    def list_commands(self, ctx) -> list[str]:
+        return list(dict.fromkeys([*COMMAND_HELP, *self.commands]))
+
+    def get_command(self, ctx, cmd_name: str):
+        if cmd_name not in self.commands:
+            _register_all()
+            self.commands.update(getattr(typer.main.get_command(app), "commands", {}))
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx, formatter) -> None:
+        rows = [(name, COMMAND_HELP.get(name) or self.commands[name].get_short_help_str(limit=100))
+                for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
 
 app = typer.Typer(
     name="cartreg",
@@ -20,6 +66,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=_LazyGroup,
+    rich_markup_mode=None,
 )
 
 
@@ -36,7 +84,13 @@ def _root(
     """cartreg: registry extract -> validated store -> endpoints -> R-exact statistics -> HTML report."""
 
 
+_registered: list[bool] = []
+
+
 def _register_all() -> None:
+    if _registered:  # once per process (called lazily by _LazyGroup.get_command)
+        return
+    _registered.append(True)
     from cartreg.cli import analyze_cmd, cuminc_cmd, demo_cmd, registry_cmds, survival_cmd, synth_cmds
     from cartreg.cli import federated_cmd, plans_cmd
 
@@ -51,9 +105,6 @@ def _register_all() -> None:
 
     for module in (compare_cmd, logistic_cmd):
         module.register(app)
-
-
-_register_all()
 
 
 class Terminated(KeyboardInterrupt):

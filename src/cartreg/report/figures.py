@@ -19,6 +19,14 @@ Every figure draws arrays that are in results.json; nothing is estimated here. C
   pyplot state, no global backend switch, nothing left open.
 * **Determinism.** SVGs are byte-identical across runs: ``svg.hashsalt`` is fixed, the ``Date``
   metadata is removed and text is drawn as paths (no font needed by the reader).
+* **Thinning** (issue 15). A large registry gives curves of thousands of steps, each a fraction of a
+  pixel. Before a step curve, its CI band or its censor marks are drawn, the points that cannot move
+  the drawn path by more than :data:`THIN_TOL_PX` pixels at :data:`THIN_DPI` dpi (the PNG's
+  resolution, finer than a screen shows the report) are left out (:func:`thin_steps`,
+  :func:`thin_marks`); every step stays in results.json. ``build_figures(..., thin_tol_px=0)`` draws
+  every point (the old figures).
+* **PNG on request.** :func:`save_figure` writes the SVG always (report.html inlines it) and the
+  300-dpi PNG only with ``png=True`` (``cartreg analyze --png``).
 """
 
 from __future__ import annotations
@@ -42,6 +50,12 @@ from cartreg.report.tables import (
 )
 
 MIN_AT_RISK = 5
+
+# Thinning of step curves: the largest distance, in pixels at THIN_DPI, by which leaving points out may
+# move a drawn curve, band edge or censor mark (0 = draw every point).
+THIN_DPI = 300
+THIN_TOL_PX = 0.5
+_thin_tol_px = [THIN_TOL_PX]  # the tolerance of the figures being built (set by build_figures)
 
 # Okabe & Ito (2008) colour-blind-safe palette (yellow left out: too light on white).
 OKABE_ITO = {
@@ -128,6 +142,88 @@ def step_value(times, values, t: float) -> float:
     return float(values[max(i, 0)])
 
 
+# ---------------------------------------------------------------------------------------------
+# thinning (display only: what a figure can show at THIN_DPI)
+
+
+def _monotone(y: np.ndarray) -> bool:
+    d = np.diff(y)
+    return bool((d >= 0).all() or (d <= 0).all())
+
+
+def thin_steps(x: np.ndarray, ys: list[np.ndarray], tol: float) -> np.ndarray:
+    """Indices of the points of right-continuous step curves ``(x, y)`` (``where="post"``, one shared
+    ``x``, in pixels) to draw so that the drawn paths move by at most ``tol`` pixels (Hausdorff distance).
+
+    Leaving out points ``i+1 .. j-1`` between kept points ``i`` and ``j`` replaces the staircase from
+    ``(x[i+1], y[i])`` to ``(x[j], y[j-1])`` by a horizontal line at ``y[i]`` and one drop at ``x[j]``.
+    For a monotone ``y`` every point of either path then lies within ``x[j] - x[i+1]`` horizontally
+    and within ``|y[i] - y[j-1]|`` vertically of the other, so a run is dropped when either is at most
+    ``tol`` (for every curve of ``ys``). The first and last points are always kept. A curve that is not
+    monotone, or ``tol <= 0``, keeps every point.
+
+    >>> thin_steps(np.array([0., 10, 10.1, 10.2, 20]), [np.array([100., 90, 89, 88, 50])], 0.5).tolist()
+    [0, 3, 4]
+    """
+    n = len(x)
+    if tol <= 0 or n <= 2 or not all(_monotone(y) for y in ys) or np.any(np.diff(x) < 0):
+        return np.arange(n)
+    # each curve as non-decreasing (searchsorted needs ascending values)
+    ups = [y if y[-1] >= y[0] else -y for y in ys]
+    keep = [0]
+    i = 0
+    while i < n - 1:
+        jx = int(np.searchsorted(x, x[i + 1] + tol, side="right")) - 1
+        # y-criterion: k = the last index with y[k] - y[i] <= tol in every curve; then j = k + 1
+        k = min(int(np.searchsorted(u, u[i] + tol, side="right")) - 1 for u in ups) if ups else i
+        j = min(max(jx, k + 1, i + 1), n - 1)
+        keep.append(j)
+        i = j
+    return np.asarray(keep, dtype=np.intp)
+
+
+def thin_marks(x: np.ndarray, y: np.ndarray, tol: float) -> np.ndarray:
+    """Indices of marks at ``(x, y)`` (pixels, in drawing order along a curve) to draw: a mark within
+    ``tol`` pixels of the last mark kept is left out (it is drawn over that mark, shifted by at most
+    ``tol``). ``tol <= 0`` keeps every mark.
+
+    >>> thin_marks(np.array([0., .1, .2, 3]), np.array([0., 0, 0, 0]), 0.5).tolist()
+    [0, 3]
+    """
+    n = len(x)
+    if tol <= 0 or n <= 1:
+        return np.arange(n)
+    keep = [0]
+    lx, ly = x[0], y[0]
+    close = np.hypot(np.diff(x), np.diff(y)) <= tol
+    if not close.any():
+        return np.arange(n)
+    for i in range(1, n):  # loops over marks, not patients: at most one per distinct time
+        if (x[i] - lx) ** 2 + (y[i] - ly) ** 2 > tol * tol:
+            keep.append(i)
+            lx, ly = x[i], y[i]
+    return np.asarray(keep, dtype=np.intp)
+
+
+def _px_per_unit(ax) -> tuple[float, float]:
+    """Pixels per data unit at THIN_DPI along x and y of a linear axes whose limits are set."""
+    fig = ax.figure
+    pos = ax.get_position()
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    return (fig.get_figwidth() * pos.width * THIN_DPI / abs(x1 - x0),
+            fig.get_figheight() * pos.height * THIN_DPI / abs(y1 - y0))
+
+
+def _thin_idx(ax, t: np.ndarray, *ys: np.ndarray) -> np.ndarray:
+    kx, ky = _px_per_unit(ax)
+    return thin_steps(t * kx, [y * ky for y in ys], _thin_tol_px[0])
+
+
+def _thin_marks_idx(ax, t: np.ndarray, y: np.ndarray) -> np.ndarray:
+    kx, ky = _px_per_unit(ax)
+    return thin_marks(t * kx, y * ky, _thin_tol_px[0])
+
+
 def _risk_months(curves: list[dict], max_ticks: int = 13) -> list[float]:
     """The time axis ticks: the longest ``risk_table.months`` of the curves (each curve's table stops at
     its last time), cut at the first tick at or after the end of the longest drawn (curtailed) curve,
@@ -167,16 +263,23 @@ def _draw_km(ax, curve: dict, color, ls, marker, label, ci: bool, months: list[f
     handle = Line2D([], [], color=color, ls=ls, marker=marker, markersize=4.5, label=label)
     if k == 0:
         return handle, None
-    ax.step(t, s, where="post", color=color, ls=ls, lw=1.6, zorder=zorder, solid_capstyle="butt")
+    ax.set_xlim(0, months[-1] * 1.01)  # the limits _setup_km_axes sets: thinning needs them first
+    ax.set_ylim(0, 1.02)
+    keep = _thin_idx(ax, t, s)
+    ax.step(t[keep], s[keep], where="post", color=color, ls=ls, lw=1.6, zorder=zorder, solid_capstyle="butt")
     if ci and curve.get("lower") is not None:
         lo = np.asarray(curve["lower"], dtype=float)[:k]
         hi = np.asarray(curve["upper"], dtype=float)[:k]
         ok = ~(np.isnan(lo) | np.isnan(hi))
-        ax.fill_between(t[ok], lo[ok], hi[ok], step="post", color=color, alpha=0.13, lw=0, zorder=1)
+        tb, lo, hi = t[ok], lo[ok], hi[ok]
+        kb = _thin_idx(ax, tb, lo, hi)
+        ax.fill_between(tb[kb], lo[kb], hi[kb], step="post", color=color, alpha=0.13, lw=0, zorder=1)
     nc = np.asarray(curve["n_censor"], dtype=float)[:k]
     cen = nc > 0
     if cen.any():
-        ax.plot(t[cen], s[cen], ls="none", marker="|", ms=6, mew=1.1, color=color, zorder=zorder + 1)
+        tc, sc = t[cen], s[cen]
+        km = _thin_marks_idx(ax, tc, sc)
+        ax.plot(tc[km], sc[km], ls="none", marker="|", ms=6, mew=1.1, color=color, zorder=zorder + 1)
     # class markers at the risk-table ticks (so curves can be told apart in greyscale)
     tm = [m for m in months if m <= t[-1]]
     if tm:
@@ -371,6 +474,7 @@ def cif_failure(results: dict, ci: bool = True) -> ReportFigure:
     specs = [("failure", "Failure (progression or relapse)", OKABE_ITO["vermillion"], "-"),
              ("death_without_failure", "Death without failure (competing risk)", OKABE_ITO["blue"], (0, (5, 2)))]
     ymax, tmax_all = 0.0, 0.0
+    drawn = []
     for key, label, color, ls in specs:
         part = cc.get(key)
         if not part:
@@ -378,14 +482,26 @@ def cif_failure(results: dict, ci: bool = True) -> ReportFigure:
         t = np.asarray(part.get("time", cc.get("time")), dtype=float)  # per cause (docs/results.md)
         tmax_all = max(tmax_all, float(t[-1]) if len(t) else 0.0)
         est = np.asarray(part["est"], dtype=float)
-        ax.step(t, est, where="post", color=color, ls=ls, lw=1.6, label=label)
         ymax = max(ymax, float(np.nanmax(est)))
+        band = None
         if ci and part.get("lower") is not None:
             lo = np.asarray(part["lower"], dtype=float)
             hi = np.asarray(part["upper"], dtype=float)
             ok = ~(np.isnan(lo) | np.isnan(hi))
-            ax.fill_between(t[ok], lo[ok], hi[ok], step="post", color=color, alpha=0.13, lw=0)
+            band = (t[ok], lo[ok], hi[ok])
             ymax = max(ymax, float(np.nanmax(hi)))
+        drawn.append((t, est, band, label, color, ls))
+    xmax = max(min(tmax_all, 36.0), 13.0)  # the 3-month cut-off matters; long tails add nothing here
+    top = min(1.0, max(0.1, np.ceil((ymax * 1.15) * 10) / 10))
+    ax.set_xlim(0, xmax)  # limits first: thinning is in pixels
+    ax.set_ylim(0, top)
+    for t, est, band, label, color, ls in drawn:
+        keep = _thin_idx(ax, t, est)
+        ax.step(t[keep], est[keep], where="post", color=color, ls=ls, lw=1.6, label=label)
+        if band is not None:
+            tb, lo, hi = band
+            kb = _thin_idx(ax, tb, lo, hi)
+            ax.fill_between(tb[kb], lo[kb], hi[kb], step="post", color=color, alpha=0.13, lw=0)
     for pt in f.get("cif") or []:
         m, e = float(pt["months"]), pt.get("est")
         if e is None:
@@ -393,7 +509,6 @@ def cif_failure(results: dict, ci: bool = True) -> ReportFigure:
         ax.plot([m], [e], marker="o", ms=4, color=OKABE_ITO["vermillion"], mfc="white", mew=1.1, zorder=4)
         ax.annotate(f"{fmt_pct(100 * e)} at {_fmt_month(m)} mo", (m, e), xytext=(4, -11),
                     textcoords="offset points", fontsize=7.2, color="0.15")
-    xmax = max(min(tmax_all, 36.0), 13.0)  # the 3-month cut-off matters; long tails add nothing here
     ax.axvline(cut, color="0.3", lw=0.9, ls=(0, (4, 2)))
     ax.text(cut, 1.0, f" {late_cut_label(results)} cut-off", transform=ax.get_xaxis_transform(),
             ha="left", va="top", fontsize=7.5, color="0.2")
@@ -403,7 +518,6 @@ def cif_failure(results: dict, ci: bool = True) -> ReportFigure:
     ax.set_xlim(0, xmax)
     ax.xaxis.set_major_locator(FixedLocator(ticks))
     ax.set_xticklabels([_fmt_month(x) for x in ticks])
-    top = min(1.0, max(0.1, np.ceil((ymax * 1.15) * 10) / 10))
     yt = np.arange(0, top + 1e-9, 0.1 if top <= 0.6 else 0.2)
     ax.set_ylim(0, top)
     ax.set_yticks(yt)
@@ -543,32 +657,57 @@ def forest(results: dict) -> ReportFigure:
     return ReportFigure("figure4_forest_hr", "Figure 4. Hazard ratios by treatment class", caption, fig)
 
 
-def build_figures(results: dict, ci_by_class: bool = False) -> list[ReportFigure]:
-    """All report figures, in report order, drawn under the report's rcParams."""
+def build_figures(results: dict, ci_by_class: bool = False, thin_tol_px: float = THIN_TOL_PX,
+                  only: set[int] | None = None) -> list[ReportFigure]:
+    """All report figures, in report order, drawn under the report's rcParams.
+
+    ``thin_tol_px``: step curves, bands and censor marks are thinned to what moves the drawing by at
+    most this many pixels at :data:`THIN_DPI` dpi (0: every point is drawn). ``only``: the positions
+    (0-based, in report order, of the :func:`n_figures` figures) to build; all by default."""
     out = []
-    with rc_context(RC):
-        late = results.get("late") or {}
-        curves = late.get("curves") or {}
-        for ep in ("pfs2", "os2"):
-            if curves.get(ep, {}).get("by_class"):
-                out.append(km_by_class(results, ep, ci=ci_by_class))
-        if curves.get("pfs2", {}).get("overall") and curves.get("os2", {}).get("overall"):
-            out.append(km_overall(results))
-        if (results.get("failures") or {}).get("cif_curve"):
-            out.append(cif_failure(results))
-        if late.get("by_class"):
-            out.append(forest(results))
+    previous = _thin_tol_px[0]
+    _thin_tol_px[0] = float(thin_tol_px)
+    try:
+        with rc_context(RC):
+            for i, make in enumerate(_builders(results, ci_by_class)):
+                if only is None or i in only:
+                    out.append(make())
+    finally:
+        _thin_tol_px[0] = previous
     return out
 
 
-def save_figure(fig: ReportFigure, directory) -> tuple:
-    """Write ``<id>.svg`` (deterministic) and ``<id>.png`` (300 dpi); return both paths."""
+def n_figures(results: dict) -> int:
+    """How many figures :func:`build_figures` draws for these results."""
+    return len(_builders(results, False))
+
+
+def _builders(results: dict, ci_by_class: bool) -> list:
+    late = results.get("late") or {}
+    curves = late.get("curves") or {}
+    out = []
+    for ep in ("pfs2", "os2"):
+        if curves.get(ep, {}).get("by_class"):
+            out.append(lambda ep=ep: km_by_class(results, ep, ci=ci_by_class))
+    if curves.get("pfs2", {}).get("overall") and curves.get("os2", {}).get("overall"):
+        out.append(lambda: km_overall(results))
+    if (results.get("failures") or {}).get("cif_curve"):
+        out.append(lambda: cif_failure(results))
+    if late.get("by_class"):
+        out.append(lambda: forest(results))
+    return out
+
+
+def save_figure(fig: ReportFigure, directory, png: bool = True) -> tuple:
+    """Write ``<id>.svg`` (deterministic) and, with ``png``, ``<id>.png`` (300 dpi); return both paths
+    (the PNG path is None when it is not written)."""
     from pathlib import Path
 
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
-    svg, png = d / f"{fig.id}.svg", d / f"{fig.id}.png"
+    svg, png_path = d / f"{fig.id}.svg", (d / f"{fig.id}.png" if png else None)
     with rc_context(RC):
         fig.figure.savefig(svg, format="svg", metadata={"Date": None})
-        fig.figure.savefig(png, format="png", dpi=300, metadata={"Software": None})
-    return svg, png
+        if png_path is not None:
+            fig.figure.savefig(png_path, format="png", dpi=300, metadata={"Software": None})
+    return svg, png_path
