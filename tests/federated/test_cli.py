@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 
@@ -75,7 +76,27 @@ def test_simulate_suppresses_small_cells(split, tmp_path):
 
     small = [(k, v) for k, v in walk(got) if k in COUNT_KEYS and isinstance(v, int) and 0 < v < 5]
     assert small == []
-    assert not (tmp_path / "o" / "report.html").exists()  # the report cannot show suppressed cells yet
+    # value-count tables (regimens per class, products, records ignored) and texts that carry counts
+    tallies = [v for k, v in walk({"late": got["late"]["first_treatment"]["regimens"], "p": got["cohort"]["products"],
+                                   "i": got["ignored_records"]}) if isinstance(v, int) and 0 < v < 5]
+    assert tallies == []
+    texts = [w["message"] for w in got["warnings"]] + list(got["late"]["comparisons"]["not_compared"].values())
+    assert not [t for t in texts if re.search(r"(?<![\w.\-/:'<])[1-4] (?:record|treated|regimen|death|patient|assess)", t)]
+    # the report is written (issue 14: "no count from 1 to 4 in results.json or the report")
+    page = (tmp_path / "o" / "report.html").read_text()
+    text = html.unescape(re.sub(r"<[^>]+>", "\n", re.sub(r"<(svg|style)\b.*?</\1>", " ", page, flags=re.S)))
+    assert "<5" in text
+    count_forms = [r"(?<![\w.\-/<])[1-4] \([\d.<>]+%\)",  # n (%)
+                   r"(?<![\w.\-/<])[1-4]/\d", r"/[1-4](?![\d.])",  # n/N
+                   r"\w \([1-4]\)"]  # regimen (n)
+    found = [m.group(0) for pat in count_forms for m in re.finditer(pat, text)]
+    assert found == []
+    # and the same report without suppression does show such counts (the check is not vacuous)
+    res = CliRunner().invoke(app, _args(split, "-o", str(tmp_path / "plain")))
+    assert res.exit_code == 0, res.output
+    page = (tmp_path / "plain" / "report.html").read_text()
+    text = html.unescape(re.sub(r"<[^>]+>", "\n", re.sub(r"<(svg|style)\b.*?</\1>", " ", page, flags=re.S)))
+    assert [m.group(0) for pat in count_forms for m in re.finditer(pat, text)] != []
 
 
 def test_simulate_refuses_a_node_with_five_patients(split, full_registry, tmp_path, capsys):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -9,10 +10,10 @@ import pyarrow as pa
 import pytest
 from helpers import local_transport, settings
 
-from cartreg.endpoints import CLASSES, DAYS_PER_MONTH, derive_endpoints
+from cartreg.endpoints import DAYS_PER_MONTH, derive_endpoints, load_class_map
 from cartreg.federated.central import FederatedOptions, federated_cox, run_federated
 from cartreg.registry import read_registry
-from cartreg.stats import coxph
+from cartreg.stats import cox_zph, coxph
 from cartreg.stats.design import design_matrix
 from cartreg.study import analyze, jsonable
 from cartreg.study import late_failure as lf
@@ -89,9 +90,13 @@ def _stratified_union(split, endpoint: str, grid_days: float):
         parts.append((np.ceil(c.num(days_col)[tr] / grid_days) * grid_days, c.flag(ev_col)[0][tr],
                       c.text("tx_class")[tr], np.full(int(tr.sum()), k)))
     t, e, g, s = (np.concatenate(x) for x in zip(*parts))
-    keep = np.isin(g, [cl for cl in CLASSES if e[g == cl].sum() > 0])
+    # the classes compared (issue 10 rule 7: min_class_size, 'other' described only), with events
+    study = lf.classes_of_study(load_class_map(), "chemotherapy")
+    compared, _ = lf.compared_classes({cl: int((g == cl).sum()) for cl in study}, LateFailureParams().min_class_size)
+    keep = np.isin(g, [cl for cl in compared if e[g == cl].sum() > 0])
     X, names = design_matrix(g[keep], "chemotherapy", numeric={}, group_name="class")
-    return coxph(t[keep], e[keep], X, names, strata=s[keep])
+    fit = coxph(t[keep], e[keep], X, names, strata=s[keep])
+    return fit, (t[keep], e[keep], X, s[keep])
 
 
 @pytest.mark.parametrize("grid,width", [("day", 1.0), ("month", DAYS_PER_MONTH)])
@@ -99,7 +104,7 @@ def test_stratified_cox_equals_cox_stratified_by_registry(split, tmp_path, grid,
     run = run_federated(local_transport(split, permissive(tmp_path)), FederatedOptions(grid=grid))
     assert run.results["federated"]["cox"] == "stratified by registry"
     for endpoint, key in (("pfs2", "pfs2_hr"), ("os2", "os2_hr")):
-        fit = _stratified_union(split, endpoint, width)
+        fit, data = _stratified_union(split, endpoint, width)
         assert fit.converged
         checked = 0
         for j, (name, hr, lo, hi, p) in enumerate(zip(fit.names, fit.hr, fit.ci_lower, fit.ci_upper, fit.p)):
@@ -116,6 +121,13 @@ def test_stratified_cox_equals_cox_stratified_by_registry(split, tmp_path, grid,
             assert got["p"] == pytest.approx(p, rel=1e-7, abs=1e-12)
             checked += 1
         assert checked >= 3
+        # the proportional-hazards test: R's cox.zph of the stratified fit on the union (per-node sums)
+        ph = run.results["late"]["ph_test"][endpoint]
+        ref = cox_zph(fit, *data[:3], strata=data[3]).to_dict()
+        assert ph["df"] == ref["df"] and ph["terms"]["class"]["df"] == ref["terms"]["class"]["df"]
+        assert ph["chisq"] == pytest.approx(ref["chisq"], rel=1e-9)
+        assert ph["p"] == pytest.approx(ref["p"], rel=1e-7, abs=1e-12)
+        assert ph["terms"]["class"]["chisq"] == pytest.approx(ref["terms"]["class"]["chisq"], rel=1e-9)
 
 
 def _coarsened_derive(width: float):
@@ -127,8 +139,7 @@ def _coarsened_derive(width: float):
         for col in ("ttf_days", "cif_days", "pfs2_days", "os2_days", "os2_treated_days", "tx_gap_days"):
             v = lf.Columns(t).num(col)
             t = t.set_column(t.column_names.index(col), col, pa.array(np.ceil(v / width) * width, from_pandas=True))
-        return type(ep)(patients=t, regimens=ep.regimens, ignored=ep.ignored, registered=ep.registered,
-                        rules=ep.rules, class_map_source=ep.class_map_source)
+        return dataclasses.replace(ep, patients=t)  # every other field (after_cutoff...) as derived
 
     return derive
 
@@ -139,7 +150,8 @@ def test_coarse_grid_equals_analyze_on_coarsened_union(split, full_registry, tmp
                         FederatedOptions(grid=grid, pooled_risk_sets=True))
     exact = analyze(read_registry(full_registry))
     monkeypatch.setattr(lf, "derive_endpoints", _coarsened_derive(width))
-    ref, _ = lf.run(read_registry(full_registry).con, LateFailureParams())
+    reg = read_registry(full_registry)  # run as analyze runs it: with the registry's data cut-off
+    ref, _ = lf.run(reg.con, LateFailureParams(), data_cutoff=reg.metadata.data_cutoff)
     ref = jsonable(ref)
     diffs = compare(run.results, ref)
     # the sensitivity counts use the exact time to failure at each node, not the grid
@@ -196,3 +208,26 @@ def test_values_off_the_agreed_resolution_are_flagged(plain_split, tmp_path):
     msgs = [w["message"] for w in run.results["warnings"] if w["kind"] == "federated"]
     assert any("of ferritin_ug_l are not multiples of 1" in m for m in msgs), msgs
     assert not any("crp_mg_dl" in m for m in msgs)
+
+
+def test_data_freeze_equals_analyze_on_union(plain_split, full_plain, tmp_path):
+    """Registries imported with a data cut-off (issue 10 rule 1): each node derives at its freeze, as
+    analyze does, and ``ignored_records.after_cutoff`` and its warnings are the union's."""
+    from cartreg.cli.main import main
+
+    cut = "2021-06-30"
+    dbs = []
+    for k, d in enumerate([*plain_split, full_plain]):
+        db = tmp_path / f"r{k}.duckdb"
+        assert main(["import", str(d), "-o", str(db), "--cutoff", cut]) == 0
+        dbs.append(db)
+    run = run_federated(local_transport(dbs[:3], permissive(tmp_path)),
+                        FederatedOptions(grid="day", pooled_risk_sets=True))
+    ref = analyze(read_registry(dbs[3]))
+    assert compare(run.results, ref) == []
+    after = run.results["ignored_records"]["after_cutoff"]
+    assert after == ref["ignored_records"]["after_cutoff"]
+    assert after["infused_after_cutoff"] > 0 and after["last_contacts_truncated"] > 0  # the freeze bites
+    assert run.results["parameters"]["data_cutoff"] == cut
+    assert any(w["kind"] == "after_cutoff" and w["message"].startswith(f"data cut-off {cut}:")
+               for w in run.results["warnings"])

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from helpers import local_transport, settings, split_registry
 
+from cartreg.endpoints import CLASSES
 from cartreg.errors import CartregError
 from cartreg.federated import messages as msg
 from cartreg.federated.central import FederatedOptions, run_federated
@@ -44,12 +45,12 @@ def test_default_grid_is_months_and_no_single_node_table_reaches_the_aggregator(
     assert texts["regimens"]  # the per-text counts are in the summed vector too
     for (org, got), reg in zip(_tables_messages(tr), split):
         assert got["grid"] == "month"
-        assert ["pfs2", [7, 2, month_bins]] in got["layout_shapes"]  # no per-day table
+        assert ["pfs2", [len(CLASSES), 2, month_bins]] in got["layout_shapes"]  # no per-day table
         assert all(shape[-1] != time_axis("day").size for _, shape in got["layout_shapes"])
         masked = msg.decode_array(got["masked"])
         ep, c = _study_columns(str(reg), params)
         plain = vector_of(node_counts(ep, c, params),
-                          node_tables(c, params, "month", True, texts["regimens"], texts["unmapped"], ep))
+                          node_tables(c, params, "month", True, texts, ep))
         assert masked.size == plain.size
         # masked values look uniform on [0, 2^64): almost none equals the node's count
         assert np.mean(masked == plain.astype(np.uint64)) < 1e-3
@@ -85,8 +86,18 @@ def test_pooled_risk_sets_only_when_every_node_allows_it(split, tmp_path):
     tr = local_transport(split, [settings(tmp_path, k) for k in range(3)])
     run = run_federated(tr, FederatedOptions())
     cox = [got for _, sent, got in tr.log if sent["method"] == "cox"]
-    assert cox and all(set(e) == {"endpoint", "loglik", "score", "information"}
-                       for got in cox for e in got["evaluations"])
+    evals = [e for got in cox for e in got["evaluations"]]
+    # Newton steps: log-likelihood, score, information; the PH test (cox.zph, one round after the fit):
+    # the stratum's score-test sums u (2p) and information (2p x 2p). Sizes depend on p only, not on time.
+    assert cox and all(set(e) in ({"endpoint", "loglik", "score", "information"}, {"endpoint", "u", "imat"})
+                       for e in evals)
+    zph = [e for e in evals if "u" in e]
+    assert len(zph) == 2 * 3  # PFS-2 and OS-2, from each of the 3 nodes
+    for e in zph:
+        p = len(e["u"]) // 2
+        assert len(e["u"]) == 2 * p and np.asarray(e["imat"]).shape == (2 * p, 2 * p)
+    ph = run.results["late"]["ph_test"]
+    assert {len(e["u"]) // 2 for e in zph} == {ph["pfs2"]["df"], ph["os2"]["df"]}
     assert run.rounds <= 30
 
 

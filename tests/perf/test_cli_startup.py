@@ -75,10 +75,10 @@ def test_analyze_no_report_does_not_import_matplotlib(tmp_path):
 def test_png_only_on_request(tmp_path):
     reg = next(p for p in sorted(EXAMPLE.iterdir()) if p.is_dir() and (p / "patients.csv").exists())
     assert cli_main.main(["analyze", str(reg), "-o", str(tmp_path / "a")]) == 0
-    # SVG for report.html, PDF for the manuscript (issue 13); PNG only with --png
-    assert sorted(p.suffix for p in (tmp_path / "a" / "figures").iterdir()) == [".pdf"] * 5 + [".svg"] * 5
+    # SVG for report.html, PDF and TIFF for the manuscript (issue 13); PNG only with --png
+    assert sorted(p.suffix for p in (tmp_path / "a" / "figures").iterdir()) == [".pdf"] * 5 + [".svg"] * 5 + [".tiff"] * 5
     assert cli_main.main(["analyze", str(reg), "-o", str(tmp_path / "b"), "--png"]) == 0
-    assert sorted(p.suffix for p in (tmp_path / "b" / "figures").iterdir()) == [".pdf"] * 5 + [".png"] * 5 + [".svg"] * 5 + [".tiff"] * 5  # raster: PNG and TIFF
+    assert sorted(p.suffix for p in (tmp_path / "b" / "figures").iterdir()) == [".pdf"] * 5 + [".png"] * 5 + [".svg"] * 5 + [".tiff"] * 5
     # the SVGs (and so report.html) do not depend on --png
     for svg in (tmp_path / "a" / "figures").glob("*.svg"):
         assert svg.read_bytes() == (tmp_path / "b" / "figures" / svg.name).read_bytes()

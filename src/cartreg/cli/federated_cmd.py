@@ -50,10 +50,6 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"results: {path}")
         if no_report:
             return
-        if suppress_small_cells:
-            typer.echo("report not written: the report cannot show suppressed cells yet (results.json has them "
-                       "as '<N')", err=True)
-            return
         from cartreg.report import write_report
 
         report = write_report(results, out)

@@ -29,10 +29,14 @@ from cartreg.federated import messages as msg
 from cartreg.federated import secure
 from cartreg.federated.grid import VALUE_DOMAINS
 from cartreg.federated.options import FederatedOptions
-from cartreg.federated.pooled import hazard_ratios, unflatten, assemble
+from cartreg.federated.pooled import assemble, comparison, hazard_ratios, reference_not_compared, unflatten
 from cartreg.federated.node import plan_params
 from cartreg.federated.privacy import MIN_ORGANIZATIONS
+from cartreg.federated.grid import time_axis
+from cartreg.federated.pooled import table_rows
 from cartreg.stats.cox import CoxResult, finish_fit, newton_raphson
+from cartreg.stats.zph import _transform_times, score_tests, term_assignment
+from cartreg.study import blocks as b
 
 __all__ = ["Transport", "LocalTransport", "FederatedOptions", "run_federated", "federated_cox"]
 
@@ -97,6 +101,44 @@ def federated_cox(evaluate_nodes: Callable[[np.ndarray], list[tuple[float, np.nd
     return finish_fit(nr, tuple(names), np.ones(p), np.zeros(p),
                       np.zeros(p, bool) if no_event_group is None else no_event_group,
                       n=n, events=events, excluded=0, n_strata=n_strata, ties="efron", conf_level=conf_level)
+
+
+def stratified_zph(fit: CoxResult, levels: list[str], terms: list[str], table: np.ndarray, grid: str,
+                   ask: Callable[[dict[str, Any]], list[dict[str, Any]]]) -> dict[str, Any]:
+    """R's ``cox.zph(fit)`` (transform "km", the class factor as one term) of the Cox model stratified
+    by registry, from per-node sums (:func:`cartreg.stats.zph.stratum_sums`).
+
+    The score test's ``u`` and information are sums over strata of per-stratum terms, given the
+    coefficients, the centred transformed time ``g(t)`` of each event time and a centring of X.
+    cox.zph takes ``g`` from the Kaplan-Meier of all rows pooled (strata ignored), centred by its
+    mean over the events, and centres X by its mean over all rows: the aggregator has both from the
+    pooled (class, status, time) table, so it sends them with the final coefficients (one round);
+    each node returns its stratum's ``u`` (2p) and information (2p x 2p), and
+    :func:`cartreg.stats.zph.score_tests` turns their sums into the statistics. Aliased
+    coefficients are left out, as cox.zph drops NA coefficients. Times are the grid's, so no two
+    distinct times are near-equal (cox.zph's ``aeqSurv`` merging has nothing to merge).
+    """
+    keep_col = ~np.isnan(np.asarray(fit.coef, dtype=float))
+    kept = [t for t, k in zip(terms, keep_col) if k]
+    beta = np.asarray(fit.coef, dtype=float)[keep_col]
+    t, st, grp = table_rows(table, time_axis(grid), "zph", CLASSES)
+    m = np.isin(grp, levels) & ~np.isnan(t)  # the model's complete rows
+    t, st, grp = t[m], st[m], grp[m]
+    ttimes, _ = _transform_times(t, st, "km")
+    ev = st == 1
+    g = ttimes - ttimes[ev].mean()
+    times, first = np.unique(t[ev], return_index=True)
+    x_mean = [float(np.mean((grp == lv).astype(float))) for lv in kept]
+    got = ask({"levels": levels, "terms": kept, "beta": [float(x) for x in beta],
+               "zph": {"times": times.tolist(), "g": g[ev][first].tolist(), "x_mean": x_mean}})
+    p = len(kept)
+    u = np.sum([np.asarray(a["u"], float).reshape(2 * p) for a in got], axis=0)
+    imat = np.sum([np.asarray(a["imat"], float).reshape(2 * p, 2 * p) for a in got], axis=0)
+    assign = term_assignment([f"class={k}" for k in kept])
+    chisq, df, pv, gchisq, gp = score_tests(u, imat, assign)
+    return {"chisq": b.num(gchisq), "df": int(p), "p": b.num(gp),
+            "terms": {k: {"chisq": b.num(c), "df": int(d), "p": b.num(q)}
+                      for k, c, d, q in zip(assign, chisq, df, pv)}}
 
 
 class _Abort(Exception):
@@ -198,7 +240,8 @@ def run_federated(transport: Transport, options: FederatedOptions = FederatedOpt
         plan = options.plan()
     texts = None
     if options.regimen_texts and all(a.get("regimen_texts") is not None for a in hello):
-        texts = {k: sorted({str(t) for a in hello for t in a["regimen_texts"][k]}) for k in ("regimens", "unmapped")}
+        texts = {k: sorted({str(t) for a in hello for t in a["regimen_texts"][k]})
+                 for k in ("regimens", "unmapped", "pre_failure", "not_treatment")}
     tabs = _ask(transport, msg.request("tables", session, plan=plan, organizations=orgs, public_keys=keys,
                                        regimen_texts=texts), "tables")
     rounds += 1
@@ -219,7 +262,11 @@ def run_federated(transport: Transport, options: FederatedOptions = FederatedOpt
         pos += size
 
     stratified = None
-    if not options.pooled_risk_sets:
+    _, compared, left_out = comparison(counts, params)
+    note = reference_not_compared(params.reference_class, left_out)
+    if note is not None and not options.pooled_risk_sets:  # no model to fit (as late_failure.run)
+        stratified = {"pfs2": ({}, [note], None), "os2": ({}, [note], None)}
+    elif not options.pooled_risk_sets:
         # the two Cox models (PFS-2, OS-2) run their Newton steps side by side: one round per step pair
         def send(batch: dict[str, dict[str, Any]]) -> dict[str, list]:
             nonlocal rounds
@@ -227,8 +274,7 @@ def run_federated(transport: Transport, options: FederatedOptions = FederatedOpt
             req = msg.request("cox", session, plan=plan, organizations=orgs, models=[batch[k] for k in names])
             answers = _ask(transport, req, "cox")
             rounds += 1
-            return {k: [(a["evaluations"][i]["loglik"], a["evaluations"][i]["score"],
-                         a["evaluations"][i]["information"]) for a in answers] for i, k in enumerate(names)}
+            return {k: [a["evaluations"][i] for a in answers] for i, k in enumerate(names)}
 
         def job(endpoint: str):
             ev_key = "events_pfs2" if endpoint == "pfs2" else "events_os2"
@@ -237,8 +283,9 @@ def run_federated(transport: Transport, options: FederatedOptions = FederatedOpt
             def run(ask):
                 def fit_for(levels: list[str], terms: list[str]) -> CoxResult:
                     def evaluate_nodes(beta: np.ndarray):
-                        return ask({"endpoint": endpoint, "levels": levels, "terms": terms,
-                                    "beta": [float(x) for x in beta]})
+                        got = ask({"endpoint": endpoint, "levels": levels, "terms": terms,
+                                   "beta": [float(x) for x in beta]})
+                        return [(a["loglik"], a["score"], a["information"]) for a in got]
 
                     n = int(table[[CLASSES.index(g) for g in levels]].sum())
                     events = int(sum(counts["by_class"][g][ev_key] for g in levels))
@@ -246,13 +293,20 @@ def run_federated(transport: Transport, options: FederatedOptions = FederatedOpt
                                          params.conf_level)
 
                 bc = counts["by_class"]
-                return hazard_ratios(fit_for, {g: bc[g][ev_key] for g in CLASSES},
-                                  {g for g in CLASSES if bc[g]["n"] > 0}, params.reference_class)
+                # the classes compared (issue 10 rule 7), as late_failure.run restricts its Cox model
+                def ph_for(fit: CoxResult, levels: list[str], terms: list[str]) -> dict[str, Any]:
+                    return stratified_zph(fit, levels, terms, table, options.grid,
+                                          lambda model: ask({"endpoint": endpoint} | model))
+
+                return hazard_ratios(fit_for, {g: bc[g][ev_key] for g in compared}, set(compared),
+                                     params.reference_class, flag_imprecise=True, ph_for=ph_for)
             return run
 
         stratified = _lockstep({"pfs2": job("pfs2"), "os2": job("os2")}, send)
 
-    results = assemble(counts, tables, params, options, stratified, texts)
+    cutoffs = {(a.get("data_cutoff"), a.get("data_cutoff_inferred")) for a in hello}
+    common_cutoff = next(iter(cutoffs))[0] if len(cutoffs) == 1 else None
+    results = assemble(counts, tables, params, options, stratified, texts, data_cutoff=common_cutoff)
     for var, n in (counts.get("off_grid") or {}).items():
         if n and options.value_tables:
             lo, hi, per_unit = VALUE_DOMAINS[var]
@@ -274,7 +328,6 @@ def run_federated(transport: Transport, options: FederatedOptions = FederatedOpt
         "rounds": rounds,
         "protocol_version": msg.VERSION,
     }
-    cutoffs = {(a.get("data_cutoff"), a.get("data_cutoff_inferred")) for a in hello}
     if len(cutoffs) == 1:  # one common cut-off: as analyze reports it (else each registry's is in federated.n)
         results["parameters"]["data_cutoff"], results["parameters"]["data_cutoff_inferred"] = cutoffs.pop()
     results["meta"] = {"cartreg_version": __version__, "registry_sha256": None,  # several registries: no one hash

@@ -54,7 +54,10 @@ class Axis:
         ok = ~np.isnan(v)
         idx = np.full(v.shape, self.missing, dtype=np.int64)
         with np.errstate(invalid="ignore"):
-            k = np.ceil(v[ok] / self.width) if self.time else np.rint((v[ok] - self.lo) / self.width)
+            if self.time:  # bins from lo (0, or a negative multiple of the width for gaps)
+                k = np.ceil(v[ok] / self.width) - round(self.lo / self.width)
+            else:
+                k = np.rint((v[ok] - self.lo) / self.width)
         k = k.astype(np.int64)
         k[(k < 0) | (k >= self.n)] = self.out_of_range
         idx[ok] = k
@@ -64,7 +67,7 @@ class Axis:
         """Value of each in-range bin (as a float array)."""
         k = np.arange(self.n, dtype=float)
         if self.time:
-            return k * self.width
+            return (round(self.lo / self.width) + k) * self.width
         per_unit = round(1 / self.width)
         return (round(self.lo * per_unit) + k) / per_unit
 
@@ -74,6 +77,15 @@ def time_axis(grid: str, horizon_days: float = HORIZON_DAYS) -> Axis:
         raise CartregError(f"grid must be one of {', '.join(GRIDS)}, not {grid!r}", 2)
     w = GRIDS[grid]
     return Axis(n=int(np.ceil(horizon_days / w)) + 1, width=w, lo=0.0, time=True)
+
+
+def gap_axis(grid: str, window_days: float, horizon_days: float = HORIZON_DAYS) -> Axis:
+    """The time axis of treatment gaps: as :func:`time_axis`, plus bins below 0 down to
+    ``-window_days`` (issue 10 rule 2: a treatment started up to the failure-treatment window before
+    the recorded failure has a negative gap, never below ``-window``)."""
+    w = time_axis(grid, horizon_days).width  # (validates the grid)
+    below = int(np.ceil(max(float(window_days), 0.0) / w))
+    return Axis(n=int(np.ceil(horizon_days / w)) + 1 + below, width=w, lo=-below * w, time=True)
 
 
 def value_axis(name: str) -> Axis:

@@ -17,6 +17,8 @@ and logged before it is answered; a refusal is a ``refusal`` message with the re
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import hashlib
 import json
 from pathlib import Path
@@ -24,14 +26,17 @@ from typing import Any
 
 import numpy as np
 
-from cartreg.endpoints import CLASSES, derive_endpoints, load_class_map
+from cartreg.endpoints import CLASSES, NOT_TREATMENT, derive_endpoints, load_class_map
+from cartreg.endpoints.derive import AFTER_CUTOFF_KEYS
 from cartreg.errors import CartregError
 from cartreg.federated import messages as msg
 from cartreg.federated import secure
-from cartreg.federated.grid import VALUE_DOMAINS, coarsen, time_axis, value_axis
+from cartreg.federated.grid import VALUE_DOMAINS, coarsen, gap_axis, time_axis, value_axis
 from cartreg.federated.privacy import NodeSettings, log_request
 from cartreg.registry import read_registry
 from cartreg.stats import cox as _cox
+from cartreg.stats.zph import stratum_sums
+from cartreg.study import blocks as b
 from cartreg.study import late_failure as lf
 from cartreg.study.params import LateFailureParams, resolve_params
 
@@ -69,11 +74,13 @@ def _study_columns(registry: str, params: LateFailureParams):
         if reg.report.has_errors:
             raise CartregError(f"{p.name}: the registry has {len(reg.report.errors)} error(s); the node refuses "
                                "to take part until they are fixed", 2)
-        ep = derive_endpoints(reg.con, params.rules(), load_class_map(params.class_map))
+        cutoff = getattr(reg.metadata, "data_cutoff", None)
+        # the data freeze of this registry, as ``run_study`` passes it to the plan (docs/endpoints.md)
+        rules = dataclasses.replace(params.rules(), data_cutoff=cutoff if isinstance(cutoff, dt.date) else None)
+        ep = derive_endpoints(reg.con, rules, load_class_map(params.class_map))
         if len(_CACHE) > 16:
             _CACHE.clear()
             _CUTOFF.clear()
-        cutoff = getattr(reg.metadata, "data_cutoff", None)
         _CUTOFF[key] = (cutoff.isoformat() if hasattr(cutoff, "isoformat") else cutoff,
                         getattr(reg.metadata, "data_cutoff_inferred", None))
         _CACHE[key] = (ep, lf.Columns(ep.patients))
@@ -137,6 +144,8 @@ def node_counts(ep, c: lf.Columns, params: LateFailureParams) -> dict[str, Any]:
         return {"n": int((mask & among).sum()), "N": int(among.sum())}
 
     product = np.where(c.eq("product", None), "unknown", c.text("product"))
+    after = ep.after_cutoff
+    not_treatment_rows = sum(int(r["n_rows"]) for r in ep.regimens.to_pylist() if r["class"] == NOT_TREATMENT)
     return {
         "cohort": {"registered": int(ep.registered), "infused": int(c.n),
                    "products": {p: int((product == p).sum()) for p in lf.PRODUCTS + ("unknown",)}},
@@ -145,6 +154,7 @@ def node_counts(ep, c: lf.Columns, params: LateFailureParams) -> dict[str, Any]:
             "relapse": int(c.eq("failure_type", "relapse").sum()),
             "progression": int(c.eq("failure_type", "progression").sum()),
             "early": int(early.sum()), "late": int(late.sum()),
+            "lymphoma_death": int((c.flag("failure_by_lymphoma_death")[0] & failed).sum()),
             "sensitivity": {str(i): int((failed & (ttf > d)).sum()) for i, d in enumerate(params.sensitivity_days)},
             "ttf_n": int((failed & ~np.isnan(ttf)).sum()), "ttf_missing": int((failed & np.isnan(ttf)).sum()),
         },
@@ -165,6 +175,15 @@ def node_counts(ep, c: lf.Columns, params: LateFailureParams) -> dict[str, Any]:
             "orr": share(c.isin("post_best_response", ("CR", "PR")), treated),
             "cmr": share(c.eq("post_best_response", "CR"), treated),
         },
+        "pre_failure_treatment": share(c.flag("pre_failure_treatment")[0], late),
+        # CRS/ICANS grade counts (blocks.grades' integer leaves; the aggregator rebuilds the block)
+        "toxicity": {key: {g: _ints(b.grades(c.num(key)[m])) for g, m in
+                           (("late", late), ("early", early), ("infused", np.ones(c.n, bool)))}
+                     for key in ("crs_grade", "icans_grade")},
+        # the data freeze: records after this registry's cut-off (all zero without one), and 1 if it has one
+        "after_cutoff": {k: int(after[k]) if after is not None else 0 for k in AFTER_CUTOFF_KEYS},
+        "has_cutoff": int(after is not None),
+        "not_treatment_rows": int(not_treatment_rows),
         "by_class": {cls: {"n": int((treated & (tx == cls)).sum()),
                            "events_pfs2": int(pfs2_event[treated & (tx == cls)].sum()),
                            "events_os2": int(os2t_event[treated & (tx == cls)].sum())} for cls in CLASSES},
@@ -175,19 +194,25 @@ def node_counts(ep, c: lf.Columns, params: LateFailureParams) -> dict[str, Any]:
     }
 
 
-def regimen_texts(ep, c: lf.Columns) -> tuple[list[str], list[str]]:
-    """(texts of the treated late failures' first regimens, texts that match no class): what a node
-    discloses, with its permission, so that per-text counts can be summed securely."""
+def regimen_texts(ep, c: lf.Columns) -> dict[str, list[str]]:
+    """The regimen texts a node discloses, with its permission, so that per-text counts can be summed
+    securely: ``regimens`` (the treated late failures' first regimens), ``unmapped`` (texts that match
+    no class), ``pre_failure`` (late failures' pre-failure treatments, issue 10 rule 2) and
+    ``not_treatment`` (texts of class ``none``, issue 10 rule 6)."""
     late, _ = c.flag("late")
     treated = late & c.eq("tx_status", "treated")
-    txt = c.text("tx_regimen")[treated]
-    used = sorted({str(t) for t in txt.tolist() if t is not None})
-    return used, sorted(str(t) for t, _ in ep.unmapped_regimens)
+
+    def texts(col: str, m: np.ndarray) -> list[str]:
+        return sorted({str(t) for t in c.text(col)[m].tolist() if t is not None})
+
+    return {"regimens": texts("tx_regimen", treated),
+            "unmapped": sorted(str(t) for t, _ in ep.unmapped_regimens),
+            "pre_failure": texts("pre_failure_regimens", late),
+            "not_treatment": sorted(str(r["regimen"]) for r in ep.regimens.to_pylist() if r["class"] == NOT_TREATMENT)}
 
 
 def node_tables(c: lf.Columns, params: LateFailureParams, grid: str, value_tables: bool,
-                regimens: list[str] | None = None, unmapped: list[str] | None = None,
-                ep=None) -> dict[str, np.ndarray]:
+                texts: dict[str, list[str]] | None = None, ep=None) -> dict[str, np.ndarray]:
     """Count tables on the agreed time grid (and value tables when allowed), as integer arrays.
 
     Time axes: bins of the grid, then a missing and an out-of-range bin (see :class:`~.grid.Axis`).
@@ -222,17 +247,19 @@ def node_tables(c: lf.Columns, params: LateFailureParams, grid: str, value_table
     }
     if value_tables:
         ttf, gap = c.num("ttf_days"), c.num("tx_gap_days")
+        G = gap_axis(grid, params.failure_treatment_window_days)  # gaps may be negative (rule 2)
         out["ttf_failed"] = np.bincount(T.index(ttf[failed]), minlength=T.size)
         out["ttf_late"] = np.bincount(T.index(ttf[late]), minlength=T.size)
-        out["gap_treated"] = np.bincount(T.index(gap[treated]), minlength=T.size)
-        out["gap_by_class"] = np.stack([np.bincount(T.index(gap[treated & (cls_idx == i)]), minlength=T.size)
+        out["gap_treated"] = np.bincount(G.index(gap[treated]), minlength=G.size)
+        out["gap_by_class"] = np.stack([np.bincount(G.index(gap[treated & (cls_idx == i)]), minlength=G.size)
                                         for i in range(len(CLASSES))])
         for s, m in (("early", early), ("late", late)):
             for var in VALUE_DOMAINS:
                 ax = value_axis(var)
                 out[f"{s}.{var}"] = np.bincount(ax.index(c.num(var)[m]), minlength=ax.size)
-    if regimens is not None:
+    if texts is not None:
         # counts per (class, regimen text) among treated late failures, on the agreed list of texts
+        regimens = [str(t) for t in texts["regimens"]]
         pos = {t: i for i, t in enumerate(regimens)}
         txt = c.text("tx_regimen")
         k = np.array([pos.get(t, -1) if t is not None else -1 for t in txt[treated].tolist()], dtype=np.int64)
@@ -241,7 +268,17 @@ def node_tables(c: lf.Columns, params: LateFailureParams, grid: str, value_table
         out["regimens"] = np.bincount(ci[ok] * len(regimens) + k[ok],
                                       minlength=len(CLASSES) * len(regimens)).reshape(len(CLASSES), len(regimens))
         rows = dict(ep.unmapped_regimens) if ep is not None else {}
-        out["unmapped_rows"] = np.array([int(rows.get(t, 0)) for t in (unmapped or [])], dtype=np.int64)
+        out["unmapped_rows"] = np.array([int(rows.get(t, 0)) for t in texts.get("unmapped", [])], dtype=np.int64)
+        # late failures per pre-failure regimen text (rule 2), and regimen rows per text of class none (rule 6)
+        pre = [str(t) for t in texts.get("pre_failure", [])]
+        ppos = {t: i for i, t in enumerate(pre)}
+        kp = np.array([ppos.get(t, -1) if t is not None else -1
+                       for t in c.text("pre_failure_regimens")[late].tolist()], dtype=np.int64)
+        out["pre_failure_regimens"] = np.bincount(kp[kp >= 0], minlength=len(pre)).astype(np.int64)
+        none_rows = ({r["regimen"]: int(r["n_rows"]) for r in ep.regimens.to_pylist() if r["class"] == NOT_TREATMENT}
+                     if ep is not None else {})
+        out["not_treatment_rows"] = np.array([none_rows.get(t, 0) for t in texts.get("not_treatment", [])],
+                                             dtype=np.int64)
     return out
 
 
@@ -282,6 +319,18 @@ def cox_evaluate(c: lf.Columns, grid: str, model: dict[str, Any]) -> tuple[float
     non-reference levels, one indicator column each, in order) and ``beta``. Times are those of
     the count tables (coarsened to the grid). The evaluation is :func:`cartreg.stats.cox` 's own.
     """
+    t, ev, g = _model_rows(c, grid, model)
+    terms = list(model["terms"])
+    beta = np.asarray(model["beta"], dtype=float)
+    p = len(terms)
+    if t.size == 0 or ev.sum() == 0:
+        return 0.0, np.zeros(p), np.zeros((p, p))
+    X = np.stack([(g == lv).astype(float) for lv in terms], axis=1) if p else np.zeros((t.size, 0))
+    return evaluate_rows(t, ev, X, beta)
+
+
+def _model_rows(c: lf.Columns, grid: str, model: dict[str, Any]):
+    """(times on the grid, events, class) of this node's rows of a Cox ``model`` (complete rows)."""
     days_col, ev_col = COX_ENDPOINTS[model["endpoint"]]
     late, _ = c.flag("late")
     treated = late & c.eq("tx_status", "treated")
@@ -290,14 +339,39 @@ def cox_evaluate(c: lf.Columns, grid: str, model: dict[str, Any]) -> tuple[float
     ev = c.flag(ev_col)[0][m].astype(np.int8)
     g = c.text("tx_class")[m]
     ok = ~np.isnan(t)
-    t, ev, g = t[ok], ev[ok], g[ok]
+    return t[ok], ev[ok], g[ok]
+
+
+def zph_sums(c: lf.Columns, grid: str, model: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """This stratum's ``(u, imat)`` of the proportional-hazards score test (R ``cox.zph``) at the
+    final coefficients ``model["beta"]``, by :func:`cartreg.stats.zph.stratum_sums` itself.
+
+    ``model["zph"]``: ``times`` (the pooled event times), ``g`` (the centred transformed time at
+    each) and ``x_mean`` (the pooled column means), all from the aggregator's pooled tables.
+    """
+    t, ev, g = _model_rows(c, grid, model)
     terms = list(model["terms"])
-    beta = np.asarray(model["beta"], dtype=float)
     p = len(terms)
+    z = model["zph"]
+    times, gv = np.asarray(z["times"], float), np.asarray(z["g"], float)
+    beta = np.asarray(model["beta"], float).reshape(p)
+    x_mean = np.asarray(z["x_mean"], float).reshape(p)
+    if times.shape != gv.shape:
+        raise ValueError("zph: times and g differ in length")
     if t.size == 0 or ev.sum() == 0:
-        return 0.0, np.zeros(p), np.zeros((p, p))
+        return np.zeros(2 * p), np.zeros((2 * p, 2 * p))
+    order = np.argsort(t, kind="stable")
+    t, ev, g = t[order], ev[order], g[order]
     X = np.stack([(g == lv).astype(float) for lv in terms], axis=1) if p else np.zeros((t.size, 0))
-    return evaluate_rows(t, ev, X, beta)
+    pos = np.clip(np.searchsorted(times, t), 0, max(times.size - 1, 0))
+    hit = times.size > 0 and True
+    at_event = (times[pos] == t) if hit else np.zeros(t.size, bool)
+    if not at_event[ev == 1].all():
+        raise ValueError("zph: an event time of this node is not among the pooled event times")
+    gt = np.where(at_event, gv[pos] if hit else 0.0, 0.0)
+    Xc = X - x_mean
+    u, imat, _, _ = stratum_sums(t, ev, Xc, gt, np.exp(Xc @ beta), efron=True)
+    return u, imat
 
 
 def evaluate_rows(t: np.ndarray, ev: np.ndarray, X: np.ndarray, beta: np.ndarray,
@@ -358,8 +432,7 @@ def _handle(request: dict[str, Any], registry: str, settings: NodeSettings, orga
         if method == "hello":
             texts = None
             if plan.get("regimen_texts", True) and settings.allow_regimen_texts:
-                used, unmapped = regimen_texts(ep, c)
-                texts = {"regimens": used, "unmapped": unmapped}
+                texts = regimen_texts(ep, c)
             return msg.response("hello", organization=organization, n_registered=int(ep.registered),
                                 n_infused=int(c.n), data_cutoff=_data_cutoff(registry, params)[0],
                                 data_cutoff_inferred=_data_cutoff(registry, params)[1],
@@ -376,9 +449,7 @@ def _handle(request: dict[str, Any], registry: str, settings: NodeSettings, orga
             texts = request.get("regimen_texts")
             if texts is not None and not settings.allow_regimen_texts:
                 return _refuse("per-regimen counts are not allowed by this node")
-            tables = node_tables(c, params, grid, value_tables,
-                                 None if texts is None else [str(t) for t in texts["regimens"]],
-                                 None if texts is None else [str(t) for t in texts["unmapped"]], ep)
+            tables = node_tables(c, params, grid, value_tables, texts, ep)
             keys_, shapes, digest = layout_of(counts, tables)
             me = orgs.index(organization)
             seeds = {orgs.index(o): secure.pair_seed(priv, k, session) for o, k in keys.items() if o != organization}
@@ -391,6 +462,10 @@ def _handle(request: dict[str, Any], registry: str, settings: NodeSettings, orga
                 return _refuse("per-node Cox evaluations are only given for the model stratified by registry")
             out = []
             for model in request["models"]:
+                if "zph" in model:  # the proportional-hazards test of the final fit: this stratum's sums
+                    u, imat = zph_sums(c, grid, model)
+                    out.append({"endpoint": model["endpoint"], "u": u.tolist(), "imat": imat.tolist()})
+                    continue
                 ll, u, imat = cox_evaluate(c, grid, model)
                 out.append({"endpoint": model["endpoint"], "loglik": ll, "score": u.tolist(),
                             "information": imat.tolist()})

@@ -40,7 +40,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, NullLocator
 
-from cartreg.report.format import fmt_cutoff_days, fmt_hr, fmt_median_ci, fmt_num, fmt_p, fmt_pct
+from cartreg.report.format import count_rank, fmt_cutoff_days, fmt_hr, fmt_median_ci, fmt_num, fmt_p, fmt_pct
 from cartreg.report.tables import (
     MONTH_DAYS,
     class_label,
@@ -129,7 +129,8 @@ def class_style(cls: str, i: int = 0):
 
 def curtail(curve: dict, min_at_risk: int = MIN_AT_RISK) -> int:
     """Number of leading rows of the curve arrays to draw: rows with ``n_risk >= min_at_risk``."""
-    n_risk = np.asarray(curve["n_risk"], dtype=float)
+    # a suppressed "<N" (federated --suppress-small-cells) ranks just below N
+    n_risk = np.asarray([count_rank(x) for x in curve["n_risk"]], dtype=float)
     keep = n_risk >= min_at_risk
     if keep.all():
         return len(n_risk)
@@ -274,7 +275,7 @@ def _draw_km(ax, curve: dict, color, ls, marker, label, ci: bool, months: list[f
         tb, lo, hi = t[ok], lo[ok], hi[ok]
         kb = _thin_idx(ax, tb, lo, hi)
         ax.fill_between(tb[kb], lo[kb], hi[kb], step="post", color=color, alpha=0.13, lw=0, zorder=1)
-    nc = np.asarray(curve["n_censor"], dtype=float)[:k]
+    nc = np.asarray([count_rank(x) for x in curve["n_censor"]], dtype=float)[:k]  # "<5" counts as some
     cen = nc > 0
     if cen.any():
         tc, sc = t[cen], s[cen]

@@ -24,6 +24,10 @@ statistic. The conventions are those of clinical journals (JAMA/NEJM) and of gts
 * **Landmark rates** (:func:`fmt_landmark`): a Kaplan-Meier rate of 100% or 0% has no confidence
   interval (the Greenwood variance is 0); it reads ``"100% (no CI: no event before 6 months)"`` or
   ``"0% (no CI: no patient event-free at 6 months)"`` instead of a bare number.
+* **Suppressed counts** (``--suppress-small-cells N`` of a federated analysis): a count released as the
+  text ``"<N"`` is printed as it is (:func:`fmt_count`), and a percentage derived from it is not
+  printed: ``fmt_n_N_pct("<5", 97) == "<5/97"``, ``fmt_n_pct("<5", None) == "<5"``. Code that sorts or
+  subtracts counts uses :func:`count_value` (a suppressed count is unknown: None).
 """
 
 from __future__ import annotations
@@ -51,6 +55,10 @@ __all__ = [
     "fmt_cutoff_days",
     "hr_digits",
     "is_missing",
+    "is_suppressed",
+    "fmt_count",
+    "count_value",
+    "count_rank",
 ]
 
 DASH = "\u2014"  # em dash: "not applicable / not available"
@@ -59,6 +67,33 @@ DASH = "\u2014"  # em dash: "not applicable / not available"
 def is_missing(x) -> bool:
     """True for ``None`` and NaN."""
     return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def is_suppressed(x) -> bool:
+    """True for a count released as ``"<N"`` (small-cell suppression)."""
+    return isinstance(x, str) and x.startswith("<")
+
+
+def fmt_count(x) -> str:
+    """A count as printed: ``12 -> "12"``, a suppressed ``"<5"`` as it is, missing -> dash."""
+    if is_suppressed(x):
+        return x
+    if is_missing(x):
+        return DASH
+    return str(int(x))
+
+
+def count_value(x, suppressed=None):
+    """A count as a number for sorting or arithmetic; a suppressed count gives ``suppressed`` (None:
+    unknown), so that no number is derived from it."""
+    return suppressed if is_suppressed(x) else x
+
+
+def count_rank(x) -> float:
+    """A count's place in a most-first ordering: its value, or just below ``N`` for ``"<N"``."""
+    if is_suppressed(x):
+        return float(x[1:]) - 0.5
+    return 0.0 if is_missing(x) else float(x)
 
 
 def _dec(x) -> Decimal:
@@ -106,6 +141,8 @@ def fmt_pct(pct, sign: bool = True) -> str:
 
 def fmt_n_pct(n, pct) -> str:
     """``"12 (8.4%)"``: a count and its percentage (gtsummary's ``n (%)``)."""
+    if is_suppressed(n):
+        return n  # its percentage would give the count back
     if is_missing(n):
         return DASH
     return f"{int(n)} ({fmt_pct(pct)})"
@@ -121,6 +158,8 @@ def _pct_of(n, N, pct=None):
 
 def fmt_n_N_pct(n, N, pct=None) -> str:
     """``"12/141 (8.5%)"``: count over its denominator, with the percentage (given, or n/N)."""
+    if is_suppressed(n) or is_suppressed(N):
+        return f"{fmt_count(n)}/{fmt_count(N)}"  # no percentage of a suppressed count
     if is_missing(n) or is_missing(N):
         return DASH
     return f"{int(n)}/{int(N)} ({fmt_pct(_pct_of(n, N, pct))})"

@@ -12,7 +12,7 @@ from importlib import resources
 import jinja2
 from markupsafe import Markup
 
-from cartreg.report.format import fmt_cutoff_days, fmt_days, fmt_n_N_pct, fmt_num
+from cartreg.report.format import fmt_cutoff_days, fmt_days, fmt_n_N_pct, fmt_num, is_suppressed
 from cartreg.report.tables import MONTH_DAYS, Table, class_label, class_precedence, late_after_days, reference_class
 
 _IDENTIFIER_KEYS = {"patient_id", "patient_ids", "patients", "ids"}
@@ -145,8 +145,11 @@ def after_cutoff_text(results: dict) -> str | None:
     for k in keys:
         if k not in counts or counts[k] is None:
             continue
-        n = int(counts[k])
         one, many = AFTER_CUTOFF_LABELS.get(k, (k.replace("_", " "), k.replace("_", " ")))
+        if is_suppressed(counts[k]):  # "<5": shown as it is
+            parts.append(f"{counts[k]} {many}")
+            continue
+        n = int(counts[k])
         parts.append(f"{n} {one if n == 1 else many}")
     if not parts:
         return f"Data cut-off {cutoff}: no record dated after it."

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 
 from cartreg.report.format import (
+    count_rank,
     fmt_cutoff_days,
     fmt_est_ci_pct,
     fmt_hr,
@@ -225,7 +226,7 @@ def summary_paragraphs(results: dict) -> list[str | list[str]]:
         classes = ft.get("classes") or {}
         if classes:
             order = ordered_classes(results, list(classes.keys()))
-            order = sorted(order, key=lambda k: (-classes[k]["n"], order.index(k)))
+            order = sorted(order, key=lambda k: (-count_rank(classes[k]["n"]), order.index(k)))
             s += ": " + ", ".join(f"{_nNp(classes[k])} {_CLASS_PHRASE.get(k, CLASS_LABELS.get(k, k))}" for k in order)
         tail = []
         if ft.get("untreated"):

@@ -27,6 +27,10 @@ from pathlib import Path
 
 from cartreg.report.format import (
     DASH,
+    count_rank,
+    count_value,
+    fmt_count,
+    is_suppressed,
     fmt_cutoff_days,
     fmt_days,
     fmt_est_ci_pct,
@@ -261,20 +265,34 @@ def _cont_cell(v: dict | None, stat: str) -> tuple[str, bool]:
     return fmt_median_range(v["median"], v.get("min"), v.get("max")), False
 
 
-def _missing_of(kind: str, v, group_n: int) -> int:
-    """Patients with no value: ``n_missing`` when the results give it, else n minus the denominator."""
+def _missing_of(kind: str, v, group_n: int) -> int | str:
+    """Patients with no value: ``n_missing`` when the results give it, else n minus the denominator.
+
+    A suppressed ``n_missing`` (``"<5"``) is returned as it is; a difference involving a suppressed
+    count is unknown (a dash), never computed."""
     if v is None or kind in ("cond", "sub"):
         return 0  # cond: the denominator is a subgroup, not "non-missing"; sub: shown on the row above
     if kind == "cont":
-        return int(v.get("n_missing") or 0)
+        return _count_or_label(v.get("n_missing") or 0)
     if kind == "bin":
-        return int(v["n_missing"]) if v.get("n_missing") is not None else max(0, int(group_n) - int(v["N"]))
+        return _count_or_label(v["n_missing"]) if v.get("n_missing") is not None else _diff(group_n, v["N"])
     levels = [lv for lv in v.values() if isinstance(lv, dict) and "N" in lv]
     if not levels:
         return 0
     if levels[0].get("n_missing") is not None:
-        return int(levels[0]["n_missing"])
-    return max(0, int(group_n) - int(levels[0]["N"]))
+        return _count_or_label(levels[0]["n_missing"])
+    return _diff(group_n, levels[0]["N"])
+
+
+def _count_or_label(x) -> int | str:
+    return x if is_suppressed(x) else int(x)
+
+
+def _diff(a, b) -> int | str:
+    """``max(0, a - b)`` of two counts; a dash when either is suppressed (no number derived from it)."""
+    if is_suppressed(a) or is_suppressed(b):
+        return DASH
+    return max(0, int(a) - int(b))
 
 
 def table1(results: dict, stat: str = "range") -> Table:
@@ -441,10 +459,10 @@ def treatments_table(results: dict) -> Table:
         rows.append(["First treatment class (of treated)", "", ""])
         indent.append(0)
         order = ordered_classes(results, list(classes.keys()))
-        for cls in sorted(order, key=lambda c: (-classes[c]["n"], order.index(c))):  # as the abstract: most used first
+        for cls in sorted(order, key=lambda c: (-count_rank(classes[c]["n"]), order.index(c))):  # as the abstract: most used first
             v = classes[cls]
             regs = regimens.get(cls) or {}
-            seen = "; ".join(f"{name} ({n})" for name, n in sorted(regs.items(), key=lambda kv: (-kv[1], kv[0])))
+            seen = "; ".join(f"{name} ({n})" for name, n in sorted(regs.items(), key=lambda kv: (-count_rank(kv[1]), kv[0])))
             rows.append([class_label(cls), fmt_n_N_pct(v["n"], v["N"], v.get("pct")), seen or DASH])
             indent.append(1)
     return Table(

@@ -46,7 +46,7 @@ from cartreg.errors import CartregError
 from cartreg.stats._data import complete_cases, timefix_cuts
 from cartreg.stats.cox import CoxResult
 
-__all__ = ["CoxZph", "cox_zph", "term_assignment"]
+__all__ = ["CoxZph", "cox_zph", "score_tests", "stratum_sums", "term_assignment"]
 
 TRANSFORMS = ("km", "identity", "rank", "log")
 
@@ -247,66 +247,16 @@ def cox_zph(
     ev_pos = 0
     bounds = np.flatnonzero(np.diff(sc_s)) + 1
     for lo, hi in zip(np.concatenate(([0], bounds)), np.concatenate((bounds, [t_s.size]))):
-        t, s, x, g, r = t_s[lo:hi], st_s[lo:hi], X_s[lo:hi], g_s[lo:hi], r_s[lo:hi]
-        ndead = int(s.sum())
-        used.append(np.where((x != x[0]).any(axis=0), ndead, 0))
-        if ndead == 0:
-            continue
-        # groups of tied times (ascending); risk-set sums over rows with time >= t
-        newg = np.concatenate(([True], t[1:] != t[:-1]))
-        gstart = np.flatnonzero(newg)
-        gid = np.cumsum(newg) - 1
-        rx = r[:, None] * x
-        tot_r = np.cumsum(r[::-1])[::-1][gstart]
-        tot_a = np.cumsum(rx[::-1], axis=0)[::-1][gstart]
-        dead = s == 1
-        dg = gid[dead]
-        d_cnt = np.bincount(dg, minlength=gstart.size).astype(float)
-        d_r = np.bincount(dg, weights=r[dead], minlength=gstart.size)
-        d_a = np.zeros((gstart.size, nvar))
-        np.add.at(d_a, dg, rx[dead])
-        # one term per event: k = 1..d within its tied group (Efron), or the full set (Breslow)
-        first_dead = np.searchsorted(dg, np.arange(gstart.size))
-        k = np.arange(dg.size) - first_dead[dg] + 1.0
-        frac = k / d_cnt[dg] if efron else np.ones(dg.size)
-        denom = (tot_r - d_r)[dg] + d_r[dg] * frac
-        a = (tot_a - d_a)[dg] + d_a[dg] * frac[:, None]
-        mean = a / denom[:, None]
-        gt = g[gstart][dg]
-        xd = x[dead]
-        # Schoenfeld residuals: x minus the mean of the d Efron means of its tied group
-        gmean = np.zeros((gstart.size, nvar))
-        np.add.at(gmean, dg, mean)
-        gmean /= np.maximum(d_cnt, 1.0)[:, None]
-        schoen[ev_pos:ev_pos + ndead] = xd - gmean[dg]
-        ev_pos += ndead
-        u[:nvar] += xd.sum(axis=0) - mean.sum(axis=0)
-        u[nvar:] += gt @ xd - gt @ mean
-        # information blocks: sum_e h_e (C_e / denom_e - mean_e mean_e'), h = 1, g, g^2; the C_e
-        # sums are X' diag(r v_h) X with v_h(i) = sum of h_e frac_i(e) / denom_e over the events
-        # whose risk set holds row i (fully, or with weight k/d for the tied events themselves)
-        for h, (bi, bj) in ((np.ones(dg.size), (0, 0)), (gt, (0, 1)), (gt * gt, (1, 1))):
-            c0 = np.bincount(dg, weights=h / denom, minlength=gstart.size)
-            c2 = np.bincount(dg, weights=h * frac / denom, minlength=gstart.size)
-            incl = np.cumsum(c0)[gid]  # groups at or before the row's time
-            v = incl + np.where(dead, c2[gid] - c0[gid], 0.0)
-            block = (x * (r * v)[:, None]).T @ x - (mean * h[:, None]).T @ mean
-            imat[bi * nvar:(bi + 1) * nvar, bj * nvar:(bj + 1) * nvar] += block
+        su, si, sch, us = stratum_sums(t_s[lo:hi], st_s[lo:hi], X_s[lo:hi], g_s[lo:hi], r_s[lo:hi], efron)
+        used.append(us)
+        u += su
+        imat += si
+        schoen[ev_pos:ev_pos + sch.shape[0]] = sch
+        ev_pos += sch.shape[0]
     imat[nvar:, :nvar] = imat[:nvar, nvar:].T
 
     names = list(assign)
-    chisq = np.empty(len(names))
-    df = np.empty(len(names), dtype=np.int64)
-    for i, term in enumerate(names):
-        jj = assign[term]
-        kk = list(range(nvar)) + [nvar + j for j in jj]
-        uu = np.concatenate((np.zeros(nvar), u[[nvar + j for j in jj]]))
-        chisq[i] = float(np.linalg.solve(imat[np.ix_(kk, kk)], uu) @ uu)
-        df[i] = len(jj)
-    uu = np.concatenate((np.zeros(nvar), u[nvar:]))
-    gchisq = float(np.linalg.solve(imat, uu) @ uu)
-    p = special.chdtrc(df.astype(float), chisq)
-    gp = float(special.chdtrc(float(nvar), gchisq))
+    chisq, df, p, gchisq, gp = score_tests(u, imat, assign)
 
     # scaled Schoenfeld residuals (R's rval$y)
     ev_rows = ord_[st_s == 1]
@@ -343,3 +293,85 @@ def cox_zph(
         strata=None if levels is None else levels[scode[ev_rows]],
         y=sres, var=np.linalg.inv(vmean), schoenfeld=schoen, columns=columns, transform=tname,
     )
+
+
+def stratum_sums(t: np.ndarray, s: np.ndarray, x: np.ndarray, g: np.ndarray, r: np.ndarray, efron: bool
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One stratum's part of the score test (``zph1.c``'s loop body): ``(u, imat, schoenfeld, used)``.
+
+    Rows sorted by time ascending: ``t`` times, ``s`` status 0/1, ``x`` covariates (centred by any
+    constant), ``g`` the centred transformed time of each row (read at the first row of each tied
+    group of events), ``r = exp(eta)`` (any constant factor cancels). ``u`` (2p) and ``imat``
+    (2p x 2p, upper blocks and the lower-left block its transpose) add up over strata, so a stratum
+    held elsewhere (a federated node: :mod:`cartreg.federated`) can send its part; ``schoenfeld``
+    holds the unscaled residuals of its events, ``used`` R's per-column event count.
+    """
+    nvar = x.shape[1]
+    u = np.zeros(2 * nvar)
+    imat = np.zeros((2 * nvar, 2 * nvar))
+    ndead = int(s.sum())
+    used = np.where((x != x[0]).any(axis=0), ndead, 0) if x.shape[0] else np.zeros(nvar, dtype=np.int64)
+    if ndead == 0:
+        return u, imat, np.empty((0, nvar)), used
+    # groups of tied times (ascending); risk-set sums over rows with time >= t
+    newg = np.concatenate(([True], t[1:] != t[:-1]))
+    gstart = np.flatnonzero(newg)
+    gid = np.cumsum(newg) - 1
+    rx = r[:, None] * x
+    tot_r = np.cumsum(r[::-1])[::-1][gstart]
+    tot_a = np.cumsum(rx[::-1], axis=0)[::-1][gstart]
+    dead = s == 1
+    dg = gid[dead]
+    d_cnt = np.bincount(dg, minlength=gstart.size).astype(float)
+    d_r = np.bincount(dg, weights=r[dead], minlength=gstart.size)
+    d_a = np.zeros((gstart.size, nvar))
+    np.add.at(d_a, dg, rx[dead])
+    # one term per event: k = 1..d within its tied group (Efron), or the full set (Breslow)
+    first_dead = np.searchsorted(dg, np.arange(gstart.size))
+    k = np.arange(dg.size) - first_dead[dg] + 1.0
+    frac = k / d_cnt[dg] if efron else np.ones(dg.size)
+    denom = (tot_r - d_r)[dg] + d_r[dg] * frac
+    a = (tot_a - d_a)[dg] + d_a[dg] * frac[:, None]
+    mean = a / denom[:, None]
+    gt = g[gstart][dg]
+    xd = x[dead]
+    # Schoenfeld residuals: x minus the mean of the d Efron means of its tied group
+    gmean = np.zeros((gstart.size, nvar))
+    np.add.at(gmean, dg, mean)
+    gmean /= np.maximum(d_cnt, 1.0)[:, None]
+    schoen = xd - gmean[dg]
+    u[:nvar] += xd.sum(axis=0) - mean.sum(axis=0)
+    u[nvar:] += gt @ xd - gt @ mean
+    # information blocks: sum_e h_e (C_e / denom_e - mean_e mean_e'), h = 1, g, g^2; the C_e
+    # sums are X' diag(r v_h) X with v_h(i) = sum of h_e frac_i(e) / denom_e over the events
+    # whose risk set holds row i (fully, or with weight k/d for the tied events themselves)
+    for h, (bi, bj) in ((np.ones(dg.size), (0, 0)), (gt, (0, 1)), (gt * gt, (1, 1))):
+        c0 = np.bincount(dg, weights=h / denom, minlength=gstart.size)
+        c2 = np.bincount(dg, weights=h * frac / denom, minlength=gstart.size)
+        incl = np.cumsum(c0)[gid]  # groups at or before the row's time
+        v = incl + np.where(dead, c2[gid] - c0[gid], 0.0)
+        block = (x * (r * v)[:, None]).T @ x - (mean * h[:, None]).T @ mean
+        imat[bi * nvar:(bi + 1) * nvar, bj * nvar:(bj + 1) * nvar] += block
+    imat[nvar:, :nvar] = imat[:nvar, nvar:].T
+    return u, imat, schoen, used
+
+
+def score_tests(u: np.ndarray, imat: np.ndarray, assign: dict[str, list[int]]
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
+    """``(chisq, df, p, global_chisq, global_p)`` of the per-term and GLOBAL score tests from the
+    summed ``u`` and ``imat`` of :func:`stratum_sums` (``assign``: term -> column indices)."""
+    nvar = u.size // 2
+    names = list(assign)
+    chisq = np.empty(len(names))
+    df = np.empty(len(names), dtype=np.int64)
+    for i, term in enumerate(names):
+        jj = assign[term]
+        kk = list(range(nvar)) + [nvar + j for j in jj]
+        uu = np.concatenate((np.zeros(nvar), u[[nvar + j for j in jj]]))
+        chisq[i] = float(np.linalg.solve(imat[np.ix_(kk, kk)], uu) @ uu)
+        df[i] = len(jj)
+    uu = np.concatenate((np.zeros(nvar), u[nvar:]))
+    gchisq = float(np.linalg.solve(imat, uu) @ uu)
+    p = special.chdtrc(df.astype(float), chisq)
+    gp = float(special.chdtrc(float(nvar), gchisq))
+    return chisq, df, np.asarray(p, dtype=float), gchisq, gp

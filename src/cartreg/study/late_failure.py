@@ -230,6 +230,20 @@ def compared_classes(n_by_class: dict[str, int], min_class_size: int) -> tuple[l
     return compared, left_out
 
 
+#: What each ``ignored_records.after_cutoff`` count is, in its warning.
+AFTER_CUTOFF_WHAT = {"responses": "assessment(s) dated after the cut-off ignored",
+                     "treatments": "treatment(s) dated after the cut-off ignored",
+                     "deaths": "death(s) after the cut-off ignored (censored at the cut-off)",
+                     "last_contacts_truncated": "last contact(s) after the cut-off moved back to it",
+                     "registered_after_cutoff": "patient(s) registered after the cut-off left out of the cohort",
+                     "infused_after_cutoff": "patient(s) infused after the cut-off left out of the cohort"}
+
+
+def classes_of_study(class_map, reference_class: str) -> tuple[str, ...]:
+    """The classes the study reports (``by_class``): those the class table can give, and the reference."""
+    return tuple(cl for cl in CLASSES if cl in class_map.classes or cl == reference_class)
+
+
 def run(con, params: LateFailureParams, data_cutoff: dt.date | None = None) -> tuple[dict[str, Any], Endpoints]:
     """Derive endpoints on ``con`` and compute every figure of the late-failure study.
 
@@ -238,7 +252,7 @@ def run(con, params: LateFailureParams, data_cutoff: dt.date | None = None) -> t
     rules = dataclasses.replace(params.rules(), data_cutoff=data_cutoff)
     class_map = load_class_map(params.class_map)
     ep = derive_endpoints(con, rules, class_map)
-    study_classes = tuple(cl for cl in CLASSES if cl in class_map.classes or cl == params.reference_class)
+    study_classes = classes_of_study(class_map, params.reference_class)
     prefetch_csv(ep.patients)  # patients.csv is formatted on a worker thread while the statistics run
     c = Columns(ep.patients)
     ct, cl = params.conf_type, params.conf_level
@@ -392,12 +406,7 @@ def run(con, params: LateFailureParams, data_cutoff: dt.date | None = None) -> t
                              "message": f"{n} record(s) ignored: {key.replace('_', ' ')}"})
     after_cutoff = ep.after_cutoff
     if after_cutoff is not None:
-        what = {"responses": "assessment(s) dated after the cut-off ignored",
-                "treatments": "treatment(s) dated after the cut-off ignored",
-                "deaths": "death(s) after the cut-off ignored (censored at the cut-off)",
-                "last_contacts_truncated": "last contact(s) after the cut-off moved back to it",
-                "registered_after_cutoff": "patient(s) registered after the cut-off left out of the cohort",
-                "infused_after_cutoff": "patient(s) infused after the cut-off left out of the cohort"}
+        what = AFTER_CUTOFF_WHAT
         for key in AFTER_CUTOFF_KEYS:
             if after_cutoff[key]:
                 warnings.append({"kind": "after_cutoff", "what": key, "n": after_cutoff[key],
