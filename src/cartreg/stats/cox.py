@@ -161,30 +161,12 @@ class CoxResult:
 
     def summary(self) -> str:
         """A printable table in the spirit of ``summary.coxph``; formatting only."""
-        lvl = f"{100 * self.conf_level:g}%"
-        width = max([4] + [len(s) for s in self.names])
         head = (
             f"Cox proportional hazards ({self.ties} ties"
             + (f", {self.n_strata} strata" if self.n_strata > 1 else "")
             + f"): n={self.n}, events={self.events}, excluded={self.excluded}"
         )
-        lines = [head]
-        lines.append(
-            f"{'term':<{width}}  {'coef':>10}  {'se':>10}  {'HR':>10}  "
-            f"{'lower ' + lvl:>11}  {'upper ' + lvl:>11}  {'p':>10}"
-        )
-        for j, name in enumerate(self.names):
-            if self.aliased[j]:
-                lines.append(f"{name:<{width}}  {'NA (aliased: constant or collinear)':>40}")
-                continue
-            if self.infinite[j]:
-                sign = "-Inf" if self.coef[j] < 0 else "+Inf"
-                lines.append(f"{name:<{width}}  {sign:>10}  {'':>10}  {'not estimable (infinite coefficient)':>36}")
-                continue
-            lines.append(
-                f"{name:<{width}}  {self.coef[j]:>10.4g}  {self.se[j]:>10.4g}  {self.hr[j]:>10.4g}  "
-                f"{self.ci_lower[j]:>11.4g}  {self.ci_upper[j]:>11.4g}  {_fmt_p(self.p[j]):>10}"
-            )
+        lines = [head, *term_lines(self)]
         lines.append(
             f"Log-likelihood: null {self.loglik_null:.6g}, model {self.loglik:.6g}"
             f" ({'converged' if self.converged else 'NOT converged'}, {self.iterations} iterations)"
@@ -208,6 +190,29 @@ class CoxResult:
 
     def __repr__(self) -> str:
         return self.summary()
+
+
+def term_lines(fit, hr_label: str = "HR", p_format=None) -> list[str]:
+    """The column header and one line per term (coef, se, HR, CI, p) of a proportional-hazards fit
+    (Cox, Firth's Cox, Fine-Gray); terms flagged ``aliased`` or ``infinite`` are shown as R shows
+    them. Formatting only."""
+    lvl = f"{100 * fit.conf_level:g}%"
+    width = max([4] + [len(s) for s in fit.names])
+    fmt_p = p_format or _fmt_p
+    aliased = getattr(fit, "aliased", None)
+    infinite = getattr(fit, "infinite", None)
+    lines = [f"{'term':<{width}}  {'coef':>10}  {'se':>10}  {hr_label:>10}  "
+             f"{'lower ' + lvl:>11}  {'upper ' + lvl:>11}  {'p':>10}"]
+    for j, name in enumerate(fit.names):
+        if aliased is not None and aliased[j]:
+            lines.append(f"{name:<{width}}  {'NA (aliased: constant or collinear)':>40}")
+        elif infinite is not None and infinite[j]:
+            sign = "-Inf" if fit.coef[j] < 0 else "+Inf"
+            lines.append(f"{name:<{width}}  {sign:>10}  {'':>10}  {'not estimable (infinite coefficient)':>36}")
+        else:
+            lines.append(f"{name:<{width}}  {fit.coef[j]:>10.4g}  {fit.se[j]:>10.4g}  {fit.hr[j]:>10.4g}  "
+                         f"{fit.ci_lower[j]:>11.4g}  {fit.ci_upper[j]:>11.4g}  {fmt_p(fit.p[j]):>10}")
+    return lines
 
 
 def _fmt_p(p: float) -> str:

@@ -39,6 +39,7 @@ from scipy import special
 
 from cartreg.errors import CartregError
 from cartreg.stats._data import complete_cases
+from cartreg.stats.cox import term_lines
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -102,16 +103,9 @@ class FineGrayResult:
 
     def summary(self) -> str:
         """A printable table in the spirit of ``summary.crr``; formatting only."""
-        lvl = f"{100 * self.conf_level:g}%"
-        width = max([4] + [len(s) for s in self.names])
         lines = [f"Fine-Gray model for cause {self.cause}: n={self.n}, events={self.events}, "
                  f"competing={self.competing}, excluded={self.excluded}"]
-        lines.append(f"{'term':<{width}}  {'coef':>10}  {'se':>10}  {'sHR':>10}  "
-                     f"{'lower ' + lvl:>11}  {'upper ' + lvl:>11}  {'p':>10}")
-        for j, name in enumerate(self.names):
-            lines.append(f"{name:<{width}}  {self.coef[j]:>10.4g}  {self.se[j]:>10.4g}  "
-                         f"{self.hr[j]:>10.4g}  {self.ci_lower[j]:>11.4g}  {self.ci_upper[j]:>11.4g}  "
-                         f"{self.p[j]:>10.3g}")
+        lines += term_lines(self, "sHR", p_format=lambda p: f"{p:.3g}")
         lines.append(f"Pseudo log-likelihood: null {self.loglik_null:.6g}, model {self.loglik:.6g}"
                      f" ({'converged' if self.converged else 'NOT converged'})")
         lines.extend(f"warning: {w}" for w in self.warnings)
