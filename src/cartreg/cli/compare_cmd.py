@@ -15,12 +15,9 @@ from typing import Any
 import numpy as np
 import typer
 
+from cartreg.cli._common import fmt_p as _p
+from cartreg.cli._common import parse_columns
 from cartreg.errors import CartregError
-
-
-def split_list(text: str | None) -> list[str]:
-    """``a,b,c`` -> ``["a", "b", "c"]`` (blanks dropped)."""
-    return [p.strip() for p in text.split(",") if p.strip()] if text else []
 
 
 def read_columns(table: Any, names: list[str]) -> dict[str, np.ndarray]:
@@ -43,8 +40,8 @@ def read_columns(table: Any, names: list[str]) -> dict[str, np.ndarray]:
 
 def parse_types(categorical: str | None, continuous: str | None) -> dict[str, str]:
     """``--categorical a,b --continuous c`` -> ``{"a": "categorical", ...}``."""
-    types = {c: "categorical" for c in split_list(categorical)}
-    for c in split_list(continuous):
+    types = {c: "categorical" for c in parse_columns(categorical)}
+    for c in parse_columns(continuous):
         if c in types:
             raise CartregError(f"{c!r} is given as both categorical and continuous", 2)
         types[c] = "continuous"
@@ -57,20 +54,15 @@ def _fmt(x: float | None, digits: int = 3) -> str:
     return f"{x:.{digits}g}" if abs(x) < 1e4 else f"{x:.0f}"
 
 
-def _p(p: float | None) -> str:
-    if p is None:
-        return "NA"
-    return "P<.001" if p < 0.001 else f"P={p:.3f}"
-
-
 _TEST_NAMES = {"chisq": "Pearson chi-squared", "fisher": "Fisher's exact", "wilcoxon": "Wilcoxon rank-sum",
                "kruskal": "Kruskal-Wallis", None: "-"}
 
 
 def render_table(res: dict[str, Any]) -> None:
     """Print Table 1 (formatting only)."""
-    from cartreg.textsafe import printable_tree, terminal_console
     from rich.table import Table
+
+    from cartreg.textsafe import printable_tree, terminal_console
 
     res = printable_tree(res)  # labels are data: no markup, no raw control characters (issue 16)
     groups = [g["level"] for g in res["groups"]]
@@ -117,7 +109,7 @@ def register(app: typer.Typer) -> None:
             raise CartregError(f"unknown --format {fmt!r}: use table or json", 2)
         table = read_table(data)
         by_col = table.column(by)
-        names = split_list(vars_) or [c for c in table.columns if c != by_col]
+        names = parse_columns(vars_) or [c for c in table.columns if c != by_col]
         cols = read_columns(table, [by_col, *names])
         names = [table.column(n) for n in names]
         types = {table.column(k): v for k, v in parse_types(categorical, continuous).items()}

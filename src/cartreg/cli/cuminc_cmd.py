@@ -28,13 +28,10 @@ from typing import Any
 
 import typer
 
+from cartreg.cli._common import fmt_p as _p
 from cartreg.cli._common import parse_at
 from cartreg.errors import CartregError
 from cartreg.stats.cuminc import default_times, r_pretty  # noqa: F401  (re-exported for callers)
-
-
-
-
 
 
 def cuminc_results(
@@ -68,12 +65,6 @@ def cuminc_results(
 
 def _pct(x: float | None) -> str:
     return "NA" if x is None else f"{100 * x:.1f}"
-
-
-def _p(p: float | None) -> str:
-    if p is None:
-        return "NA"
-    return "P<.001" if p < 0.001 else f"P={p:.3f}"
 
 
 def _time(x: float) -> str:
@@ -169,7 +160,7 @@ def register(app: typer.Typer) -> None:
         """Cumulative incidence (Aalen-Johansen) with log(-log) CIs and Gray's test, agreeing with R cmprsk."""
         if fmt not in ("table", "json"):
             raise CartregError(f"unknown --format {fmt!r}: use table or json")
-        from cartreg.cli.survival_cmd import parse_columns, parse_reference_levels
+        from cartreg.cli._common import parse_columns, parse_reference_levels
 
         res, notes = cuminc_results(data, time, status, group, parse_at(at), conf_level, cens_code,
                                     strata=strata, covariates=parse_columns(covariates),

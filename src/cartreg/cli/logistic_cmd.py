@@ -16,27 +16,10 @@ from typing import Any
 
 import typer
 
-from cartreg.cli.compare_cmd import read_columns, split_list
+from cartreg.cli._common import fmt_p as _p
+from cartreg.cli._common import parse_columns, parse_reference_levels
+from cartreg.cli.compare_cmd import read_columns
 from cartreg.errors import CartregError
-
-
-def parse_reference_levels(items: list[str] | None) -> dict[str, str]:
-    """``["stage=1", "sex=f"]`` -> ``{"stage": "1", "sex": "f"}``."""
-    out: dict[str, str] = {}
-    for item in items or []:
-        if "=" not in item:
-            raise CartregError(f"--reference-level {item!r}: use COL=LEVEL", 2)
-        col, level = item.split("=", 1)
-        if not col.strip():
-            raise CartregError(f"--reference-level {item!r}: the column name is empty", 2)
-        out[col.strip()] = level.strip()
-    return out
-
-
-def _p(p: float | None) -> str:
-    if p is None:
-        return "NA"
-    return "P<.001" if p < 0.001 else f"P={p:.3f}"
 
 
 def _f(x: float | None) -> str:
@@ -45,8 +28,9 @@ def _f(x: float | None) -> str:
 
 def render_table(res: dict[str, Any]) -> None:
     """Print the fitted model (formatting only)."""
-    from cartreg.textsafe import printable_tree, terminal_console
     from rich.table import Table
+
+    from cartreg.textsafe import printable_tree, terminal_console
 
     res = printable_tree(res)  # labels are data: no markup, no raw control characters (issue 16)
     pct = f"{res['conf_level'] * 100:g}%"
@@ -92,7 +76,7 @@ def register(app: typer.Typer) -> None:
         if fmt not in ("table", "json"):
             raise CartregError(f"unknown --format {fmt!r}: use table or json", 2)
         table = read_table(data)
-        covs = split_list(covariates)
+        covs = parse_columns(covariates)
         if not covs:
             raise CartregError("--covariates is empty", 2)
         out_col = table.column(outcome)
@@ -100,7 +84,7 @@ def register(app: typer.Typer) -> None:
         refs = {table.column(k): v for k, v in parse_reference_levels(reference_level).items()}
         cols = read_columns(table, [out_col, *covs])
         res = logistic(out_col, covs, cols, reference_levels=refs, firth=firth,
-                       factors=[table.column(f) for f in split_list(factors)], conf_level=conf_level)
+                       factors=[table.column(f) for f in parse_columns(factors)], conf_level=conf_level)
         d = res.to_dict()
         for w in d["warnings"]:
             typer.echo(f"note: {w}", err=True)

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from cartreg.cli._common import fmt_p as _p
+
 
 def _f(x: float | None) -> str:
     return "NA" if x is None else f"{x:.4g}"
 
 
-def _p(p: float | None) -> str:
-    if p is None:
-        return "NA"
-    return "P<.001" if p < 0.001 else f"P={p:.3f}"
-
-
 def render_rmst(block: dict[str, Any]) -> None:
     """Print per-group RMST and the pairwise contrasts as rich tables."""
-    from cartreg.textsafe import printable_tree, terminal_console
     from rich.table import Table
+
+    from cartreg.textsafe import printable_tree, terminal_console
 
     block = printable_tree(block)  # labels are data: no markup, no raw control characters (issue 16)
     pct = f"{block['conf_level'] * 100:g}%"

@@ -21,25 +21,9 @@ from typing import Any
 
 import typer
 
-from cartreg.cli._common import json_number as _num
-from cartreg.cli._common import parse_at
+from cartreg.cli._common import fmt_p as _p
+from cartreg.cli._common import parse_at, parse_columns, parse_reference_levels
 from cartreg.errors import CartregError
-
-def parse_reference_levels(items: list[str] | None) -> dict[str, str]:
-    """``--reference-level COL=LEVEL`` (repeatable) as a dict; the level is the text after the
-    first ``=``."""
-    out: dict[str, str] = {}
-    for item in items or []:
-        col, sep, level = item.partition("=")
-        if not sep or not col.strip() or level == "":
-            raise CartregError(f"--reference-level {item!r}: write COL=LEVEL, e.g. ecog=0")
-        out[col.strip()] = level.strip()
-    return out
-
-
-def parse_columns(text: str | None) -> list[str]:
-    """A comma-separated column list (empty when not given)."""
-    return [c.strip() for c in text.split(",") if c.strip()] if text else []
 
 
 def survival_results(
@@ -79,12 +63,6 @@ def _f(x: float | None, digits: int = 3) -> str:
     if x is None:
         return "NR"
     return f"{x:.{digits}g}" if abs(x) < 1e4 else f"{x:.0f}"
-
-
-def _p(p: float | None) -> str:
-    if p is None:
-        return "NA"
-    return "P<.001" if p < 0.001 else f"P={p:.3f}"
 
 
 def render_table(res: dict[str, Any]) -> None:

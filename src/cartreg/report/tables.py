@@ -28,12 +28,9 @@ from pathlib import Path
 from cartreg.report.format import (
     DASH,
     count_rank,
-    count_value,
-    fmt_count,
     is_suppressed,
     fmt_cutoff_days,
     fmt_days,
-    fmt_est_ci_pct,
     fmt_hr,
     fmt_landmark,
     fmt_median_iqr,

@@ -14,7 +14,6 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from cartreg.errors import CartregError
 
 
 def _module(name: str, block: str, issue: str) -> Any:
