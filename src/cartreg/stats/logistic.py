@@ -626,7 +626,7 @@ def logistic_fit(
         raise CartregError(f"the outcome has {'no events' if ev == 0 else 'no non-events'}: "
                            "a logistic model cannot be fitted", 1)
     alias = _aliased(X)
-    Xa = X[:, ~alias]
+    Xa = X[:, ~alias] if alias.any() else X  # no copy of a full-rank design
     warnings: list[str] = []
     if alias.any():
         warnings.append("aliased (linearly dependent) columns: " + ", ".join(np.array(names)[alias]))
