@@ -754,11 +754,10 @@ def logistic_design(
         blocks.append(X)
         names.extend(nm)
     n = len(next(iter(columns.values()))) if columns else 0
+    from cartreg.stats._data import fill_columns
+
     out = np.empty((n, sum(b.shape[1] for b in blocks)))
-    j = 0
-    for b in blocks:  # one allocation (np.column_stack would do the same, slower)
-        out[:, j:j + b.shape[1]] = b
-        j += b.shape[1]
+    fill_columns(out, blocks)  # one allocation, filled by row slabs (np.column_stack is slower)
     return out, names
 
 
