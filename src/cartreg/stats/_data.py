@@ -83,3 +83,22 @@ def timefix_cuts(y: np.ndarray) -> np.ndarray | None:
     if not tied.any():
         return None
     return y[np.concatenate(([True], ~tied))]
+
+
+def fill_columns(out: np.ndarray, blocks: list[np.ndarray], chunk: int = 16384) -> np.ndarray:
+    """Copy the column blocks (1-D arrays or 2-D n x k blocks, left to right) into ``out``
+    (n x total) by slabs of ``chunk`` rows, so that columns that are strided views of one array
+    (``X[:, j]``) are read once from memory rather than once per column. A plain copy: ``out``
+    holds exactly the same values as filling it column by column."""
+    n = out.shape[0]
+    widths = [1 if b.ndim == 1 else b.shape[1] for b in blocks]
+    for r0 in range(0, n, chunk):
+        r1 = min(n, r0 + chunk)
+        j = 0
+        for b, w in zip(blocks, widths):
+            if b.ndim == 1:
+                out[r0:r1, j] = b[r0:r1]
+            else:
+                out[r0:r1, j:j + w] = b[r0:r1]
+            j += w
+    return out

@@ -208,6 +208,14 @@ def _is_numeric(values: np.ndarray) -> np.ndarray | None:
         return arr.astype(float)
     if arr.dtype.kind == "b":
         return None
+    head = arr[:64]  # cheap look first: a text column fails here without a pass over all rows
+    head = head[~is_missing(head)]
+    if any(isinstance(v, (bool, np.bool_)) for v in head[:50].tolist()):
+        return None  # the same answer as the check below (``present`` starts with ``head``)
+    try:
+        head.astype(float)
+    except (TypeError, ValueError):
+        return None  # the whole column would fail ``astype(float)`` below
     miss = is_missing(arr)
     try:
         out = np.full(arr.shape[0], np.nan)
@@ -298,16 +306,35 @@ def _smd_from_stats(per_group: tuple[dict[str, Any], ...]) -> list[float]:
     return out
 
 
+def _group_ranks(xs: np.ndarray, per_sorted: list[np.ndarray]
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Average ranks (R's ``rank``, ties averaged) of every value in the pooled sorted sample
+    ``xs``, listed group after group (``per_sorted``: each group's sorted values), with the group
+    code of each and the sizes of the runs of ties. The Wilcoxon and Kruskal-Wallis statistics only
+    sum ranks per group, and these sums of half-integers are exact in any order, so listing the
+    rows by group rather than in data order gives the same numbers (``group_tests._rankdata``)."""
+    starts = np.concatenate(([True], xs[1:] != xs[:-1])) if xs.size else np.zeros(0, dtype=bool)
+    first = np.flatnonzero(starts)
+    last = np.concatenate((first[1:], [xs.size])) - 1
+    avg = (first + last) / 2.0 + 1.0
+    distinct = xs[first]
+    ranks = np.concatenate([avg[np.searchsorted(distinct, v)] for v in per_sorted])
+    gcodes = np.repeat(np.arange(len(per_sorted), dtype=np.intp), [v.size for v in per_sorted])
+    return ranks, last - first + 1, gcodes
+
+
 def _continuous(name: str, x: np.ndarray, codes: np.ndarray, groups: tuple[str, ...], qtype: int,
                 exact: bool | None) -> VariableSummary:
-    from cartreg.stats.group_tests import _rankdata, kruskal_from_ranks, wilcox_from_ranks
+    from cartreg.stats.group_tests import kruskal_from_ranks, wilcox_from_ranks
 
     k = len(groups)
     miss = np.isnan(x)
     xv, cv = x[~miss], codes[~miss]
-    order = np.argsort(xv)  # ranks average ties and quantiles read values: stability not needed
-    xs, cs = xv[order], cv[order]
-    per_sorted = [xs[cs == j] for j in range(k)]
+    # Sorting values (not an argsort of the rows): the pooled sample and each group. The
+    # quantiles, means and SDs read the same sorted values as before, and the tests need only
+    # each value's average rank in the pooled sample, looked up from the runs of tied values.
+    per_sorted = [np.sort(xv[cv == j]) for j in range(k)]
+    xs = np.sort(np.concatenate(per_sorted), kind="stable")  # merges the k sorted runs: O(n)
     stats_ = tuple(_cont_stats(v, qtype) for v in per_sorted)
     overall = _cont_stats(xs, qtype)
     with_data = [j for j in range(k) if per_sorted[j].size > 0]
@@ -315,12 +342,12 @@ def _continuous(name: str, x: np.ndarray, codes: np.ndarray, groups: tuple[str, 
     ex: bool | None = None
     notes: list[str] = []
     if len(with_data) >= 2:
-        ranks, ties = _rankdata(xv, ties=True, order=order)
+        ranks, ties, gcodes = _group_ranks(xs, per_sorted)
         if k == 2:
-            wt = wilcox_from_ranks(ranks, cv == 0, ties, exact=exact)
+            wt = wilcox_from_ranks(ranks, gcodes == 0, ties, exact=exact)
             test, statistic, p, ex = "wilcoxon", wt.statistic, wt.p, wt.exact
         else:
-            kt = kruskal_from_ranks(ranks, cv, ties)
+            kt = kruskal_from_ranks(ranks, gcodes, ties)
             test, statistic, df, p = "kruskal", kt.statistic, kt.df, kt.p
     if test is None:
         notes.append("no test: fewer than two groups with data")
@@ -359,6 +386,7 @@ def compare_arrays(
     if not fg.levels:
         raise CartregError(f"the grouping column {by!r} has no non-missing values", 1)
     keep = fg.codes >= 0
+    all_kept = bool(keep.all())
     codes = fg.codes[keep].astype(np.intp)
     groups = tuple(fg.levels)
     n = tuple(int(c) for c in np.bincount(codes, minlength=len(groups)))
@@ -369,12 +397,13 @@ def compare_arrays(
             raise CartregError(f"variable {name!r} has {arr.shape[0]} rows, the group has {keep.shape[0]}", 2)
         if name == by:
             continue
-        vtype, num = _variable_type(arr[keep], types.get(name))
+        kept = arr if all_kept else arr[keep]  # no copy when no group is missing
+        vtype, num = _variable_type(kept, types.get(name))
         if vtype == "continuous":
             assert num is not None
             out.append(_continuous(name, num, codes, groups, quantile_type, exact))
         else:
-            out.append(_categorical(name, arr[keep], codes, groups))
+            out.append(_categorical(name, kept, codes, groups))
     notes = ()
     if (~keep).any():
         notes = (f"{int((~keep).sum())} row(s) with a missing {by!r} excluded",)

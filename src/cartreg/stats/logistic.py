@@ -626,7 +626,7 @@ def logistic_fit(
         raise CartregError(f"the outcome has {'no events' if ev == 0 else 'no non-events'}: "
                            "a logistic model cannot be fitted", 1)
     alias = _aliased(X)
-    Xa = X[:, ~alias]
+    Xa = X[:, ~alias] if alias.any() else X  # no copy of a full-rank design
     warnings: list[str] = []
     if alias.any():
         warnings.append("aliased (linearly dependent) columns: " + ", ".join(np.array(names)[alias]))
@@ -754,11 +754,10 @@ def logistic_design(
         blocks.append(X)
         names.extend(nm)
     n = len(next(iter(columns.values()))) if columns else 0
+    from cartreg.stats._data import fill_columns
+
     out = np.empty((n, sum(b.shape[1] for b in blocks)))
-    j = 0
-    for b in blocks:  # one allocation (np.column_stack would do the same, slower)
-        out[:, j:j + b.shape[1]] = b
-        j += b.shape[1]
+    fill_columns(out, blocks)  # one allocation, filled by row slabs (np.column_stack is slower)
     return out, names
 
 

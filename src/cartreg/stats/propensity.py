@@ -178,9 +178,10 @@ def balance_table(columns: Mapping[str, np.ndarray], treated: np.ndarray, weight
                 rows.append(BalanceRow(name, "continuous", np.nan, np.nan))
                 dense.append((len(rows) - 1, x))
     if dense:  # every complete numeric covariate at once: matrix-vector products (BLAS)
+        from cartreg.stats._data import fill_columns
+
         M = np.empty((dense[0][1].shape[0], len(dense)), order="F")  # columns contiguous
-        for j, (_, x) in enumerate(dense):
-            M[:, j] = x
+        fill_columns(M, [x for _, x in dense])
         M -= M.mean(axis=0)  # centred: the one-pass sums of squares below lose no precision
         S2 = M * M
         before, after = _smd2(M, S2, *groups_u), _smd2(M, S2, *groups_w)
