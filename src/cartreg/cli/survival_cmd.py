@@ -44,6 +44,7 @@ def survival_results(
     cluster: str | None = None,
     firth: bool = False,
     rmst_tau: float | None = None,
+    zph: bool = False,
 ) -> tuple[dict[str, Any], list[str]]:
     """The ``cartreg survival`` results (JSON-ready dict) and notes: read the file, then the same
     call a notebook makes (:func:`cartreg.stats.analysis.survival_analysis`)."""
@@ -53,7 +54,7 @@ def survival_results(
     res = survival_analysis(read_table(path), time, event, group, reference, covariates, at,
                             conf_type, conf_level, ties, reference_levels=reference_levels,
                             weights=weights, robust=robust, cluster=cluster, firth=firth,
-                            rmst_tau=rmst_tau)
+                            rmst_tau=rmst_tau, zph=zph)
     return res.to_dict(), list(res.notes)
 
 
@@ -130,6 +131,14 @@ def render_table(res: dict[str, Any]) -> None:
             lo, hi = term["ci"]
             ft.add_row(term["term"], f"{_f(term['hr'])} ({_f(lo)}–{_f(hi)})", _p(term["p"]))
         console.print(ft)
+    zph = res.get("zph")
+    if zph:
+        zt = Table(title="Proportional hazards (scaled Schoenfeld residuals, as R cox.zph, km transform)")
+        for col in ("term", "chisq", "df", "p"):
+            zt.add_column(col, justify="left" if col == "term" else "right")
+        for row in [*zph["terms"], {"term": "GLOBAL", **zph["global"]}]:
+            zt.add_row(row["term"], _f(row["chisq"], 4), str(row["df"]), _p(row["p"]))
+        console.print(zt)
 
 
 def register(app: typer.Typer) -> None:
@@ -154,6 +163,7 @@ def register(app: typer.Typer) -> None:
         ties: str = typer.Option("efron", "--ties", help="Cox ties: efron or breslow."),
         fmt: str = typer.Option("table", "--format", help="table or json."),
         rmst: float = typer.Option(None, "--rmst", help="Restricted mean survival time up to TAU (survRM2)."),
+        zph: bool = typer.Option(False, "--zph", help="Proportional-hazards test of the Cox model (R cox.zph, km transform)."),
     ) -> None:
         """Kaplan-Meier medians, median follow-up, S(t), log-rank and Cox, agreeing with R survival."""
         if fmt not in ("table", "json"):
@@ -162,7 +172,7 @@ def register(app: typer.Typer) -> None:
                                       parse_at(at), conf_type, conf_level, ties,
                                       reference_levels=parse_reference_levels(reference_level),
                                       weights=weights, robust=robust, cluster=cluster, firth=firth,
-                                      rmst_tau=rmst)
+                                      rmst_tau=rmst, zph=zph)
         from cartreg.textsafe import printable
 
         for n in notes:

@@ -161,6 +161,7 @@ def survival_analysis(
     cluster: str | None = None,
     firth: bool = False,
     rmst_tau: float | None = None,
+    zph: bool = False,
 ) -> SurvivalAnalysis:
     """Kaplan-Meier medians, median follow-up, S(t) at ``at``, log-rank and Cox on one table.
 
@@ -314,6 +315,21 @@ def survival_analysis(
             res["cox"]["weights"] = table.column(weights)
         for wmsg in cox.warnings:
             notes.append(f"note: Cox model: {wmsg}")
+    if zph:  # the proportional-hazards test of R cox.zph(fit, transform = "km", terms = TRUE)
+        if cox is None:
+            raise CartregError("--zph needs a Cox model: give --group or --covariates")
+        if w is not None or robust or cluster:
+            raise CartregError("--zph is the test of an unweighted fit with its model-based variance (as checked "
+                               "against R cox.zph); leave out --weights, --robust and --cluster")
+        from cartreg.stats.zph import cox_zph
+
+        z = cox_zph(cox, tt, ee, X[keep])
+        res["zph"] = {
+            "transform": "km",
+            "terms": [{"term": t_, "chisq": _num(c), "df": int(d), "p": _num(p_)}
+                      for t_, c, d, p_ in zip(z.terms, z.chisq, z.df, z.p)],
+            "global": {"chisq": _num(z.global_chisq), "df": int(z.global_df), "p": _num(z.global_p)},
+        }
     fth = None
     if firth:
         if len(names) == 0:

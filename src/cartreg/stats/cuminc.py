@@ -243,6 +243,17 @@ class CumIncResult:
 
         return cuminc_frame(self, times)
 
+    def plot(self, ax=None, risk_table: bool = True, **kwargs):
+        """The report's cumulative incidence figure of this fit, with its number-at-risk table
+        (:func:`cartreg.report.plots.plot_cuminc`; times drawn in their own unit unless ``time_scale``
+        is given). Returns the Matplotlib figure. The one place a result reaches into ``report``,
+        lazily: drawing is a view of the result, and the report and a notebook draw it alike."""
+        from cartreg.report.plots import plot_cuminc
+
+        kwargs.setdefault("time_scale", 1.0)
+        kwargs.setdefault("xlabel", "Time")
+        return plot_cuminc(self, ax=ax, risk_table=risk_table, **kwargs)
+
     def _repr_html_(self) -> str:
         from cartreg.stats.tidy import html_table
 

@@ -329,6 +329,17 @@ class KaplanMeierBy(Mapping):
 
         return km_frame(self.curves, times)
 
+    def plot(self, ax=None, risk_table: bool = True, **kwargs):
+        """The report's Kaplan-Meier figure of these fits (one curve per group), with its number-at-risk table
+        (:func:`cartreg.report.plots.plot_km`; times drawn in their own unit unless ``time_scale``
+        is given). Returns the Matplotlib figure. The one place a result reaches into ``report``,
+        lazily: drawing is a view of the result, and the report and a notebook draw it alike."""
+        from cartreg.report.plots import plot_km
+
+        kwargs.setdefault("time_scale", 1.0)
+        kwargs.setdefault("xlabel", "Time")
+        return plot_km(self.curves, by=self.by, ax=ax, risk_table=risk_table, **kwargs)
+
     def _repr_html_(self) -> str:
         from cartreg.stats.tidy import km_summary_html
 
