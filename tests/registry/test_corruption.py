@@ -257,6 +257,12 @@ def test_mapped_source_corruption_never_crashes_and_leaves_nothing(tmp_path, cap
     for name, kind, pos, length, noise, blob in edits:
         if (d / name).exists():
             _apply(d / name, kind, pos, length, noise, blob)
+    _check_mapped(tmp_path, capfd, mapped_baseline, example, intact)
+
+
+def _check_mapped(tmp_path: Path, capfd, mapped_baseline: dict[str, str], example: str, intact: dict) -> None:
+    """validate and import the (corrupted) mapped source in ``tmp_path/example``: no traceback, nothing left."""
+    d = tmp_path / example
     before = {p.name: p.read_bytes() for p in d.iterdir()}
     source, mapping = d / MAPPED[example][1], d / "mapping.toml"
     validated = main(["validate", str(source), "--mapping", str(mapping)])
@@ -278,3 +284,25 @@ def test_mapped_source_corruption_never_crashes_and_leaves_nothing(tmp_path, cap
             assert digest == mapped_baseline[example]
         assert main(["validate", str(out_dir / "r.duckdb")]) == 0  # what was accepted re-reads cleanly
         assert "Traceback" not in capfd.readouterr().err
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.integers(1, 42), st.integers(1, 40), CELL_TOKENS), min_size=1, max_size=4),
+       st.lists(st.tuples(st.integers(0, 4000), NOISE), max_size=2))
+def test_mapped_workbook_cells_and_mapping_text_never_crash(tmp_path, capfd, mapped_baseline, cells, toml_edits):
+    """Hostile cell values in the wide workbook (header row included) and hostile text in its mapping."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    example = "clinician-workbook"
+    d = tmp_path / example
+    shutil.rmtree(d, ignore_errors=True)
+    shutil.copytree(SOURCES / example, d)
+    intact = {p.name: p.read_bytes() for p in d.iterdir()}
+    wb = openpyxl.load_workbook(d / "registre.xlsx")
+    ws = wb.worksheets[0]
+    for row, col, value in cells:
+        ws.cell(row=row, column=col, value=ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value)
+    wb.save(d / "registre.xlsx")
+    for pos, noise in toml_edits:
+        _apply(d / "mapping.toml", "insert", pos, 0, noise, b"")
+    _check_mapped(tmp_path, capfd, mapped_baseline, example, intact)
