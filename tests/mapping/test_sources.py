@@ -405,3 +405,27 @@ def test_synth_as_to_a_file_writes_the_file_and_its_mapping(tmp_path, capsys, sh
     db = tmp_path / "r.duckdb"
     assert main(["import", str(out), "--mapping", str(mapping), "-o", str(db)]) == 0
     assert read_registry(db).metadata.row_counts["patients"] == 60
+
+
+@pytest.mark.parametrize("file, pos, junk, message", [
+    ("export.csv", 0, b"\r", "export.csv: the header row holds a line break (a lone carriage return)"),
+    ("export.csv", 20, b"\r", "export.csv: the header row holds a line break (a lone carriage return)"),
+    ("dict.csv", 50, b"\r", "dict.csv: "),
+])
+def test_stray_carriage_return_in_a_mapped_csv_is_a_clear_error(tmp_path, capfd, file, pos, junk, message):
+    """Issue 16 (found by the mapped-source property test): a lone CR in a CSV source's header line, or in
+    a REDCap dictionary, raised ``_csv.Error`` (a traceback) instead of a clear exit 2."""
+    import shutil
+    from pathlib import Path
+
+    src = tmp_path / "redcap"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "examples" / "sources" / "redcap", src)
+    data = (src / file).read_bytes()
+    (src / file).write_bytes(data[:pos] + junk + data[pos:])
+    out = tmp_path / "out"
+    out.mkdir()
+    for args in (["validate"], ["import", "-o", str(out / "r.duckdb")]):
+        code = main([args[0], str(src / "export.csv"), "--mapping", str(src / "mapping.toml"), *args[1:]])
+        err = capfd.readouterr().err
+        assert code == 2 and "Traceback" not in err and message in err, err
+    assert list(out.iterdir()) == []

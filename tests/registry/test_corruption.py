@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from cartreg.errors import CartregError
@@ -199,3 +199,110 @@ def test_csv_corruption_through_import_leaves_nothing(tmp_path, capfd, edits):
     assert code in (0, 1, 2) and "Traceback" not in err and "\x1b" not in err
     _outputs_clean(out_dir, code)
     assert {p.name: p.read_bytes() for p in d.iterdir()} == before  # the input is never changed
+
+
+# ------------------------------------------------------------------ issue 16: mapped sources (issue 11's --mapping)
+SOURCES = Path(__file__).resolve().parents[2] / "examples" / "sources"
+MAPPED = {"clinician-workbook": ["mapping.toml", "registre.xlsx"], "redcap": ["mapping.toml", "export.csv", "dict.csv"]}
+
+
+@st.composite
+def mapped_edit(draw, example: str):
+    """A corruption of one file of a mapped source: the mapping TOML, the source itself, or a REDCap dictionary."""
+    name = draw(st.sampled_from(MAPPED[example]))
+    kind = draw(st.sampled_from(["replace", "delete", "insert", "truncate", "bytes", "remove"]))
+    return name, kind, draw(st.integers(0, 4000)), draw(st.integers(0, 30)), draw(NOISE), draw(st.binary(max_size=8))
+
+
+@st.composite
+def mapped_case(draw):
+    example = draw(st.sampled_from(sorted(MAPPED)))
+    return example, draw(st.lists(mapped_edit(example), min_size=1, max_size=3))
+
+
+def _data_digest(db: Path) -> str:
+    """:func:`_table_digest` without the import time (two imports of one source differ only there)."""
+    con = duckdb.connect(str(db), read_only=True)
+    h = hashlib.sha256()
+    for t in ("patients", "infusions", "responses", "treatments"):
+        h.update(repr(con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()).encode())
+    meta = [r for r in con.execute("SELECT * FROM metadata ORDER BY ALL").fetchall() if r[0] != "import_time"]
+    h.update(repr(meta).encode())
+    con.close()
+    return h.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def mapped_baseline(tmp_path_factory) -> dict[str, str]:
+    """The digest of each intact example imported through its mapping."""
+    d = tmp_path_factory.mktemp("mapped")
+    out = {}
+    for example in MAPPED:
+        src = SOURCES / example
+        source = src / MAPPED[example][1]
+        assert main(["import", str(source), "--mapping", str(src / "mapping.toml"), "-o", str(d / f"{example}.duckdb")]) == 0
+        out[example] = _data_digest(d / f"{example}.duckdb")
+    return out
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(mapped_case())
+@example(("redcap", [("export.csv", "replace", 0, 0, "\r", b"")]))  # found by this test: a traceback
+def test_mapped_source_corruption_never_crashes_and_leaves_nothing(tmp_path, capfd, mapped_baseline, case):
+    example, edits = case
+    d = tmp_path / example
+    shutil.rmtree(d, ignore_errors=True)
+    shutil.copytree(SOURCES / example, d)
+    intact = {p.name: p.read_bytes() for p in d.iterdir()}
+    for name, kind, pos, length, noise, blob in edits:
+        if (d / name).exists():
+            _apply(d / name, kind, pos, length, noise, blob)
+    _check_mapped(tmp_path, capfd, mapped_baseline, example, intact)
+
+
+def _check_mapped(tmp_path: Path, capfd, mapped_baseline: dict[str, str], example: str, intact: dict) -> None:
+    """validate and import the (corrupted) mapped source in ``tmp_path/example``: no traceback, nothing left."""
+    d = tmp_path / example
+    before = {p.name: p.read_bytes() for p in d.iterdir()}
+    source, mapping = d / MAPPED[example][1], d / "mapping.toml"
+    validated = main(["validate", str(source), "--mapping", str(mapping)])
+    err = capfd.readouterr().err
+    assert validated in (0, 1, 2) and "Traceback" not in err and "\x1b" not in err
+    out_dir = tmp_path / "out"
+    shutil.rmtree(out_dir, ignore_errors=True)
+    out_dir.mkdir()
+    code = main(["import", str(source), "--mapping", str(mapping), "-o", str(out_dir / "r.duckdb")])
+    err = capfd.readouterr().err
+    assert code in (0, 1, 2) and "Traceback" not in err and "\x1b" not in err
+    assert (code == 0) == (validated == 0), (validated, code)  # validate and import agree on acceptance
+    _outputs_clean(out_dir, code)
+    assert {p.name: p.read_bytes() for p in d.iterdir()} == before  # the source and mapping are never changed
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+    if code == 0:
+        digest = _data_digest(out_dir / "r.duckdb")
+        if before == intact:  # an edit that changed nothing must import exactly the intact data
+            assert digest == mapped_baseline[example]
+        assert main(["validate", str(out_dir / "r.duckdb")]) == 0  # what was accepted re-reads cleanly
+        assert "Traceback" not in capfd.readouterr().err
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.integers(1, 42), st.integers(1, 40), CELL_TOKENS), min_size=1, max_size=4),
+       st.lists(st.tuples(st.integers(0, 4000), NOISE), max_size=2))
+def test_mapped_workbook_cells_and_mapping_text_never_crash(tmp_path, capfd, mapped_baseline, cells, toml_edits):
+    """Hostile cell values in the wide workbook (header row included) and hostile text in its mapping."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    example = "clinician-workbook"
+    d = tmp_path / example
+    shutil.rmtree(d, ignore_errors=True)
+    shutil.copytree(SOURCES / example, d)
+    intact = {p.name: p.read_bytes() for p in d.iterdir()}
+    wb = openpyxl.load_workbook(d / "registre.xlsx")
+    ws = wb.worksheets[0]
+    for row, col, value in cells:
+        ws.cell(row=row, column=col, value=ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value)
+    wb.save(d / "registre.xlsx")
+    for pos, noise in toml_edits:
+        _apply(d / "mapping.toml", "insert", pos, 0, noise, b"")
+    _check_mapped(tmp_path, capfd, mapped_baseline, example, intact)

@@ -16,7 +16,9 @@ def register(app: typer.Typer) -> None:
 
     @fed.command("simulate")
     def simulate_cmd(
-        registry: list[Path] = typer.Option(..., "--registry", help="A registry (one per node); give it 3+ times."),
+        registry: list[str] = typer.Option(..., "--registry",
+                                           help="A registry (one per node); give it 3+ times. SOURCE::MAPPING.toml: "
+                                                "a source in any layout read through its mapping (docs/mapping.md)."),
         out: Path = typer.Option(..., "-o", "--out", help="Output directory (results.json, report.html)."),
         study: str = typer.Option("late-failure", "--study", help="The study plan."),
         grid: str = typer.Option("month", "--grid", help="Time grid of the count tables: day, week or month."),
@@ -36,7 +38,9 @@ def register(app: typer.Typer) -> None:
             raise CartregError(f"--study: the federated analysis runs late-failure; {study!r} is not available", 2)
         if suppress_small_cells is not None and suppress_small_cells < 1:
             raise CartregError("--suppress-small-cells must be >= 1", 2)
-        results = simulate(list(registry), out, study=study, grid=grid, pooled_risk_sets=pooled_risk_sets)
+        paths, mappings = zip(*(_split_registry(r) for r in registry))
+        results = simulate(list(paths), out, study=study, grid=grid, pooled_risk_sets=pooled_risk_sets,
+                           mappings=list(mappings))
         if suppress_small_cells:
             from cartreg.federated.suppress import suppress_small_cells as suppress
 
@@ -54,3 +58,11 @@ def register(app: typer.Typer) -> None:
 
         report = write_report(results, out)
         typer.echo(f"open the report: {Path(report).resolve().as_uri()}")
+
+
+def _split_registry(arg: str) -> tuple[Path, Path | None]:
+    """``--registry PATH`` or ``--registry SOURCE::MAPPING.toml`` (issue 14: a node reads a mapped source)."""
+    path, sep, mapping = arg.partition("::")
+    if not path or (sep and not mapping) or "::" in mapping:
+        raise CartregError(f"--registry {arg!r}: give PATH or SOURCE::MAPPING.toml", 2)
+    return Path(path), (Path(mapping) if sep else None)

@@ -64,13 +64,29 @@ _CACHE: dict[tuple, Any] = {}
 _CUTOFF: dict[tuple, Any] = {}
 
 
-def _study_columns(registry: str, params: LateFailureParams):
-    """(Endpoints, Columns) of a registry, derived as ``cartreg analyze`` derives them (cached per process)."""
+def _cache_key(registry: str, params: LateFailureParams, mapping: str | None) -> tuple:
+    """The registry (and its mapping), each with its modification time, and the parameters."""
+    files = []
+    for f in (registry, mapping):
+        if f is None:
+            files += [None, None]
+            continue
+        p = Path(f)
+        stat = p.stat() if p.exists() else None
+        files += [str(p.resolve()), stat.st_mtime_ns if stat else None]
+    return (*files, json.dumps(params.to_dict(), sort_keys=True))
+
+
+def _study_columns(registry: str, params: LateFailureParams, mapping: str | None = None):
+    """(Endpoints, Columns) of a registry, derived as ``cartreg analyze`` derives them (cached per process).
+
+    With ``mapping`` (a mapping TOML, docs/mapping.md) the registry is a source in any layout, read
+    through the mapping as ``cartreg analyze SOURCE --mapping MAP.toml`` reads it (issue 14).
+    """
     p = Path(registry)
-    stat = p.stat() if p.exists() else None
-    key = (str(p.resolve()), stat.st_mtime_ns if stat else None, json.dumps(params.to_dict(), sort_keys=True))
+    key = _cache_key(registry, params, mapping)
     if key not in _CACHE:
-        reg = read_registry(p)
+        reg = read_registry(p, mapping=mapping)
         if reg.report.has_errors:
             raise CartregError(f"{p.name}: the registry has {len(reg.report.errors)} error(s); the node refuses "
                                "to take part until they are fixed", 2)
@@ -87,12 +103,10 @@ def _study_columns(registry: str, params: LateFailureParams):
     return _CACHE[key]
 
 
-def _data_cutoff(registry: str, params: LateFailureParams) -> tuple[str | None, bool | None]:
+def _data_cutoff(registry: str, params: LateFailureParams,
+                 mapping: str | None = None) -> tuple[str | None, bool | None]:
     """(data cut-off, inferred?) of the registry (its metadata, not patient data), after :func:`_study_columns`."""
-    p = Path(registry)
-    stat = p.stat() if p.exists() else None
-    key = (str(p.resolve()), stat.st_mtime_ns if stat else None, json.dumps(params.to_dict(), sort_keys=True))
-    return _CUTOFF.get(key, (None, None))
+    return _CUTOFF.get(_cache_key(registry, params, mapping), (None, None))
 
 
 def _ints(d: Any) -> Any:
@@ -396,14 +410,20 @@ def _refuse(reason: str) -> dict[str, Any]:
     return msg.response("refusal", reason=reason)
 
 
-def handle(request: dict[str, Any], registry: str, settings: NodeSettings, organization: int) -> dict[str, Any]:
-    """Answer one aggregator request on this node (refusals are messages, not exceptions)."""
-    out = _handle(request, registry, settings, organization)
+def handle(request: dict[str, Any], registry: str, settings: NodeSettings, organization: int,
+           mapping: str | None = None) -> dict[str, Any]:
+    """Answer one aggregator request on this node (refusals are messages, not exceptions).
+
+    ``mapping``: the node's mapping TOML when its registry is a source in another layout (set by the
+    node's administrator, never by the researcher).
+    """
+    out = _handle(request, registry, settings, organization, mapping)
     out.setdefault("organization", organization)
     return out
 
 
-def _handle(request: dict[str, Any], registry: str, settings: NodeSettings, organization: int) -> dict[str, Any]:
+def _handle(request: dict[str, Any], registry: str, settings: NodeSettings, organization: int,
+            mapping: str | None = None) -> dict[str, Any]:
     try:
         msg.check(request, "request")
         rounds = log_request(settings, request)
@@ -422,7 +442,7 @@ def _handle(request: dict[str, Any], registry: str, settings: NodeSettings, orga
         if len(set(orgs)) < settings.min_organizations or organization not in orgs:
             return _refuse(f"this node takes part only with at least {settings.min_organizations} organisations "
                            f"(the request names {len(set(orgs))})")
-        ep, c = _study_columns(registry, params)
+        ep, c = _study_columns(registry, params, mapping)
         if c.n < settings.min_patients:
             return _refuse(f"this node has fewer infused patients than its minimum of {settings.min_patients} "
                            "(its exact number is not disclosed)")
@@ -434,8 +454,8 @@ def _handle(request: dict[str, Any], registry: str, settings: NodeSettings, orga
             if plan.get("regimen_texts", True) and settings.allow_regimen_texts:
                 texts = regimen_texts(ep, c)
             return msg.response("hello", organization=organization, n_registered=int(ep.registered),
-                                n_infused=int(c.n), data_cutoff=_data_cutoff(registry, params)[0],
-                                data_cutoff_inferred=_data_cutoff(registry, params)[1],
+                                n_infused=int(c.n), data_cutoff=_data_cutoff(registry, params, mapping)[0],
+                                data_cutoff_inferred=_data_cutoff(registry, params, mapping)[1],
                                 public_key=secure.public_key(priv), settings=settings.public(),
                                 regimen_texts=texts)
         if method == "tables":

@@ -141,7 +141,14 @@ def _read_csv(path: Path) -> SourceTable:
     if not first.strip():
         raise CartregError(f"{path.name}: empty file (no header row)", 2)
     delim = ";" if first.count(";") > first.count(",") else ","
-    header = unique_headers(next(csv.reader(io.StringIO(first), delimiter=delim)))
+    try:  # a lone carriage return inside the header line (issue 16's property test) is not a header
+        rows = list(csv.reader(io.StringIO(first, newline=""), delimiter=delim))
+    except csv.Error as exc:
+        raise CartregError(f"{path.name}: the header row cannot be read ({exc})", 2) from exc
+    if len(rows) != 1:
+        raise CartregError(f"{path.name}: the header row holds a line break (a lone carriage return); save the "
+                           "file with ordinary line endings (LF or CR LF)", 2)
+    header = unique_headers(rows[0])
     data, bad = _arrow_read(str(path), path.name, header, delim, "utf8" if utf8 else "cp1252", use_threads=True)
     if bad and any(n is None for n, _ in bad):
         data, bad = _arrow_read(str(path), path.name, header, delim, "utf8" if utf8 else "cp1252", use_threads=False)

@@ -94,7 +94,10 @@ def read_dictionary(path: Path) -> tuple[Field, ...]:
         raise CartregError(f"{path}: no such REDCap data dictionary", 2) from None
     except UnicodeDecodeError:
         text = path.read_bytes().decode("cp1252", errors="replace")
-    rows = list(csv.reader(io.StringIO(text)))
+    try:  # a stray carriage return or NUL byte in an unquoted field (issue 16's property test)
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise CartregError(f"{path.name}: not a readable REDCap data dictionary ({exc})", 2) from exc
     if not rows:
         raise CartregError(f"{path.name}: empty REDCap data dictionary", 2)
     head = [h.strip().casefold() for h in rows[0]]

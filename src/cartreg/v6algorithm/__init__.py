@@ -6,7 +6,8 @@ and returns results.json; ``partial`` answers one request at a node with
 ``CARTREG_NODE_*``, set by the node administrator in the node configuration's ``algorithm_env``).
 
 A node's registry is its first database (``{LABEL}_DATABASE_URI``: a cartreg ``.duckdb`` file, a
-CSV directory or an ``.xlsx`` workbook of the exchange format). Under vantage6's
+CSV directory or an ``.xlsx`` workbook of the exchange format, or a source in any layout read through
+the mapping TOML named by the node's ``CARTREG_NODE_MAPPING``, docs/mapping.md). Under vantage6's
 ``MockAlgorithmClient`` the "database" is a one-row data frame naming the registry and the mock
 node's settings (:func:`mock_dataset`).
 
@@ -37,12 +38,15 @@ def _node_registry(func):
         if mock_data is not None:
             row = {k: v for k, v in mock_data[0].iloc[0].to_dict().items()}
             registry = str(row.pop("registry"))
+            mapping = row.pop("mapping", None)
             settings = NodeSettings.from_mapping(row)
         else:
             labels = os.environ.get("USER_REQUESTED_DATABASE_LABELS", "default").split(",")
             registry = os.environ[f"{labels[0].upper()}_DATABASE_URI"]
+            mapping = os.environ.get("CARTREG_NODE_MAPPING")
             settings = NodeSettings.from_env()
-        return func(*args, registry=registry, settings=settings, **kwargs)
+        mapping = str(mapping) if isinstance(mapping, str) and mapping.strip() else None
+        return func(*args, registry=registry, mapping=mapping, settings=settings, **kwargs)
 
     wrapper.wrapped_in_data_decorator = True  # the mock client then passes the mock node's data
     return wrapper
@@ -50,9 +54,10 @@ def _node_registry(func):
 
 @_node_registry
 @algorithm_client
-def partial(client, request: dict[str, Any], *, registry: str, settings: NodeSettings) -> dict[str, Any]:
+def partial(client, request: dict[str, Any], *, registry: str, settings: NodeSettings,
+            mapping: str | None = None) -> dict[str, Any]:
     """One node's answer to one aggregator request (aggregates or a refusal; never rows)."""
-    return handle(request, registry, settings, int(client.organization_id))
+    return handle(request, registry, settings, int(client.organization_id), mapping)
 
 
 class V6Transport:
