@@ -68,3 +68,16 @@ def test_cli_lang_fr_late_failure(tmp_path):
     assert "Tableau 4. Devenir des échecs tardifs" in html
     svg = (out / "figures").glob("*.svg")
     assert any(True for _ in svg)
+
+
+def test_french_html_headings_and_parameters(results):
+    from cartreg.report import render_report
+
+    html = render_report(results, None, lang="fr")
+    assert '<html lang="fr">' in html
+    for fr in ("<h2>Résumé des résultats</h2>", "<h2>Paramètres</h2>", "<h2>Flux des patients</h2>",
+               "<h2>Tableaux</h2>", "<h2>Figures</h2>", "<dt>Seuil d&#39;échec tardif</dt>", "<b>Échec tardif</b>"):
+        assert fr in html
+    assert "<h2>Summary of results</h2>" not in html and "after infusion</dd>" not in html
+    en = render_report(results, None)
+    assert '<html lang="en">' in en and "<h2>Summary of results</h2>" in en

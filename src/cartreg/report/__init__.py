@@ -174,7 +174,7 @@ def render_report(results: dict, outdir: Path | None = None, identifiers: bool =
     if outdir is not None:
         write_tables(results, Path(outdir), tables=tables)
     return render_html(results, tables, embedded, summary_paragraphs(results),
-                       identifiers=identifiers, report_version=__version__)
+                       identifiers=identifiers, report_version=__version__, lang=lang)
 
 
 def write_report(results: dict, outdir: Path, identifiers: bool = False, png: bool = True, jobs: int = 1,
