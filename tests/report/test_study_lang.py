@@ -81,3 +81,15 @@ def test_french_html_headings_and_parameters(results):
     assert "<h2>Summary of results</h2>" not in html and "after infusion</dd>" not in html
     en = render_report(results, None)
     assert '<html lang="en">' in en and "<h2>Summary of results</h2>" in en
+
+
+def test_french_study_docx(results, tmp_path):
+    import docx
+
+    from cartreg.report.docx import write_study_docx
+
+    path = write_study_docx(results, tmp_path, dpi=72, lang="fr")
+    text = "\n".join(p.text for p in docx.Document(str(path)).paragraphs)
+    cells = [c.text for t in docx.Document(str(path)).tables for row in t.rows for c in row.cells]
+    assert "Échec tardif après CAR-T" in text and "Tableau 1. " in text
+    assert "Caractéristique" in cells and "Characteristic" not in cells

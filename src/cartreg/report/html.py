@@ -207,7 +207,7 @@ def render_html(results: dict, tables: list[Table], figures: list[dict], summary
     env.filters["tr"] = tr
     tmpl = env.get_template("report.html.j2")
     return tmpl.render(
-        title="Late failure after CAR T-cell therapy",
+        title=tr("Late failure after CAR T-cell therapy"),
         results=results,
         meta=meta,
         params=p,
