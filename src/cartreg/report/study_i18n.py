@@ -44,30 +44,31 @@ def _compiled(lang: str) -> tuple[dict[str, str], dict[str, str], re.Pattern | N
     return exact, phrases, re.compile("|".join(_bounded(k) for k in keys))
 
 
-def _formatter_base():
+@lru_cache(maxsize=None)
+def _translated_formatter_class():
+    """The tick formatter class, made on first use (``--no-report`` must not import matplotlib)."""
     from matplotlib.ticker import Formatter
 
-    return Formatter
+    class _TranslatedFormatter(Formatter):
+        """A tick formatter whose labels are another formatter's, translated (decimal comma)."""
 
+        def __init__(self, inner, tr) -> None:
+            self.inner, self.tr = inner, tr
 
-class _TranslatedFormatter(_formatter_base()):  # type: ignore[misc]
-    """A tick formatter whose labels are another formatter's, translated (decimal comma)."""
+        def set_axis(self, axis) -> None:
+            super().set_axis(axis)
+            self.inner.set_axis(axis)
 
-    def __init__(self, inner, tr) -> None:
-        self.inner, self.tr = inner, tr
+        def set_locs(self, locs) -> None:
+            self.inner.set_locs(locs)
 
-    def set_axis(self, axis) -> None:
-        super().set_axis(axis)
-        self.inner.set_axis(axis)
+        def __call__(self, x, pos=None) -> str:
+            return self.tr(self.inner(x, pos))
 
-    def set_locs(self, locs) -> None:
-        self.inner.set_locs(locs)
+        def format_ticks(self, values) -> list[str]:
+            return [self.tr(s) for s in self.inner.format_ticks(values)]
 
-    def __call__(self, x, pos=None) -> str:
-        return self.tr(self.inner(x, pos))
-
-    def format_ticks(self, values) -> list[str]:
-        return [self.tr(s) for s in self.inner.format_ticks(values)]
+    return _TranslatedFormatter
 
 
 class StudyTranslator:
@@ -105,7 +106,7 @@ class StudyTranslator:
             for axis in (ax.xaxis, ax.yaxis):
                 for get, put in ((axis.get_major_formatter, axis.set_major_formatter),
                                  (axis.get_minor_formatter, axis.set_minor_formatter)):
-                    put(_TranslatedFormatter(get(), self))
+                    put(_translated_formatter_class()(get(), self))
         for obj in mfig.findobj(Text):
             s = obj.get_text()
             if s:
