@@ -198,9 +198,12 @@ def register(app: typer.Typer) -> None:
             if report_path is not None:
                 typer.echo(f"report:   {report_path}")
             return
-        if lang != "en":
+        if lang != "en" and study != "late-failure":
             typer.secho(f"warning: the built-in {study} report is in English only; --lang {lang} applies to plans "
                         "(e.g. --plan with a copy of `cartreg plans show late-failure`)", err=True, fg=typer.colors.YELLOW)
+        elif lang != "en" and not no_report:
+            typer.secho(f"warning: --lang {lang}: the late-failure report's tables, figures and headings are translated; "
+                        "its summary paragraphs are in English only", err=True, fg=typer.colors.YELLOW)
         analysis = run_study(reg, study, params)
         reg.con.close()  # the results are plain data now; no DuckDB connection is left to the interpreter's exit
         from cartreg.registry.store import remove_stale_temporaries
@@ -214,15 +217,15 @@ def register(app: typer.Typer) -> None:
             elif no_report:
                 from cartreg.report import write_tables
 
-                write_tables(analysis.results, out)
+                write_tables(analysis.results, out, lang=lang)
             else:
                 from cartreg.report import write_report
 
-                report_path = (worker.write_report(analysis.results, out, identifiers=identifiers, png=png)
-                               or write_report(analysis.results, out, identifiers=identifiers, png=png))
+                report_path = (worker.write_report(analysis.results, out, identifiers=identifiers, png=png, lang=lang)
+                               or write_report(analysis.results, out, identifiers=identifiers, png=png, lang=lang))
                 from cartreg.report.docx import write_study_docx
 
-                write_study_docx(analysis.results, out, dpi=dpi, figure_width=figure_width)  # report.docx, figures/*.pdf
+                write_study_docx(analysis.results, out, dpi=dpi, figure_width=figure_width, lang=lang)  # report.docx, figures/*.pdf
         except OSError as exc:
             _remove_outputs(out)
             raise CartregError(f"{out}: cannot write the outputs ({exc.strerror or exc}); the partial results were "

@@ -57,7 +57,8 @@ def safe_csv(text: str) -> str:
     return buf.getvalue()
 
 
-def write_tables(results: dict, outdir: Path, table_stat: str = "range", tables: list | None = None) -> list[Path]:
+def write_tables(results: dict, outdir: Path, table_stat: str = "range", tables: list | None = None,
+                 lang: str = "en") -> list[Path]:
     """Write every report table as ``outdir/tables/<id>.csv`` (also used by ``analyze --no-report``).
 
     Each file is written atomically, its formula-like cells neutralised (:func:`safe_csv`).
@@ -67,23 +68,33 @@ def write_tables(results: dict, outdir: Path, table_stat: str = "range", tables:
     tdir = Path(outdir) / "tables"
     tdir.mkdir(parents=True, exist_ok=True)
     paths = []
-    for t in tables if tables is not None else build_tables(results, stat=table_stat):
+    if tables is None:
+        from cartreg.report.study_i18n import StudyTranslator
+
+        tr = StudyTranslator(lang)
+        tables = [tr.table(t) for t in build_tables(results, stat=table_stat)]
+    for t in tables:
         _atomic_write(tdir / f"{t.id}.csv", safe_csv(t.to_csv()))
         paths.append(tdir / f"{t.id}.csv")
     return paths
 
 
-def _save_figures(results: dict, directory: Path, ci_by_class: bool, png: bool, jobs: int) -> list[tuple]:
+def _save_figures(results: dict, directory: Path, ci_by_class: bool, png: bool, jobs: int,
+                  lang: str = "en") -> list[tuple]:
     """Build and save every figure under ``directory``; return ``(id, title, caption)`` in report order.
 
     With ``jobs=2`` (and ``fork``), a forked child draws every second figure while this process draws
     the others; if the child fails in any way, its figures are drawn here (same files either way). Only
     fork from a process without other threads (the report worker of ``cartreg analyze``)."""
     from cartreg.report.figures import build_figures, n_figures, save_figure
+    from cartreg.report.study_i18n import StudyTranslator
+
+    tr = StudyTranslator(lang)
 
     def draw(only: set[int] | None) -> list[tuple]:
         meta = []
         for fig in build_figures(results, ci_by_class=ci_by_class, only=only):
+            fig = tr.figure(fig)
             save_figure(fig, directory, png=png)
             meta.append((fig.id, fig.title, fig.caption))
         return meta
@@ -125,7 +136,8 @@ def _save_figures(results: dict, directory: Path, ci_by_class: bool, png: bool, 
 
 
 def render_report(results: dict, outdir: Path | None = None, identifiers: bool = False,
-                  table_stat: str = "range", ci_by_class: bool = False, png: bool = True, jobs: int = 1) -> str:
+                  table_stat: str = "range", ci_by_class: bool = False, png: bool = True, jobs: int = 1,
+                  lang: str = "en") -> str:
     """Build tables, figures and the HTML text; write figures/tables under ``outdir`` when given
     (the 300-dpi PNG of each figure only with ``png``; with ``jobs=2`` the figures are drawn by two
     processes, see :func:`_save_figures`)."""
@@ -134,11 +146,14 @@ def render_report(results: dict, outdir: Path | None = None, identifiers: bool =
     from cartreg.report.summary import summary_paragraphs
     from cartreg.report.tables import build_tables
 
-    tables = build_tables(results, stat=table_stat)
+    from cartreg.report.study_i18n import StudyTranslator
+
+    tr = StudyTranslator(lang)
+    tables = [tr.table(t) for t in build_tables(results, stat=table_stat)]
     embedded = []
     if outdir is not None:
         fdir = Path(outdir) / "figures"
-        for i, (fid, title, caption) in enumerate(_save_figures(results, fdir, ci_by_class, png, jobs)):
+        for i, (fid, title, caption) in enumerate(_save_figures(results, fdir, ci_by_class, png, jobs, lang)):
             svg_text = (fdir / f"{fid}.svg").read_text(encoding="utf-8")
             embedded.append({"id": fid, "title": title, "caption": caption,
                              "svg": inline_svg(svg_text, f"f{i + 1}", title)})
@@ -150,6 +165,7 @@ def render_report(results: dict, outdir: Path | None = None, identifiers: bool =
         from cartreg.report.figures import RC, build_figures
 
         for i, fig in enumerate(build_figures(results, ci_by_class=ci_by_class)):
+            fig = tr.figure(fig)
             buf = io.StringIO()
             with rc_context(RC):
                 fig.figure.savefig(buf, format="svg", metadata={"Date": None})
@@ -158,10 +174,11 @@ def render_report(results: dict, outdir: Path | None = None, identifiers: bool =
     if outdir is not None:
         write_tables(results, Path(outdir), tables=tables)
     return render_html(results, tables, embedded, summary_paragraphs(results),
-                       identifiers=identifiers, report_version=__version__)
+                       identifiers=identifiers, report_version=__version__, lang=lang)
 
 
-def write_report(results: dict, outdir: Path, identifiers: bool = False, png: bool = True, jobs: int = 1) -> Path:
+def write_report(results: dict, outdir: Path, identifiers: bool = False, png: bool = True, jobs: int = 1,
+                 lang: str = "en") -> Path:
     """Write ``outdir/report.html``, ``outdir/figures/*.svg`` (and ``*.png`` with ``png``) and
     ``outdir/tables/*.csv``.
 
@@ -170,11 +187,12 @@ def write_report(results: dict, outdir: Path, identifiers: bool = False, png: bo
     half the report's time; report.html inlines the SVGs): ``cartreg analyze`` and ``cartreg demo``
     write them only with ``--png``. ``jobs=2`` draws the figures in two processes (forked: only from
     a process without other threads, as the report worker of ``cartreg analyze``). Returns the path of
-    ``report.html``.
+    ``report.html``. ``lang="fr"`` gives the tables, figures and HTML headings in French
+    (:mod:`cartreg.report.study_i18n`); the summary paragraphs stay English.
     """
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    html = render_report(results, outdir, identifiers=identifiers, png=png, jobs=jobs)
+    html = render_report(results, outdir, identifiers=identifiers, png=png, jobs=jobs, lang=lang)
     path = outdir / "report.html"
     _atomic_write(path, html)
     return path

@@ -151,14 +151,15 @@ def write_docx(path: str | Path, title: str, meta: str, front: Sequence[Table], 
 
 
 
-def write_study_docx(results: dict, outdir: str | Path, dpi: int = 300, figure_width: str = "double") -> Path:
+def write_study_docx(results: dict, outdir: str | Path, dpi: int = 300, figure_width: str = "double",
+                     lang: str = "en") -> Path:
     """report.docx and PDF figures for the built-in late-failure study (whose HTML is ``write_report``'s).
 
     The tables are the late-failure report's own (:func:`cartreg.report.tables.build_tables`), the
     figures its own (:func:`cartreg.report.figures.build_figures`), written again as
     ``figures/<id>.pdf`` with text as text and ``figures/<id>.tiff`` at ``dpi``, and embedded in the Word
-    file as PNG at ``dpi`` (``figures/<id>.png`` stays write_report's 300-dpi file). English only
-    (the late-failure report's text lives in its modules).
+    file as PNG at ``dpi`` (``figures/<id>.png`` stays write_report's 300-dpi file). ``lang``: the
+    tables, figures and headings through :class:`cartreg.report.study_i18n.StudyTranslator` (issue 13).
     """
     from matplotlib import rc_context
 
@@ -167,22 +168,25 @@ def write_study_docx(results: dict, outdir: str | Path, dpi: int = 300, figure_w
     from cartreg.report.figures import build_figures
     from cartreg.report.i18n import Lang
     from cartreg.report.plots import RC as PLOT_RC
+    from cartreg.report.study_i18n import StudyTranslator
     from cartreg.report.tables import build_tables
 
     out = Path(outdir)
     figdir = out / "figures"
     figdir.mkdir(parents=True, exist_ok=True)
-    L = Lang("en")
+    L = Lang(lang)
+    tr = StudyTranslator(lang)
     doc = _new_document()
-    doc.add_heading("Late failure after CAR T-cell therapy", level=0)
+    doc.add_heading(tr("Late failure after CAR T-cell therapy"), level=0)
     meta = results.get("meta") or {}
     p = doc.add_paragraph(L.t("generated", version=meta.get("cartreg_version", __version__),
                               date=str(meta.get("generated_at", ""))[:10], sha=str(meta.get("registry_sha256") or "")[:12]))
     p.runs[0].font.size = Pt(8)
     for i, t in enumerate(build_tables(results), start=1):
-        add_table(doc, t, i, "Table")
+        add_table(doc, tr.table(t), i, L.t("table"))
     width_mm = 165.0 if figure_width == "double" else 85.0
     for i, fig in enumerate(build_figures(results), start=1):
+        fig = tr.figure(fig)
         with rc_context({**FIG_RC, **PLOT_RC}):
             fig.figure.savefig(figdir / f"{fig.id}.pdf", format="pdf", metadata={"CreationDate": None, "ModDate": None})
             fig.figure.savefig(figdir / f"{fig.id}.tiff", format="tiff", dpi=dpi,

@@ -93,6 +93,12 @@ def parameter_rows(results: dict) -> list[tuple[str, str]]:
     return rows
 
 
+#: Parameter rows whose value is text to translate (not a hash, version, date or file name).
+_TRANSLATED_VALUES = {"Late-failure cut-off", "Confidence intervals", "Landmark", "Time origins",
+                      "Treatment-class precedence", "Reference class", "Untreated after failure",
+                      "Class comparisons", "Data cut-off date"}
+
+
 def all_parameters(results: dict) -> list[tuple[str, str]]:
     """Every resolved parameter exactly as in results.json (key, value)."""
     out = []
@@ -167,8 +173,12 @@ def _env() -> jinja2.Environment:
 
 
 def render_html(results: dict, tables: list[Table], figures: list[dict], summary: list[str],
-                identifiers: bool = False, report_version: str = "") -> str:
-    """The report as one HTML string. ``figures`` are dicts with id, title, caption and svg (inline)."""
+                identifiers: bool = False, report_version: str = "", lang: str = "en") -> str:
+    """The report as one HTML string. ``figures`` are dicts with id, title, caption and svg (inline).
+    ``lang``: headings, flow boxes and parameter labels through the message catalogue (issue 13)."""
+    from cartreg.report.study_i18n import StudyTranslator
+
+    tr = StudyTranslator(lang)
     meta = results.get("meta") or {}
     p = results.get("parameters") or {}
     c = results["cohort"]
@@ -193,13 +203,16 @@ def render_html(results: dict, tables: list[Table], figures: list[dict], summary
         "cut": fmt_cutoff_days(days),
     }
     warnings = [_warning_text(w, identifiers) for w in results.get("warnings") or []]
-    tmpl = _env().get_template("report.html.j2")
+    env = _env()
+    env.filters["tr"] = tr
+    tmpl = env.get_template("report.html.j2")
     return tmpl.render(
-        title="Late failure after CAR T-cell therapy",
+        title=tr("Late failure after CAR T-cell therapy"),
         results=results,
         meta=meta,
         params=p,
-        parameter_rows=parameter_rows(results),
+        parameter_rows=[(tr(k), tr(v) if k in _TRANSLATED_VALUES else v) for k, v in parameter_rows(results)],
+        lang=lang,
         all_parameters=all_parameters(results),
         summary=summary,
         tables=tables,
