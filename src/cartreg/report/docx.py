@@ -135,18 +135,7 @@ def write_docx(path: str | Path, title: str, meta: str, front: Sequence[Table], 
     doc.add_heading(L.t("warnings"), level=1)
     for w in warnings or [L.t("no_warnings")]:
         doc.add_paragraph(w, style="List Bullet" if warnings else None)
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        doc.save(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
+    return _save(doc, Path(path))
 
 
 
