@@ -769,14 +769,14 @@ def format_check(rows: list[CheckRow], max_values: int = 10) -> str:
     return "\n".join(lines)
 
 
-def _toml_value(v: object) -> str:
+def toml_value(v: object) -> str:
     """A TOML value: strings as basic strings (JSON escapes are valid TOML), tables inline."""
     import json
 
     if isinstance(v, dict):
-        return "{ " + ", ".join(f"{_toml_value(str(k))} = {_toml_value(x)}" for k, x in v.items()) + " }"
+        return "{ " + ", ".join(f"{toml_value(str(k))} = {toml_value(x)}" for k, x in v.items()) + " }"
     if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+        return "[" + ", ".join(toml_value(x) for x in v) + "]"
     if isinstance(v, (int, float)) and not isinstance(v, bool):
         return repr(v)
     return json.dumps(str(v), ensure_ascii=False)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import duckdb
 
-from cartreg.io.mapping import TARGET_COLUMNS, _toml_value
+from cartreg.io.mapping import TARGET_COLUMNS, toml_value
 from cartreg.io.readers import SourceTable, read_source
 
 #: Normalised header words per target column (English, French, abbreviations).
@@ -175,17 +175,17 @@ def draft_mapping(source: Path, out: Path, sheet: str | None = None,
     used: set[str] = set()
     todo = 0
     lines = ["# Draft mapping written by `cartreg map init`: review every comment, then `cartreg map check`.",
-             "[source]", f"path = {_toml_value(str(rel))}"]
+             "[source]", f"path = {toml_value(str(rel))}"]
     if redcap_dictionary is not None:
-        lines.append(f"redcap_dictionary = {_toml_value(_relative(Path(redcap_dictionary), out))}")
+        lines.append(f"redcap_dictionary = {toml_value(_relative(Path(redcap_dictionary), out))}")
     elif len(src.tables) > 1 or src.kind == "xlsx":
-        lines.append(f"sheet = {_toml_value(st.name)}")
+        lines.append(f"sheet = {toml_value(st.name)}")
     # date format: the one most date columns use
     date_cols = [h for h in st.columns for t in ("eligibility_date", "last_contact_date", "death_date", "infusion_date")
                  if _match(heads[h], t)]
     default_fmt, fmt_note = _date_format([v for h in date_cols for v in _values_seen(con, h, 20)])
     if default_fmt:
-        lines += [fmt_note, f"date_format = {_toml_value(default_fmt)}"]
+        lines += [fmt_note, f"date_format = {toml_value(default_fmt)}"]
     lines.append("")
     pid = next((h for h in st.columns if _match(heads[h], "patient_id")), None)
     for table in ("patients", "infusions"):
@@ -216,8 +216,8 @@ def draft_mapping(source: Path, out: Path, sheet: str | None = None,
             lines += [f"[[{table}]]"]
             if instrument.get(d):
                 lines += [f"# REDCap: the rows of the repeating instrument where {d!r} is filled",
-                          f"from = {_toml_value(instrument[d])}"]
-            lines += [f"patient_id = {_toml_value(pid or 'TODO')}"]
+                          f"from = {toml_value(instrument[d])}"]
+            lines += [f"patient_id = {toml_value(pid or 'TODO')}"]
             lines += _spec_lines(con, date_t, "date", d, default_fmt)
             if key in vals:
                 used.add(vals[key])
@@ -231,7 +231,7 @@ def draft_mapping(source: Path, out: Path, sheet: str | None = None,
             used.add(h)
             todo += 1
             lines += ["# TODO: a relapse/progression date read as a PD assessment: check this is what it records",
-                      "[[responses]]", f"patient_id = {_toml_value(pid or 'TODO')}"]
+                      "[[responses]]", f"patient_id = {toml_value(pid or 'TODO')}"]
             lines += _spec_lines(con, "assessment_date", "date", h, default_fmt)
             lines += ['response = { constant = "PD" }', ""]
     rest = [h for h in st.columns if h not in used and not (instrument is not None and src.kind in ("redcap", "csv")
@@ -313,7 +313,7 @@ def _spec_lines(con, target: str, ctype: str, header: str, default_fmt: str | No
         spec["scale"] = 0.1
         out.append("# proposed: CRP in mg/l -> mg/dl (scale 0.1) from the header: check the unit")
     if len(spec) == 1:
-        out.append(f"{target} = {_toml_value(header)}")
+        out.append(f"{target} = {toml_value(header)}")
     else:
-        out.append(f"{target} = {_toml_value(spec)}")
+        out.append(f"{target} = {toml_value(spec)}")
     return out

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import json
 from pathlib import Path
 
 import duckdb
@@ -27,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 
 from cartreg.errors import CartregError
+from cartreg.io.mapping import toml_value
 from cartreg.synth.generate import SynthRegistry
 
 SHAPES = ("wide-xlsx", "redcap", "stata", "sas-xpt", "spss")
@@ -73,17 +73,6 @@ WIDE_COLUMNS = (
 )
 _VALUE_MAPS = {"sex": SEX_FR, "yesno": YESNO_FR, "response": RESPONSE_FR, "death": DEATH_FR,
                "bridging": BRIDGING_FR, "histology": HISTOLOGY_FR, "product": PRODUCT_BRAND}
-
-
-def _toml(v: object) -> str:
-    """A TOML value (strings as basic strings, JSON-compatible escapes)."""
-    if isinstance(v, dict):
-        return "{ " + ", ".join(f"{_toml(k)} = {_toml(x)}" for k, x in v.items()) + " }"
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml(x) for x in v) + "]"
-    if isinstance(v, (int, float)) and not isinstance(v, bool):
-        return repr(v)
-    return json.dumps(str(v), ensure_ascii=False)
 
 
 def _inverse(m: dict[str, str]) -> dict[str, str]:
@@ -180,16 +169,16 @@ def write_wide_xlsx(reg: SynthRegistry, out: Path) -> Path:
         for t, col, header, kind in WIDE_COLUMNS:
             if t != table:
                 continue
-            lines.append(f"{col} = {_toml(_wide_spec(header, kind))}")
+            lines.append(f"{col} = {toml_value(_wide_spec(header, kind))}")
         lines.append("")
     for k in range(1, k_r + 1):
-        lines += ["[[responses]]", 'patient_id = "N° patient"', f"assessment_date = {_toml(f'Date évaluation {k}')}",
-                  f"response = {_toml({'column': f'Réponse {k}', 'values': _inverse(RESPONSE_FR)})}", ""]
+        lines += ["[[responses]]", 'patient_id = "N° patient"', f"assessment_date = {toml_value(f'Date évaluation {k}')}",
+                  f"response = {toml_value({'column': f'Réponse {k}', 'values': _inverse(RESPONSE_FR)})}", ""]
     lines += ["# a relapse recorded as a date: an assessment with response PD", "[[responses]]",
               'patient_id = "N° patient"', 'assessment_date = "Date de rechute"', 'response = { constant = "PD" }', ""]
     for k in range(1, k_t + 1):
-        lines += ["[[treatments]]", 'patient_id = "N° patient"', f"start_date = {_toml(f'Date traitement {k}')}",
-                  f"regimen = {_toml(f'Traitement {k}')}", ""]
+        lines += ["[[treatments]]", 'patient_id = "N° patient"', f"start_date = {toml_value(f'Date traitement {k}')}",
+                  f"regimen = {toml_value(f'Traitement {k}')}", ""]
     (out / "mapping.toml").write_text("\n".join(lines), encoding="utf-8")
     return out / "registre.xlsx"
 
@@ -386,11 +375,11 @@ def _stat_mapping(file: str, k_r: int, k_t: int) -> str:
                 spec = {"column": name, "scale": 0.1}
             else:
                 spec = name
-            lines.append(f"{target} = {_toml(spec)}")
+            lines.append(f"{target} = {toml_value(spec)}")
         lines.append("")
     for k in range(1, k_r + 1):
         lines += ["[[responses]]", 'patient_id = "pid"', f'assessment_date = "date_eval_{k}"',
-                  f"response = {_toml({'column': f'rep_{k}', 'values': STAT_CODES['response']})}", ""]
+                  f"response = {toml_value({'column': f'rep_{k}', 'values': STAT_CODES['response']})}", ""]
     for k in range(1, k_t + 1):
         lines += ["[[treatments]]", 'patient_id = "pid"', f'start_date = "date_trt_{k}"', f'regimen = "trt_{k}"', ""]
     return "\n".join(lines)
@@ -497,10 +486,10 @@ def _write_as_file(reg: SynthRegistry, shape: str, out: Path, writer) -> Path:
     try:
         src = writer(reg, tmp)
         text = (tmp / "mapping.toml").read_text(encoding="utf-8")
-        text = text.replace(f'path = "{src.name}"', f"path = {_toml(out.name)}", 1)
+        text = text.replace(f'path = "{src.name}"', f"path = {toml_value(out.name)}", 1)
         if shape == "redcap":
             dict_name = f"{out.stem}.dict.csv"
-            text = text.replace('redcap_dictionary = "dict.csv"', f"redcap_dictionary = {_toml(dict_name)}", 1)
+            text = text.replace('redcap_dictionary = "dict.csv"', f"redcap_dictionary = {toml_value(dict_name)}", 1)
             (tmp / "dict.csv").replace(out.parent / dict_name)
         (out.parent / f"{out.stem}.mapping.toml").write_text(text, encoding="utf-8")
         src.replace(out)
